@@ -1,0 +1,232 @@
+"""`python -m arena`: run, resume, list and inspect seasons.
+
+Every error a user can cause ends in one line on stderr and exit status 2, before anything is written.
+Ctrl-C during a season stops it at the next tick with every finished round stored; a second Ctrl-C aborts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from agents.yamlfile import ConfigError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class CliError(Exception):
+    exit_code = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse prints usage on error; we want the project's one clear line and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CliError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m arena", description="Totoroid Arena: AI streamers compete for eyes.")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    run = sub.add_parser("run", help="run a season (the default command)")
+    run.add_argument("--config", help="season YAML (default: arena/configs/default.yaml)")
+    run.add_argument("--seed", type=int)
+    run.add_argument("--rounds", type=int)
+    run.add_argument("--policy", help="hold | random | greedy")
+    run.add_argument("--db", help="database path or SQLAlchemy URL (default: from the config)")
+    run.add_argument("--name", help="season name (default: generated)")
+    run.add_argument("--live", action="store_true", help="wall-clock mode: streams run while agents think")
+    res = sub.add_parser("resume", help="continue a stopped or killed season")
+    res.add_argument("season")
+    res.add_argument("--db", default="arena.db")
+    ls = sub.add_parser("seasons", help="list the seasons in a database")
+    ls.add_argument("--db", default="arena.db")
+    lb = sub.add_parser("leaderboard", help="a season's standings")
+    lb.add_argument("season")
+    lb.add_argument("--db", default="arena.db")
+    lb.add_argument("--round", type=int, help="standings after this round (default: the last)")
+    rp = sub.add_parser("replay", help="rebuild every round's standings from the event log and check them")
+    rp.add_argument("season")
+    rp.add_argument("--db", default="arena.db")
+    rp.add_argument("--quiet", action="store_true", help="only the verdict line")
+    sc = sub.add_parser("schema", help="write JSON Schemas of the season and persona YAML")
+    sc.add_argument("--out", default="schemas", help="output folder")
+    return p
+
+
+def _open_db(path: str, *, must_exist: bool = True):
+    from arena.db import Database
+
+    if must_exist and "://" not in path and not Path(path).exists():
+        raise CliError(f"database {path} does not exist")
+    return Database(path)
+
+
+def _season(db, key: str):
+    season = db.season(key)
+    if season is None:
+        raise CliError(f"no season {key!r} in {db.url}")
+    return season
+
+
+def _print_table(rows: list[dict], title: str) -> None:
+    t = Table(title=title)
+    for col in ("rank", "streamer", "ERN", "share", "rating", "status"):
+        t.add_column(col, justify="right" if col in ("rank", "ERN", "share", "rating") else "left")
+    for r in rows:
+        t.add_row(str(r["rank"]), r["name"], f"{r['ern']:.1f}", f"{r['share']:.1%}", f"{r['rating']:.2f}", r.get("status", ""))
+    console.print(t)
+
+
+def _run_season(runner) -> int:
+    from arena.loop import RoundResult
+
+    cfg = runner.config
+    first = runner.season.rounds_done + 1
+
+    def on_sigint(signum, frame):
+        if runner.stop_event.is_set():
+            raise KeyboardInterrupt
+        runner.stop_event.set()
+        err_console.print("[yellow]stopping at the next tick (Ctrl-C again to abort)…[/]")
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    last: list[RoundResult] = []
+    try:
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      TextColumn("{task.fields[leader]}"), console=console, transient=False) as progress:
+            task = progress.add_task(runner.season.name, total=cfg.rounds, completed=first - 1, leader="")
+
+            def on_round(res: RoundResult) -> None:
+                last[:] = [res]
+                lead = res.table[0]
+                extra = f" | relegated {', '.join(res.relegated)} -> {', '.join(res.spawned)}" if res.relegated else ""
+                progress.update(task, completed=res.round,
+                                leader=f"leader {lead['name']} ({lead['ern']:.0f} ERN), {res.wall_seconds:.1f}s{extra}")
+
+            status = runner.run(on_round=on_round)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if last:
+        _print_table(last[0].table, f"{runner.season.name} after round {last[0].round}")
+    if status == "stopped":
+        console.print(f"stopped after round {runner.season.rounds_done}; continue with: "
+                      f"python -m arena resume {runner.season.name} --db {runner.db.url.removeprefix('sqlite:///')}")
+        return 130
+    console.print(f"season {runner.season.name} finished: {cfg.rounds} rounds in {runner.db.url}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from arena.config import load_season_config
+    from arena.db import Database
+    from arena.loop import SeasonRunner
+
+    overrides = {"seed": args.seed, "rounds": args.rounds, "policy": args.policy, "database": args.db, "name": args.name}
+    if args.live:
+        overrides["clock"] = "live"
+    config = load_season_config(args.config, **overrides)
+    db = Database(config.database)
+    runner = SeasonRunner.create(config, db)
+    return _run_season(runner)
+
+
+def cmd_resume(args) -> int:
+    from arena.loop import SeasonRunner
+
+    db = _open_db(args.db)
+    runner = SeasonRunner.resume(db, args.season)
+    return _run_season(runner)
+
+
+def cmd_seasons(args) -> int:
+    db = _open_db(args.db)
+    t = Table(title=f"seasons in {args.db}")
+    for col in ("id", "name", "seed", "status", "rounds"):
+        t.add_column(col)
+    for s in db.seasons():
+        t.add_row(str(s.id), s.name, str(s.seed), s.status, f"{s.rounds_done}/{s.rounds_planned}")
+    console.print(t)
+    return 0
+
+
+def cmd_leaderboard(args) -> int:
+    from arena.scoring import Rating
+
+    db = _open_db(args.db)
+    season = _season(db, args.season)
+    rnd = args.round if args.round is not None else season.rounds_done
+    if rnd < 1 or rnd > season.rounds_done:
+        raise CliError(f"--round {rnd}: season {season.name} has rounds 1..{season.rounds_done}")
+    streamers = {s.id: s for s in db.streamers(season.id)}
+    rows = [{"rank": st.rank, "name": streamers[st.streamer_id].name, "ern": st.ern_mean, "share": st.share,
+             "rating": Rating(st.rating_mu, st.rating_sigma).ordinal,
+             "status": "relegated" if (streamers[st.streamer_id].relegated_round or 10**9) <= rnd else "live"}
+            for st in db.stats(season.id, rnd)]
+    _print_table(rows, f"{season.name}, round {rnd}")
+    return 0
+
+
+def cmd_replay(args) -> int:
+    from arena.replay import compare, rebuild_standings, stored_standings
+
+    db = _open_db(args.db)
+    season = _season(db, args.season)
+    rebuilt = rebuild_standings(db, season.id)
+    if not args.quiet:
+        for r, rows in sorted(rebuilt.items()):
+            _print_table([{"rank": x.rank, "name": x.name, "ern": x.ern_mean, "share": x.share, "rating": x.ordinal}
+                          for x in rows], f"round {r} (rebuilt from the event log)")
+    diffs = compare(rebuilt, stored_standings(db, season.id))
+    if diffs:
+        for d in diffs[:20]:
+            err_console.print(d)
+        err_console.print(f"replay MISMATCH: {len(diffs)} differences between the event log and the stored standings")
+        return 1
+    console.print(f"replay OK: {len(rebuilt)} rounds rebuilt from the event log equal the stored standings")
+    return 0
+
+
+def cmd_schema(args) -> int:
+    from agents.persona import Persona
+    from arena.config import SeasonConfig
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, model in (("season", SeasonConfig), ("persona", Persona)):
+        path = out / f"{name}.schema.json"
+        path.write_text(json.dumps(model.model_json_schema(), indent=2) + "\n")
+        console.print(f"wrote {path}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "resume": cmd_resume, "seasons": cmd_seasons, "leaderboard": cmd_leaderboard,
+            "replay": cmd_replay, "schema": cmd_schema}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = build_parser().parse_args(argv or ["run"])
+        if args.command is None:
+            args = build_parser().parse_args(["run", *argv])
+        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s",
+                            handlers=[RichHandler(console=err_console, show_path=False)])
+        return COMMANDS[args.command](args)
+    except (CliError, ConfigError) as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        err_console.print("aborted", markup=False)
+        return 130

@@ -1,0 +1,101 @@
+"""The season configuration: one pydantic model, loaded from YAML with located errors.
+
+`arena/configs/default.yaml` is the default season. Every number a season depends on is here, so a season
+row's stored config is enough to resume or re-run it.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agents.yamlfile import ConfigError, load_model
+from arena.audience import AudienceConfig
+from media.cost_model import CostModel
+from media.generator import GeneratorConfig
+from media.settings import GeneratorLimits, StreamSettings
+from media.trends import TrendConfig
+
+POLICIES = ("hold", "random", "greedy")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RelegationConfig(Strict):
+    every: int = Field(3, ge=1, description="a relegation window every K rounds")
+    fraction: float = Field(0.2, gt=0, lt=1, description="bottom fraction relegated (at least one streamer)")
+    top_fraction: float = Field(0.2, gt=0, le=1, description="PBT exploit copies from this top fraction")
+    fresh_probability: float = Field(0.25, ge=0, le=1, description="chance a replacement is fresh from the pool")
+    resample_probability: float = Field(0.25, ge=0, le=1, description="PBT explore: resample from the prior")
+
+
+class GeneratorSection(Strict):
+    model: GeneratorConfig = Field(default_factory=GeneratorConfig)
+    defaults: StreamSettings = Field(default_factory=StreamSettings, description="settings a new stream starts with")
+    limits: GeneratorLimits = Field(default_factory=GeneratorLimits)
+
+    @model_validator(mode="after")
+    def _defaults_within_limits(self) -> "GeneratorSection":
+        d, lim = self.defaults, self.limits
+        if d.resolution not in lim.resolutions:
+            raise ValueError(f"defaults.resolution {d.resolution} is not one of limits.resolutions {lim.resolutions}")
+        if not lim.steps_min <= d.steps <= lim.steps_max:
+            raise ValueError(f"defaults.steps {d.steps} outside limits {lim.steps_min}..{lim.steps_max}")
+        if not lim.fps_min <= d.fps <= lim.fps_max:
+            raise ValueError(f"defaults.fps {d.fps} outside limits {lim.fps_min}..{lim.fps_max}")
+        return self
+
+
+class EngineSection(Strict):
+    timing: Literal["model", "wall"] = Field(
+        "model",
+        description="model: a batch costs the cost model's seconds of stream time (turn mode, reproducible); "
+        "wall: its measured wall time (live mode always uses wall)",
+    )
+    buffer_seconds: float = Field(2.0, gt=0, le=60)
+    calibrate: bool = Field(False, description="measure the cost model on this machine at season start")
+    cost_model: CostModel = Field(default_factory=CostModel)
+
+
+class DecisionSection(Strict):
+    timeout_seconds: float = Field(30.0, gt=0, le=600, description="a slower decision is dropped")
+    max_parallel: int = Field(4, ge=1, le=256, description="semaphore on concurrent decisions")
+
+
+class SeasonConfig(Strict):
+    name: str | None = Field(None, min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.-]+$")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    streamers: int = Field(6, ge=2, le=256)
+    rounds: int = Field(12, ge=1, le=100000)
+    round_seconds: float = Field(8.0, gt=0, le=3600)
+    clock: Literal["turn", "live"] = "turn"
+    policy: Literal["hold", "random", "greedy"] = "greedy"
+    personas: str | None = Field(None, description="folder of persona YAML files; default: the built-in pool")
+    relegation: RelegationConfig = Field(default_factory=RelegationConfig)
+    generator: GeneratorSection = Field(default_factory=GeneratorSection)
+    engine: EngineSection = Field(default_factory=EngineSection)
+    audience: AudienceConfig = Field(default_factory=AudienceConfig)
+    trends: TrendConfig = Field(default_factory=TrendConfig)
+    decision: DecisionSection = Field(default_factory=DecisionSection)
+    database: str = "arena.db"
+    run_dir: str = "runs"
+
+
+def default_config_path() -> Path:
+    return Path(str(resources.files("arena") / "configs" / "default.yaml"))
+
+
+def load_season_config(path: str | Path | None = None, **overrides: Any) -> SeasonConfig:
+    """Load and validate a season YAML; CLI overrides (seed, rounds, policy, db...) are applied before
+    validation so a bad flag is reported the same way as a bad field."""
+    path = Path(path) if path is not None else default_config_path()
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return load_model(path, SeasonConfig, data_override=clean)
+
+
+__all__ = ["ConfigError", "SeasonConfig", "load_season_config", "default_config_path", "POLICIES"]

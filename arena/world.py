@@ -1,0 +1,72 @@
+"""The season's world: the parts with pixels and eyes, built once from a SeasonConfig.
+
+Kept apart from the loop so tests and benchmarks can build the same parts, and so every model that cannot
+be loaded fails here, before a season row exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from arena.audience import Audience
+from arena.config import SeasonConfig
+from media.cost_model import CostModel, calibrate
+from media.embedding import TextEmbedder, get_text_embedder
+from media.engine import StreamEngine
+from media.generator import TinyDiffusionGenerator
+from media.trends import SyntheticTrendFeed
+
+RNG_STREAMS = ("spawn", "audience", "trends", "evolution")
+
+
+@dataclass
+class World:
+    embedder: TextEmbedder
+    generator: TinyDiffusionGenerator
+    cost_model: CostModel
+    engine: StreamEngine
+    audience: Audience
+    trends: SyntheticTrendFeed
+    topic_embeddings: np.ndarray
+    trend_topic_embeddings: np.ndarray
+    rngs: dict[str, np.random.Generator]
+
+    def trend_embedding(self) -> np.ndarray:
+        """Popularity-weighted mean of the trending topics' embeddings, normalised."""
+        v = self.trends.weights() @ self.trend_topic_embeddings
+        return (v / (np.linalg.norm(v) + 1e-9)).astype(np.float32)
+
+    def rng_states(self) -> dict[str, dict]:
+        return {k: g.bit_generator.state for k, g in self.rngs.items()}
+
+    def load_rng_states(self, states: dict[str, dict]) -> None:
+        for k, st in states.items():
+            self.rngs[k].bit_generator.state = st
+
+
+def make_rngs(seed: int) -> dict[str, np.random.Generator]:
+    """One independent generator per purpose, all from the season seed (so adding a draw in one place does
+    not shift every other random number of the season)."""
+    children = np.random.SeedSequence(seed).spawn(len(RNG_STREAMS))
+    return {name: np.random.default_rng(ss) for name, ss in zip(RNG_STREAMS, children)}
+
+
+def policy_rng(seed: int, round_number: int, streamer_id: int) -> np.random.Generator:
+    """A policy's randomness for one decision: a pure function of (seed, round, streamer)."""
+    return np.random.default_rng([seed, round_number, streamer_id, 0x5EED])
+
+
+def build_world(config: SeasonConfig, *, live: bool = False) -> World:
+    embedder = get_text_embedder()
+    generator = TinyDiffusionGenerator(config.generator.model, embedder)
+    cost_model = calibrate(generator, resolution=config.generator.defaults.resolution) if config.engine.calibrate else config.engine.cost_model
+    timing = "wall" if live or config.clock == "live" else config.engine.timing
+    engine = StreamEngine(generator, embedder, cost_model, timing=timing, buffer_seconds=config.engine.buffer_seconds)
+    rngs = make_rngs(config.seed)
+    topic_embeddings = embedder.embed(list(config.audience.topics))
+    audience = Audience(config.audience, topic_embeddings, rngs["audience"])
+    trends = SyntheticTrendFeed(config.trends, rngs["trends"])
+    trend_topic_embeddings = embedder.embed(list(config.trends.topics))
+    return World(embedder, generator, cost_model, engine, audience, trends, topic_embeddings, trend_topic_embeddings, rngs)

@@ -1,0 +1,88 @@
+"""Concurrent decisions: a failed or slow decision leaves the stream as it was and never stops the others."""
+
+import time
+
+import numpy as np
+
+from crews.baselines import GreedyPolicy, HoldPolicy, RandomPolicy
+from crews.decide import DecisionJob, decide_all
+from crews.policy import Policy, make_policy
+from media.settings import GeneratorLimits, StreamSettings
+from tools.control import StreamControl
+from tools.observation import LeaderboardRow, Observation, TrendView
+
+LIMITS = GeneratorLimits()
+
+
+def make_obs(**kw):
+    base = dict(stream_id="s01", name="A", round=2, rounds_total=5, rounds_to_relegation=1, persona_summary="x",
+                settings=StreamSettings(prompt="forest").model_dump(), limits=LIMITS.model_dump(),
+                trends=[TrendView(id="synthetic:0", title="LIVE: fireworks", topic="fireworks", viewers=100)])
+    base.update(kw)
+    return Observation(**base)
+
+
+class Crashy(Policy):
+    def decide(self, obs, act, rng):
+        act("tune_generator", {"fps": 20})
+        raise RuntimeError("model said nonsense")
+
+
+class Slow(Policy):
+    def decide(self, obs, act, rng):
+        act("tune_generator", {"fps": 20})
+        time.sleep(0.5)
+        act("choose_prompt", {"prompt": "late"})
+
+
+def job(policy, sid="s01"):
+    ctl = StreamControl(sid, StreamSettings(prompt="forest", fps=4.0), LIMITS)
+    return DecisionJob(sid, policy, make_obs(stream_id=sid, settings=ctl.snapshot().model_dump()), ctl, np.random.default_rng(0))
+
+
+def test_failures_restore_settings_and_others_proceed():
+    jobs = [job(Crashy(), "a"), job(Slow(), "b"), job(RandomPolicy(), "c")]
+    out = decide_all(jobs, max_parallel=3, timeout=0.2)
+    assert [o.stream_id for o in out] == ["a", "b", "c"]
+    assert not out[0].ok and "model said nonsense" in out[0].error
+    assert not out[1].ok and "timed out" in out[1].error
+    assert jobs[0].control.snapshot().fps == 4.0 and jobs[1].control.snapshot().fps == 4.0
+    time.sleep(0.5)  # the slow thread's late call must not land
+    assert jobs[1].control.snapshot().prompt == "forest"
+    assert out[2].ok
+
+
+def test_hold_never_acts():
+    j = job(HoldPolicy())
+    (o,) = decide_all([j])
+    assert o.ok and o.actions == []
+
+
+def test_greedy_cuts_load_after_a_stall_and_chases_trends_when_behind():
+    ctl = StreamControl("s01", StreamSettings(prompt="forest", fps=8.0), LIMITS)
+    obs = make_obs(settings=ctl.snapshot().model_dump(), stall_seconds=1.5, buffer_level=0, buffer_capacity=16, rank=4,
+                   leaderboard=[LeaderboardRow(rank=i, name=str(i), ern=1, share=0.25, rating=0) for i in range(1, 5)],
+                   persona_style="green moss")
+    (o,) = decide_all([DecisionJob("s01", GreedyPolicy(), obs, ctl, np.random.default_rng(0))])
+    s = ctl.snapshot()
+    assert s.fps < 8.0
+    assert s.prompt.startswith("fireworks") and "green moss" in s.prompt
+    assert [a.tool for a in o.actions] == ["tune_generator", "choose_prompt"]
+
+
+def test_greedy_spends_headroom():
+    ctl = StreamControl("s01", StreamSettings(prompt="fireworks", fps=4.0, steps=1), LIMITS)
+    obs = make_obs(settings=ctl.snapshot().model_dump(), buffer_level=16, buffer_capacity=16, rank=1,
+                   persona_traits={"quality_focus": 0.9, "trend_following": 0.1})
+    decide_all([DecisionJob("s01", GreedyPolicy(), obs, ctl, np.random.default_rng(0))])
+    assert ctl.snapshot().steps == 2
+
+
+def test_make_policy_names():
+    assert make_policy("greedy").name == "greedy"
+    try:
+        make_policy("oracle")
+    except ValueError as e:
+        assert "unknown policy" in str(e)
+    else:
+        raise AssertionError("unknown policy accepted")

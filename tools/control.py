@@ -1,0 +1,61 @@
+"""StreamControl: the only handle an agent has on its stream.
+
+The tools change a StreamControl; the engine reads `snapshot()` before every batch. A lock makes the two safe
+across threads (live mode: agents decide while the stream runs). Every call is recorded as an `ActionRecord`
+so the arena can store it; the control itself never touches the database.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from media.settings import GeneratorLimits, StreamSettings
+
+
+@dataclass
+class ActionRecord:
+    tool: str
+    args: dict[str, Any]
+    result: str
+    ok: bool
+
+
+@dataclass
+class FinetuneRequest:
+    source_id: str
+    steps: int
+
+
+class StreamControl:
+    def __init__(self, stream_id: str, settings: StreamSettings, limits: GeneratorLimits, run_dir: str | None = None):
+        self.stream_id = stream_id
+        self.limits = limits
+        self.run_dir = run_dir  # the only folder a tool may write into (later: voice lines, checkpoints)
+        self._settings = settings.model_copy()
+        self._lock = threading.Lock()
+        self.actions: list[ActionRecord] = []
+        self.finetune_requests: list[FinetuneRequest] = []
+        self.speech: list[str] = []
+
+    def snapshot(self) -> StreamSettings:
+        with self._lock:
+            return self._settings.model_copy()
+
+    def update(self, **changes: Any) -> StreamSettings:
+        """Apply already-validated changes atomically; returns the new settings."""
+        with self._lock:
+            self._settings = self._settings.model_copy(update=changes)
+            return self._settings.model_copy()
+
+    def record(self, tool: str, args: dict[str, Any], result: str, ok: bool) -> str:
+        with self._lock:
+            self.actions.append(ActionRecord(tool=tool, args=args, result=result, ok=ok))
+        return result
+
+    def drain_actions(self) -> list[ActionRecord]:
+        """Hand the recorded actions to the arena (called once per round)."""
+        with self._lock:
+            out, self.actions = self.actions, []
+            return out

@@ -1,0 +1,52 @@
+"""What a streamer sees at the start of a round: its own numbers, the trends and the table.
+
+Built by the arena, read by policies and, as read-only views, by `read_trends` and `read_leaderboard`.
+Trend titles come from the outside world and are untrusted text: they are data here, never instructions.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class TrendView(BaseModel):
+    id: str
+    title: str
+    topic: str
+    viewers: int
+
+
+class LeaderboardRow(BaseModel):
+    rank: int
+    name: str
+    ern: float
+    share: float
+    rating: float  # openskill ordinal (mu - 3 sigma)
+    is_self: bool = False
+
+
+class Observation(BaseModel):
+    stream_id: str
+    name: str
+    round: int
+    rounds_total: int
+    rounds_to_relegation: int
+    persona_summary: str
+    persona_style: str = ""
+    persona_traits: dict[str, float] = Field(default_factory=dict)
+    ern_history: list[float] = Field(default_factory=list)
+    share: float = 0.0
+    rating: float = 0.0
+    rank: int | None = None
+    in_relegation_zone: bool = False
+    buffer_level: int = 0
+    buffer_capacity: int = 0
+    stall_seconds: float = 0.0
+    stall_count: int = 0
+    frames_generated: int = 0
+    frames_output: int = 0
+    settings: dict = Field(default_factory=dict)
+    limits: dict = Field(default_factory=dict)
+    compute_budget_left: float = 1.0  # fraction of this round's decision budget (LLM issue)
+    trends: list[TrendView] = Field(default_factory=list)
+    leaderboard: list[LeaderboardRow] = Field(default_factory=list)

@@ -1,0 +1,188 @@
+"""The tools a streamer acts through. Thin, validated, clamped.
+
+Every tool is `tool(control, observation, args)` and takes untrusted arguments (an LLM wrote them, maybe under the influence of a hostile trend
+title), validates their types with a pydantic model, clamps numbers into the season's limits, changes the
+StreamControl, records the call, and answers one short line. Bad input answers `error: ...` and changes
+nothing. No tool writes files, runs a shell or opens the network.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tools.control import FinetuneRequest, StreamControl
+from tools.observation import Observation
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]+")
+FINETUNE_MAX_STEPS = 500
+
+
+class ToolArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class ChoosePromptArgs(ToolArgs):
+    prompt: str = Field(description="what the stream should show, a short scene description")
+    transition_seconds: float = Field(2.0, description="seconds to travel from the old scene to the new one")
+
+
+class TuneGeneratorArgs(ToolArgs):
+    steps: int | None = Field(None, description="denoising steps per frame (more: better, slower)")
+    strength: float | None = Field(None, description="img2img strength 0..1 (lower: steadier, higher: livelier)")
+    resolution: int | None = Field(None, description="frame size in pixels (one of the allowed sizes)")
+    fps: float | None = Field(None, description="output frames per second")
+    interpolation: int | None = Field(None, description="output frames per generated keyframe")
+    seed: int | None = Field(None, description="noise seed")
+
+
+class RequestFinetuneArgs(ToolArgs):
+    source_id: str = Field(description="id of a trend source to learn from (see read_trends)")
+    steps: int = Field(50, description="training step budget")
+
+
+class SpeakArgs(ToolArgs):
+    text: str = Field(description="one line of commentary for the viewers")
+
+
+class NoArgs(ToolArgs):
+    pass
+
+
+def clean_text(text: str, max_chars: int) -> str:
+    """Strip control characters and squeeze whitespace; truncate. Untrusted text stays plain data."""
+    return " ".join(_CONTROL_CHARS.sub(" ", text).split())[:max_chars]
+
+
+def _parse(model: type[ToolArgs], args: dict[str, Any]) -> ToolArgs | str:
+    if not isinstance(args, dict):
+        return f"error: arguments must be an object, got {type(args).__name__}"
+    try:
+        return model.model_validate(args)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "arguments"
+        return f"error: {field}: {err['msg']}"
+
+
+def _clamp(value: float, lo: float, hi: float) -> tuple[float, bool]:
+    clamped = min(max(value, lo), hi)
+    return clamped, clamped != value
+
+
+def choose_prompt(control: StreamControl, observation: Observation | None, args: dict[str, Any]) -> str:
+    parsed = _parse(ChoosePromptArgs, args)
+    if isinstance(parsed, str):
+        return control.record("choose_prompt", args, parsed, False)
+    lim = control.limits
+    prompt = clean_text(parsed.prompt, lim.prompt_max_chars)
+    if len(prompt) < 2:
+        return control.record("choose_prompt", args, "error: prompt: must contain visible text", False)
+    seconds, _ = _clamp(float(parsed.transition_seconds), 0.0, lim.transition_max_seconds)
+    control.update(prompt=prompt, transition_seconds=seconds)
+    return control.record("choose_prompt", args, f"ok: prompt set ({len(prompt)} chars, transition {seconds:g}s)", True)
+
+
+def tune_generator(control: StreamControl, observation: Observation | None, args: dict[str, Any]) -> str:
+    parsed = _parse(TuneGeneratorArgs, args)
+    if isinstance(parsed, str):
+        return control.record("tune_generator", args, parsed, False)
+    lim = control.limits
+    changes: dict[str, Any] = {}
+    notes: list[str] = []
+
+    def put(name: str, value: Any, lo: Any, hi: Any, cast: Callable[[Any], Any]) -> None:
+        v, clamped = _clamp(cast(value), lo, hi)
+        changes[name] = cast(v)
+        if clamped:
+            notes.append(f"{name} clamped to {changes[name]}")
+
+    if parsed.steps is not None:
+        put("steps", parsed.steps, lim.steps_min, lim.steps_max, int)
+    if parsed.strength is not None:
+        put("strength", parsed.strength, lim.strength_min, lim.strength_max, float)
+    if parsed.fps is not None:
+        put("fps", parsed.fps, lim.fps_min, lim.fps_max, float)
+    if parsed.interpolation is not None:
+        put("interpolation", parsed.interpolation, 1, lim.interpolation_max, int)
+    if parsed.seed is not None:
+        put("seed", parsed.seed, 0, 2**31 - 1, int)
+    if parsed.resolution is not None:
+        nearest = min(lim.resolutions, key=lambda r: (abs(r - parsed.resolution), r))
+        changes["resolution"] = nearest
+        if nearest != parsed.resolution:
+            notes.append(f"resolution snapped to {nearest}")
+    if not changes:
+        return control.record("tune_generator", args, "error: give at least one setting to change", False)
+    new = control.update(**changes)
+    shown = ", ".join(f"{k}={getattr(new, k)}" for k in changes)
+    suffix = f" ({'; '.join(notes)})" if notes else ""
+    return control.record("tune_generator", args, f"ok: {shown}{suffix}", True)
+
+
+def request_finetune(control: StreamControl, observation: Observation | None, args: dict[str, Any]) -> str:
+    parsed = _parse(RequestFinetuneArgs, args)
+    if isinstance(parsed, str):
+        return control.record("request_finetune", args, parsed, False)
+    known = {t.id for t in observation.trends} if observation else set()
+    if parsed.source_id not in known:
+        msg = f"error: source_id: unknown source {clean_text(parsed.source_id, 60)!r}; use an id from read_trends"
+        return control.record("request_finetune", args, msg, False)
+    steps, _ = _clamp(int(parsed.steps), 1, FINETUNE_MAX_STEPS)
+    control.finetune_requests.append(FinetuneRequest(source_id=parsed.source_id, steps=int(steps)))
+    return control.record("request_finetune", args, f"ok: finetune on {parsed.source_id} queued ({int(steps)} steps)", True)
+
+
+def speak(control: StreamControl, observation: Observation | None, args: dict[str, Any]) -> str:
+    parsed = _parse(SpeakArgs, args)
+    if isinstance(parsed, str):
+        return control.record("speak", args, parsed, False)
+    text = clean_text(parsed.text, 280)
+    if not text:
+        return control.record("speak", args, "error: text: must contain visible text", False)
+    control.speech.append(text)
+    return control.record("speak", args, "ok: line stored", True)
+
+
+def read_trends(control: StreamControl, observation: Observation | None, args: dict[str, Any]) -> str:
+    parsed = _parse(NoArgs, args)
+    if isinstance(parsed, str):
+        return control.record("read_trends", args, parsed, False)
+    lines = [f"{t.id} | {clean_text(t.title, 80)} | topic: {clean_text(t.topic, 40)} | {t.viewers} viewers"
+             for t in (observation.trends if observation else [])]
+    return control.record("read_trends", args, "\n".join(lines) or "no trends right now", True)
+
+
+def read_leaderboard(control: StreamControl, observation: Observation | None, args: dict[str, Any]) -> str:
+    parsed = _parse(NoArgs, args)
+    if isinstance(parsed, str):
+        return control.record("read_leaderboard", args, parsed, False)
+    lines = [
+        f"{r.rank}. {r.name}{' (you)' if r.is_self else ''}: ERN {r.ern:.1f}, share {r.share:.1%}, rating {r.rating:.2f}"
+        for r in (observation.leaderboard if observation else [])
+    ]
+    return control.record("read_leaderboard", args, "\n".join(lines) or "no standings yet", True)
+
+
+TOOLS: dict[str, Callable[..., str]] = {
+    "choose_prompt": choose_prompt,
+    "tune_generator": tune_generator,
+    "request_finetune": request_finetune,
+    "read_trends": read_trends,
+    "read_leaderboard": read_leaderboard,
+    "speak": speak,
+}
+
+
+def call_tool(control: StreamControl, observation: Observation | None, name: str, args: Any) -> str:
+    """Dispatch one tool call by name (the seam the crews use); unknown tools are an error, not a crash."""
+    fn = TOOLS.get(name)
+    if fn is None:
+        return control.record(str(name)[:40], args if isinstance(args, dict) else {"raw": str(args)[:200]},
+                              f"error: unknown tool {str(name)[:40]!r}; tools: {', '.join(TOOLS)}", False)
+    if not isinstance(args, dict):
+        return control.record(name, {"raw": str(args)[:200]}, "error: arguments must be an object", False)
+    return fn(control, observation, args)
