@@ -22,6 +22,14 @@ class ConfigError(Exception):
     exit_code = 2
 
 
+class FieldError(ConfigError):
+    """A problem with one field found after validation (a model path that does not load, say); the caller
+    that knows which file the field came from prefixes it."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__(f"field '{field}': {problem}")
+
+
 def _node_line(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     """1-based line of the deepest node along `loc` that exists in the document."""
     node = root

@@ -109,6 +109,12 @@ class AudienceConfig(BaseModel):
     # Modelling choice: share floor (discovery). Shares are mixed (1 - floor) * share + floor / S, so a
     # stream with no viewers is at worst log(floor) ~ -3 utils behind the average one, not -infinity.
     social_floor: float = Field(0.05, gt=0, le=1)
+    # Modelling choice (discovery): platforms feature new streams ("new" tags, raids, front-page slots). A
+    # stream younger than `new_stream_seconds` gets up to `w_new` utils, fading linearly with age. Without it
+    # social proof and switching cost lock a league's newcomers out: a respawned copy of the leader drew ~2%
+    # of the leader's viewers in its first window, so relegation always took the newest streamer.
+    w_new: float = Field(1.5, ge=0)
+    new_stream_seconds: float = Field(30.0, gt=0)
     # Dobrian et al. (SIGCOMM 2011): buffering ratio has the largest effect on engagement, worst for live
     # content; so the stall ratio of the current tick carries the largest per-unit weight. Value: modelling.
     w_stall: float = Field(5.0, ge=0)
@@ -318,7 +324,9 @@ class Audience:
         for t in range(ticks):
             # Wait of a viewer switching in at the start of this tick, from the stream's own start.
             wait = np.maximum(first_frame - (self.stream_age + t * dt), 0.0)
-            c, j_in, j_ab = self._tick(stall[:, t], wait, static_u, quality, topic_m)
+            age = self.stream_age + t * dt
+            fresh = cfg.w_new * np.clip(1.0 - age / cfg.new_stream_seconds, 0.0, 1.0)
+            c, j_in, j_ab = self._tick(stall[:, t], wait, static_u + fresh, quality, topic_m)
             joins += j_in
             abandoned += j_ab
             offline_s.append(int(c[0]))

@@ -138,7 +138,7 @@ def cmd_run(args) -> int:
         overrides["clock"] = "live"
     config = load_season_config(args.config, **overrides)
     db = Database(config.database)
-    runner = SeasonRunner.create(config, db)
+    runner = SeasonRunner.create(config, db, source=str(args.config or "default season config"))
     return _run_season(runner)
 
 

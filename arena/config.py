@@ -36,6 +36,8 @@ class RelegationConfig(Strict):
 
 class GeneratorSection(Strict):
     model: GeneratorConfig = Field(default_factory=GeneratorConfig)
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$",
+                        description="auto: the first CUDA GPU if torch sees one, else the CPU")
     defaults: StreamSettings = Field(default_factory=StreamSettings, description="settings a new stream starts with")
     limits: GeneratorLimits = Field(default_factory=GeneratorLimits)
 

@@ -26,6 +26,7 @@ from sqlmodel import select
 from agents.loading import builtin_persona_dir, load_persona_pool
 from agents.mutation import unique_name, mutate_persona
 from agents.persona import Persona
+from agents.yamlfile import ConfigError, FieldError
 from arena import snapshot
 from arena.audience import StreamView
 from arena.config import SeasonConfig
@@ -108,15 +109,19 @@ class SeasonRunner:
 
     # ---- construction ---------------------------------------------------------------------------------------
     @classmethod
-    def create(cls, config: SeasonConfig, db: Database) -> "SeasonRunner":
-        """Validate everything that can fail (personas, models, names), then write the season's round 0."""
+    def create(cls, config: SeasonConfig, db: Database, source: str = "season config") -> "SeasonRunner":
+        """Validate everything that can fail (personas, models, names), then write the season's round 0.
+        `source` (the YAML path) prefixes errors that come from a field of the season config."""
+        if config.personas and not Path(config.personas).is_dir():
+            raise ConfigError(f"{source}: field 'personas': folder {config.personas} not found")
         pool = load_persona_pool(config.personas or builtin_persona_dir())
         name = config.name or _auto_name(db, config.seed)
         if db.season(name) is not None:
-            from agents.yamlfile import ConfigError
-
             raise ConfigError(f"season name {name!r} already exists in {db.url}; pick another name or resume it")
-        world = build_world(config)
+        try:
+            world = build_world(config)
+        except FieldError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
         config = config.model_copy(update={"name": name})
         if config.engine.calibrate:  # store the measured cost model so a resume charges the same costs
             config = config.model_copy(update={"engine": config.engine.model_copy(update={"calibrate": False, "cost_model": world.cost_model})})
@@ -129,8 +134,6 @@ class SeasonRunner:
 
     @classmethod
     def resume(cls, db: Database, key: str) -> "SeasonRunner":
-        from agents.yamlfile import ConfigError
-
         season = db.season(key)
         if season is None:
             raise ConfigError(f"no season {key!r} in {db.url}")

@@ -10,12 +10,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agents.yamlfile import FieldError
 from arena.audience import Audience
 from arena.config import SeasonConfig
 from media.cost_model import CostModel, calibrate
-from media.embedding import TextEmbedder, get_text_embedder
+
+from media.embedding import EmbedderLoadError, TextEmbedder, get_text_embedder
 from media.engine import StreamEngine
-from media.generator import TinyDiffusionGenerator
+from media.generator import GeneratorLoadError, TinyDiffusionGenerator
 from media.trends import SyntheticTrendFeed
 
 RNG_STREAMS = ("spawn", "audience", "trends", "evolution")
@@ -58,9 +60,26 @@ def policy_rng(seed: int, round_number: int, streamer_id: int) -> np.random.Gene
     return np.random.default_rng([seed, round_number, streamer_id, 0x5EED])
 
 
+def resolve_device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise FieldError("generator.device", f"{name!r} but torch sees no CUDA GPU (install torch's CUDA build)")
+    return name
+
+
 def build_world(config: SeasonConfig, *, live: bool = False) -> World:
-    embedder = get_text_embedder()
-    generator = TinyDiffusionGenerator(config.generator.model, embedder)
+    """Build every part; a model that cannot be loaded becomes one ConfigError line (exit status 2)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a weights progress bar per load would bury the one-line errors
+    try:
+        embedder = get_text_embedder()
+        generator = TinyDiffusionGenerator(config.generator.model, embedder, device=resolve_device(config.generator.device))
+    except (EmbedderLoadError, GeneratorLoadError) as exc:
+        raise FieldError("generator.model", str(exc)) from None
     cost_model = calibrate(generator, resolution=config.generator.defaults.resolution) if config.engine.calibrate else config.engine.cost_model
     timing = "wall" if live or config.clock == "live" else config.engine.timing
     engine = StreamEngine(generator, embedder, cost_model, timing=timing, buffer_seconds=config.engine.buffer_seconds)

@@ -89,6 +89,8 @@ def kept_season(tmp_path_factory) -> Path:
     ("generator:\n  defaults:\n    resolution: 77\n", "resolution"),
     ("policy: oracle\n", "field 'policy'"),
     ("seed: [1\n", "invalid YAML"),
+    ("generator:\n  model: {checkpoint: /nowhere/base.safetensors}\n", "/nowhere/base.safetensors"),
+    ("personas: /nowhere/personas\n", "field 'personas': folder /nowhere/personas not found"),
 ])
 def test_bad_season_yaml_one_line_exit_2_nothing_lost(kept_season, tmp_path, text, expect):
     db = kept_season

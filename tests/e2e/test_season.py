@@ -74,3 +74,13 @@ def test_one_file_many_seasons(tmp_path):
     assert [s.name for s in db.seasons()] == ["one", "two"]
     cfg = json.loads(db.season("two").config_json)
     assert cfg["name"] == "two" and cfg["rounds"] == 1
+
+
+def test_live_clock_streams_while_agents_think(tmp_path):
+    """Live mode: wall-clock timing, decisions run concurrently with the engine, everything still stored."""
+    db, season = run_season(write_config(tmp_path, clock="live", rounds=2, round_seconds=1.5), name="live")
+    stats = db.stats(season.id)
+    assert season.status == "finished" and len(stats) == 6
+    assert all(s.frames_generated > 0 for s in stats)
+    assert len(db.events(season.id, kinds=["decision"])) == 6
+    assert db.rounds(season.id)[-1].sim_time >= 3.0
