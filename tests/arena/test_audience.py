@@ -327,3 +327,15 @@ def test_100k_viewers_step_without_a_python_loop_per_viewer():
     watching = series_matrix(ra).sum(axis=0)
     assert (watching + np.array(ra.outside_series) + np.array(ra.offline_series) == 100_000).all()
     assert 0.2 * 100_000 < ra.online_mean < 0.4 * 100_000
+
+
+def test_discovery_bonus_lets_a_new_stream_in():
+    """A newcomer identical to an established stream draws more viewers with the discovery bonus than without."""
+    drawn = {}
+    for w_new in (0.0, 1.5):
+        aud, topics = make(size=20000, seed=5, w_new=w_new)
+        old = view("old", topics[0])
+        run_rounds(aud, [old, view("b", topics[1])], 6)
+        ra = aud.step_round([old, view("b", topics[1]), view("new", topics[0])], TICKS)
+        drawn[w_new] = ra.ern["new"]["mean"]
+    assert drawn[1.5] > 1.5 * drawn[0.0]

@@ -1,0 +1,71 @@
+"""How much stream time a generation batch costs in the engine's deterministic "model" timing mode.
+
+Why: turn-based seasons must be reproducible from their seed, so stream time cannot come from the wall
+clock. Instead each batch costs steps * (fixed cost of one UNet call + per-sample cost scaled by pixel count),
+with numbers calibrated once on real hardware so that the simulated device is about as fast as the real one.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from media.generator import FrameGenerator
+
+# Defaults measured on the project's 2-core CPU machine (torch 2.13 CPU, 2 torch threads, default
+# GeneratorConfig, untrained weights, 64x64, DDIM): medians of 6 runs of calibrate() as written here (2 steps,
+# batches 1 and 8, minimum of 3 timings each), each run:
+#   python -c "from media.generator import *; from media.cost_model import calibrate; \
+#              print(calibrate(TinyDiffusionGenerator(GeneratorConfig())))"
+# Runs gave seconds_per_call 0.006..0.029 and seconds_per_sample 0.036..0.043 (other work shared the cores;
+# the per-call figure is the noisy one). 0.041 s/sample is about 22 samples/s at batch 8 and 1 step, in line
+# with FACTS.md (14-17 UNet evaluations/s for a 4.6M-parameter UNet; this one has 2.0M parameters).
+DEFAULT_SECONDS_PER_CALL = 0.010
+DEFAULT_SECONDS_PER_SAMPLE = 0.041
+
+
+class CostModel(BaseModel):
+    """Stream seconds per batch: steps * (seconds_per_call + batch * seconds_per_sample * (resolution/64)^2)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seconds_per_call: float = Field(DEFAULT_SECONDS_PER_CALL, ge=0)
+    seconds_per_sample: float = Field(DEFAULT_SECONDS_PER_SAMPLE, gt=0)
+
+    def batch_seconds(self, batch: int, resolution: int, steps: int) -> float:
+        return steps * (self.seconds_per_call + batch * self.seconds_per_sample * (resolution / 64) ** 2)
+
+
+def _time_generate(generator: FrameGenerator, batch: int, resolution: int, steps: int, repeats: int) -> float:
+    emb = np.zeros((batch, 384), dtype=np.float32)
+    emb[:, 0] = 1.0
+    times = []
+    for r in range(repeats):
+        gens = [torch.Generator().manual_seed(r * 1000 + i) for i in range(batch)]
+        t0 = time.perf_counter()
+        generator.generate(emb, resolution, steps, gens)
+        times.append(time.perf_counter() - t0)
+    return min(times)  # the minimum is the least disturbed by other work on the machine
+
+
+def calibrate(
+    generator: FrameGenerator,
+    resolution: int = 64,
+    steps: int = 2,
+    batches: tuple[int, int] = (1, 8),
+    repeats: int = 3,
+) -> CostModel:
+    """Time real generate() calls at two batch sizes and fit the two numbers (a few seconds on a CPU)."""
+    small, large = batches
+    if not 0 < small < large:
+        raise ValueError(f"need two increasing batch sizes, got {batches}")
+    _time_generate(generator, small, resolution, 1, 1)  # warm-up: first calls allocate
+    t_small = _time_generate(generator, small, resolution, steps, repeats) / steps
+    t_large = _time_generate(generator, large, resolution, steps, repeats) / steps
+    scale = (resolution / 64) ** 2
+    per_sample = max((t_large - t_small) / (large - small), 1e-6)
+    per_call = max(t_small - small * per_sample, 0.0)
+    return CostModel(seconds_per_call=per_call, seconds_per_sample=per_sample / scale)
