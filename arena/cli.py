@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--db", help="database path or SQLAlchemy URL (default: from the config)")
     run.add_argument("--name", help="season name (default: generated)")
     run.add_argument("--live", action="store_true", help="wall-clock mode: streams run while agents think")
+    run.add_argument("--tui", action="store_true", help="run with the Textual TUI in front")
     res = sub.add_parser("resume", help="continue a stopped or killed season")
     res.add_argument("season")
     res.add_argument("--db", default="arena.db")
@@ -60,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("season")
     rp.add_argument("--db", default="arena.db")
     rp.add_argument("--quiet", action="store_true", help="only the verdict line")
+    tu = sub.add_parser("tui", help="attach the Textual TUI to a season (running or finished)")
+    tu.add_argument("season", nargs="?", help="season name or id (default: the latest)")
+    tu.add_argument("--db", default="arena.db")
     sc = sub.add_parser("schema", help="write JSON Schemas of the season and persona YAML")
     sc.add_argument("--out", default="schemas", help="output folder")
     return p
@@ -139,7 +143,35 @@ def cmd_run(args) -> int:
     config = load_season_config(args.config, **overrides)
     db = Database(config.database)
     runner = SeasonRunner.create(config, db, source=str(args.config or "default season config"))
+    if args.tui:
+        return _run_with_tui(runner)
     return _run_season(runner)
+
+
+def _run_with_tui(runner) -> int:
+    """The season plays in a worker thread; the TUI reads the same database in front. Leaving the TUI
+    stops the season at its next tick (everything finished is stored; resume continues it)."""
+    import threading
+
+    from tui.app import run_tui
+
+    box: dict[str, object] = {}
+
+    def play() -> None:
+        try:
+            box["status"] = runner.run()
+        except BaseException as exc:  # reported after the TUI closes
+            box["error"] = exc
+
+    worker = threading.Thread(target=play, name="season", daemon=True)
+    worker.start()
+    code = run_tui(runner.db.url.removeprefix("sqlite:///"), runner.season.name)
+    runner.stop_event.set()
+    worker.join()
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    console.print(f"season {runner.season.name}: {box.get('status')} after round {runner.season.rounds_done}")
+    return code
 
 
 def cmd_resume(args) -> int:
@@ -198,6 +230,12 @@ def cmd_replay(args) -> int:
     return 0
 
 
+def cmd_tui(args) -> int:
+    from tui.app import run_tui
+
+    return run_tui(args.db, args.season)
+
+
 def cmd_schema(args) -> int:
     from agents.persona import Persona
     from arena.config import SeasonConfig
@@ -212,7 +250,7 @@ def cmd_schema(args) -> int:
 
 
 COMMANDS = {"run": cmd_run, "resume": cmd_resume, "seasons": cmd_seasons, "leaderboard": cmd_leaderboard,
-            "replay": cmd_replay, "schema": cmd_schema}
+            "replay": cmd_replay, "tui": cmd_tui, "schema": cmd_schema}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -72,9 +72,6 @@ def resolve_device(name: str) -> str:
 
 def build_world(config: SeasonConfig, *, live: bool = False) -> World:
     """Build every part; a model that cannot be loaded becomes one ConfigError line (exit status 2)."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # a weights progress bar per load would bury the one-line errors
     try:
         embedder = get_text_embedder()
         generator = TinyDiffusionGenerator(config.generator.model, embedder, device=resolve_device(config.generator.device))

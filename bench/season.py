@@ -55,33 +55,43 @@ def bench_season(rounds: int | None) -> dict:
         }
 
 
-def bench_engine(streams: int, resolution: int, steps: int, seconds: float) -> dict:
+def bench_engine(streams: int, resolution: int, steps: int, seconds: float, blocks: int = 4) -> dict:
+    """Engine vs raw batched generate() on the same batch, in alternating blocks (so load from other
+    processes hits both alike); the best block of each is compared. The engine's own bookkeeping is also
+    measured directly from its profile: wall time in advance() outside generate() and sleeps."""
     embedder = get_text_embedder()
     gen = TinyDiffusionGenerator(None, embedder)
     prompts = [f"scene number {i}, colourful" for i in range(streams)]
     emb = embedder.embed(prompts)
     gens = [torch.Generator().manual_seed(i) for i in range(streams)]
     gen.generate(emb, resolution, steps, gens)  # warm-up
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        gen.generate(emb, resolution, steps, gens)
-        n += streams
-    raw_fps = n / (time.perf_counter() - t0)
 
     engine = StreamEngine(gen, embedder, CostModel(), timing="wall", buffer_seconds=1.0)
     for i, p in enumerate(prompts):
         s = StreamSettings(prompt=p, resolution=resolution, steps=steps, fps=60.0)  # drains faster than it fills
         engine.add_stream(f"s{i}", (lambda s=s: s), seed=i)
     engine.advance(0.5)  # warm-up
-    t0 = time.perf_counter()
-    reports = engine.advance(seconds)
-    wall = time.perf_counter() - t0
-    eng_fps = sum(r.frames_generated for r in reports.values()) / wall
+    for k in engine.profile:
+        engine.profile[k] = 0 if k == "batches" else 0.0
+
+    raw, eng = [], []
+    for _ in range(blocks):
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds / blocks:
+            gen.generate(emb, resolution, steps, gens)
+            n += streams
+        raw.append(n / (time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        reports = engine.advance(seconds / blocks)
+        eng.append(sum(r.frames_generated for r in reports.values()) / (time.perf_counter() - t0))
+    p = engine.profile
+    bookkeeping = p["advance_seconds"] - p["generate_seconds"] - p["sleep_seconds"]
     return {
         "streams": streams, "resolution": resolution, "steps": steps,
-        "raw_generate_fps": round(raw_fps, 2), "engine_fps": round(eng_fps, 2),
-        "engine_overhead": round(1 - eng_fps / raw_fps, 4), "overhead_target": 0.10,
-        "torch_threads": torch.get_num_threads(),
+        "raw_generate_fps_best": round(max(raw), 2), "engine_fps_best": round(max(eng), 2),
+        "engine_overhead_vs_raw": round(1 - max(eng) / max(raw), 4),
+        "engine_bookkeeping_share": round(bookkeeping / max(p["generate_seconds"], 1e-9), 4),
+        "overhead_target": 0.10, "torch_threads": torch.get_num_threads(),
     }
 
 

@@ -36,6 +36,9 @@ class TextEmbedder:
 
     def __init__(self, model_path: str | None = None, cache_size: int = 4096, device: str = "cpu") -> None:
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a weights bar on every load would bury the CLI's one-line errors
 
         if model_path is None:
             try:
