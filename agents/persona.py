@@ -51,7 +51,9 @@ class Persona(BaseModel):
         """Fill missing fields from the seed alone (deterministic, no model). The LLM path is richer."""
         seed = self.seed.rstrip(".")
         words = re.findall(r"[A-Za-z]+", seed)
-        name = self.name or " ".join(w.capitalize() for w in words[-2:]) or "Streamer"
+        if words and words[0].lower() in ("a", "an", "the"):
+            words = words[1:]  # "a desert nomad who ..." -> "Desert Nomad"
+        name = self.name or " ".join(w.capitalize() for w in words[:2]) or "Streamer"
         return self.model_copy(
             update={
                 "name": name,

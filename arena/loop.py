@@ -342,8 +342,10 @@ class SeasonRunner:
         self.world.trends.step()
         wall = time.perf_counter() - t0
         self._commit_round(r, rows, events, relegated, plans, wall, watched.online_mean)
+        gone = {st.streamer_id for st, _ in relegated}
         return RoundResult(r, [{"rank": x.rank, "name": by_id[x.streamer_id].name, "ern": x.ern_mean, "share": x.share,
-                                "rating": x.rating.ordinal} for x in table],
+                                "rating": x.rating.ordinal, "status": "relegated" if x.streamer_id in gone else "live"}
+                               for x in table],
                            [st.name for st, _ in relegated], [p.persona.display_name for p in plans], wall)
 
     def _relegation(self, r: int) -> tuple[list[tuple[LiveStreamer, float]], list[SpawnPlan]]:
