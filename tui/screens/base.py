@@ -1,0 +1,90 @@
+"""What every arena screen shares: header, nav bar, a problem banner, the footer, and `sync()`: redraw from the
+app's `SeasonModel` when it has changed (called on new data and when the screen comes back into view)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from tui.data import SeasonModel
+from tui.widgets.navbar import NavBar, status_text
+
+if TYPE_CHECKING:
+    from tui.app import ArenaApp
+
+
+class ArenaScreen(Screen):
+    TAB = ""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._model: SeasonModel | None = None
+        self._seen_version = -1
+        self._seen_problem: str | None = None
+
+    @property
+    def arena(self) -> "ArenaApp":
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield NavBar(self.TAB)
+        yield Static("", id="problem", classes="problem", markup=False)
+        yield from self.compose_body()
+        yield Footer(compact=True)
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.sync()
+
+    def on_screen_resume(self) -> None:
+        self.sync()
+
+    @property
+    def wide(self) -> bool:
+        return self.size.width >= 116
+
+    def sync(self, force: bool = False) -> None:
+        if not self.is_mounted:
+            return
+        app = self.arena
+        model = app.model
+        problem = app.problem
+        if model is not self._model:
+            self._model = model
+            self._seen_version = -1
+            self.reset()
+        if problem != self._seen_problem or force or self._seen_version == -1:
+            self._seen_problem = problem
+            banner = self.query_one("#problem", Static)
+            banner.update(problem or "")
+            banner.display = bool(problem)
+        info = model.info if model else None
+        online = None
+        if model is not None:
+            table = model.table(model.last_round)
+            online = table.online if table else None
+        try:
+            self.query_one(NavBar).set_status(status_text(info, model.last_round if model else 0,
+                                                          len(model.live_ids()) if model else 0, online, problem, self.wide))
+        except Exception:
+            pass
+        if model is not None and (model.version != self._seen_version or force):
+            self._seen_version = model.version
+            self.update_view(model)
+        elif model is None:
+            self.show_empty(problem)
+
+    def reset(self) -> None:
+        """The app switched to another season (or lost it): forget what is shown."""
+
+    def update_view(self, model: SeasonModel) -> None:
+        """Draw what changed in `model`."""
+
+    def show_empty(self, problem: str | None) -> None:
+        """There is no season to show (yet)."""
