@@ -33,21 +33,13 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from media.trends import DEFAULT_TOPICS as TREND_TOPICS
+
 OFFLINE = -2
 BROWSING = -1
 
-DEFAULT_TOPICS = [
-    "ocean waves",
-    "city night traffic",
-    "forest wind",
-    "space nebula",
-    "fireworks",
-    "desert sunset",
-    "rain on glass",
-    "neon tunnel",
-    "snowy mountains",
-    "coral reef fish",
-]
+# The live topics of the trend feed, plus two niches no default persona streams (so some interest is unmet).
+DEFAULT_TOPICS = [*TREND_TOPICS, "snowy mountains", "coral reef fish"]
 
 
 class AudienceConfig(BaseModel):
