@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := ffmpeg
+APT_PACKAGES := ffmpeg chromium
 
 .PHONY: run test setup system-deps bench lock clean
 

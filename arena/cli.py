@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--name", help="season name (default: generated)")
     run.add_argument("--live", action="store_true", help="wall-clock mode: streams run while agents think")
     run.add_argument("--tui", action="store_true", help="run with the Textual TUI in front")
+    run.add_argument("--open", action="store_true", help="open the live page in a browser (live mode)")
     res = sub.add_parser("resume", help="continue a stopped or killed season")
     res.add_argument("season")
     res.add_argument("--db", default="arena.db")
@@ -143,6 +144,12 @@ def cmd_run(args) -> int:
     config = load_season_config(args.config, **overrides)
     db = Database(config.database)
     runner = SeasonRunner.create(config, db, source=str(args.config or "default season config"))
+    if runner.broadcaster and runner.broadcaster.url:
+        console.print(f"live page: {runner.broadcaster.url}")
+        if args.open:
+            import webbrowser
+
+            webbrowser.open(runner.broadcaster.url)
     if args.tui:
         return _run_with_tui(runner)
     return _run_season(runner)

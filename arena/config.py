@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agents.yamlfile import ConfigError, load_model
 from arena.audience import AudienceConfig
+from media.broadcast import BroadcastConfig
 from media.cost_model import CostModel
 from media.generator import GeneratorConfig
 from media.settings import GeneratorLimits, StreamSettings
@@ -84,6 +85,7 @@ class SeasonConfig(Strict):
     audience: AudienceConfig = Field(default_factory=AudienceConfig)
     trends: TrendConfig = Field(default_factory=TrendConfig)
     decision: DecisionSection = Field(default_factory=DecisionSection)
+    broadcast: BroadcastConfig = Field(default_factory=BroadcastConfig, description="HLS page (on in live mode)")
     database: str = "arena.db"
     run_dir: str = "runs"
 

@@ -36,6 +36,7 @@ from arena.scoring import Rating, new_rating, rate_round, standings
 from arena.world import World, build_world, policy_rng
 from crews.decide import DecisionJob, DecisionOutcome, decide_all
 from crews.policy import make_policy
+from media.broadcast import Broadcaster, BroadcastError
 from media.settings import StreamSettings
 from tools.control import StreamControl
 from tools.observation import LeaderboardRow, Observation, TrendView
@@ -106,6 +107,18 @@ class SeasonRunner:
         self.all_names: set[str] = set()
         self.next_slot = 0
         self.stop_event = threading.Event()
+        self.broadcaster: Broadcaster | None = None
+
+    def start_broadcast(self, source: str = "season config") -> str | None:
+        """Live mode (or `broadcast.enabled`): serve every stream as HLS. A taken port is one clear line."""
+        if not (self.config.clock == "live" or self.config.broadcast.enabled):
+            return None
+        self.broadcaster = Broadcaster(self.config.broadcast, self.run_dir)
+        try:
+            return self.broadcaster.start()
+        except BroadcastError as exc:
+            self.broadcaster = None
+            raise ConfigError(f"{source}: {exc}") from None
 
     # ---- construction ---------------------------------------------------------------------------------------
     @classmethod
@@ -129,6 +142,7 @@ class SeasonRunner:
         season = Season(name=name, seed=config.seed, config_json=config.model_dump_json(), rounds_planned=config.rounds,
                         run_dir=str(run_dir))
         runner = cls(config, db, season, world, pool)
+        runner.start_broadcast(source)
         runner._spawn_initial()
         return runner
 
@@ -143,6 +157,7 @@ class SeasonRunner:
         pool = load_persona_pool(config.personas or builtin_persona_dir())
         world = build_world(config)
         runner = cls(config, db, season, world, pool)
+        runner.start_broadcast()
         runner._load_state(snapshot.read_state(season.run_dir, season.rounds_done))
         with db.session() as s:
             row = s.get(Season, season.id)
@@ -196,6 +211,8 @@ class SeasonRunner:
         self.live[slot] = st
         self.all_names.add(row.name)
         self.world.engine.add_stream(slot, control.snapshot, seed=plan.settings.seed)
+        if self.broadcaster:
+            self.broadcaster.add_stream(slot, row.name)
         s.add(Event(season_id=self.season.id, round=round_number, kind="streamer_spawned", payload_json=dumps({
             "streamer_id": row.id, "slot": slot, "name": row.name, "persona": plan.persona.model_dump(mode="json"),
             "settings": plan.settings.model_dump(mode="json"), "parent_id": plan.parent_id, "origin": plan.origin,
@@ -221,6 +238,8 @@ class SeasonRunner:
                               d["born_round"], list(d["ern_history"]), Rating(*d["rating"]), d["rank"], d["share"], d["last"])
             self.live[st.slot] = st
             self.world.engine.add_stream(st.slot, control.snapshot, seed=settings.seed)
+            if self.broadcaster:
+                self.broadcaster.add_stream(st.slot, st.name)
         self.world.engine.load_state_dict(state["engine"])
         self.world.audience.load_state_dict(state["audience"])
         self.world.trends.load_state_dict(state["trends"])
@@ -256,14 +275,15 @@ class SeasonRunner:
 
     def _stream(self, r: int) -> tuple[dict[str, Any], list[DecisionOutcome]]:
         engine = self.world.engine
+        on_frame = self.broadcaster.on_frame if self.broadcaster else None
         if self.config.clock == "turn":
             outcomes = self._decide(r)
-            reports = engine.advance(self.config.round_seconds, should_stop=self.stop_event.is_set)
+            reports = engine.advance(self.config.round_seconds, should_stop=self.stop_event.is_set, on_frame=on_frame)
         else:  # live: the streams keep running while the agents think
             box: dict[str, list[DecisionOutcome]] = {}
             thinker = threading.Thread(target=lambda: box.setdefault("o", self._decide(r)), daemon=True)
             thinker.start()
-            reports = engine.advance(self.config.round_seconds, should_stop=self.stop_event.is_set)
+            reports = engine.advance(self.config.round_seconds, should_stop=self.stop_event.is_set, on_frame=on_frame)
             thinker.join()
             outcomes = box.get("o", [])
         if self.stop_event.is_set():
@@ -300,7 +320,10 @@ class SeasonRunner:
         ticks = max(1, round(self.config.round_seconds / self.config.audience.tick_seconds))
         watched = self.world.audience.step_round(self._views(reports), ticks, self.world.trend_embedding())
         by_id = {st.streamer_id: st for st in self.live.values()}
-        ern = {st.streamer_id: float(watched.ern[st.slot]["mean"]) for st in self.live.values()}
+        # Real viewers counted by the broadcast server are added on top of the simulated ones, stored apart.
+        real = self.broadcaster.real_viewers() if self.broadcaster else {}
+        real_by_id = {st.streamer_id: int(real.get(st.slot, 0)) for st in self.live.values()}
+        ern = {st.streamer_id: float(watched.ern[st.slot]["mean"]) + real_by_id[st.streamer_id] for st in self.live.values()}
         ratings = rate_round({i: by_id[i].rating for i in ern}, ern)
         table = standings(ern, ratings)
         sid, rnd = self.season.id, r
@@ -323,15 +346,16 @@ class SeasonRunner:
             st.last = summary
             st.ern_history.append(stand.ern_mean)
             st.rating, st.rank, st.share = stand.rating, stand.rank, stand.share
-            peak = int(watched.ern[st.slot]["peak"])
+            peak = int(watched.ern[st.slot]["peak"]) + real_by_id[st.streamer_id]
             scored[str(st.streamer_id)] = {**summary, "ern_mean": stand.ern_mean, "ern_peak": peak, "slot": st.slot,
-                                           "settings": rep.settings}
+                                           "real_viewers": real_by_id[st.streamer_id], "settings": rep.settings}
             rows.append(StreamStat(
                 season_id=sid, round=rnd, streamer_id=st.streamer_id, rank=stand.rank, ern_mean=stand.ern_mean,
                 ern_peak=peak, share=stand.share, rating_mu=stand.rating.mu, rating_sigma=stand.rating.sigma,
                 frames_generated=rep.frames_generated, frames_output=rep.frames_output, buffer_level=rep.buffer_level,
                 stall_count=rep.stall_count, stall_seconds=rep.stall_seconds, startup_delay=rep.startup_delay,
-                ttcp=rep.ttcp, metrics_json=dumps(summary["metrics"]), thumbnail=self._thumbnail(st.slot, r, rep.thumbnail)))
+                ttcp=rep.ttcp, real_viewers=real_by_id[st.streamer_id], metrics_json=dumps(summary["metrics"]),
+                thumbnail=self._thumbnail(st.slot, r, rep.thumbnail)))
             if rep.stall_count > 0:
                 events.append(Event(season_id=sid, round=rnd, kind="stall", payload_json=dumps({
                     "streamer_id": st.streamer_id, "slot": st.slot, "stall_count": rep.stall_count,
@@ -383,6 +407,8 @@ class SeasonRunner:
                     "streamer_id": st.streamer_id, "slot": st.slot, "name": st.name, "window_ern": window})))
                 self.world.engine.remove_stream(st.slot)
                 self.world.audience.remove_stream(st.slot)
+                if self.broadcaster:
+                    self.broadcaster.end_stream(st.slot)  # its playlist ends with #EXT-X-ENDLIST
                 del self.live[st.slot]
             for plan in plans:
                 self._spawn(s, plan, round_number=r)
@@ -394,10 +420,25 @@ class SeasonRunner:
             s.commit()
         self.season.rounds_done = r
         snapshot.prune_states(self.run_dir, r)
+        if self.broadcaster:
+            self.broadcaster.update_status(
+                [{"id": st.slot, "name": st.name, "ern": st.ern_history[-1] if st.ern_history else 0.0,
+                  "status": "live", "rank": st.rank} for st in self.live.values()]
+                + [{"id": st.slot, "name": st.name, "ern": window, "status": "relegated", "rank": None}
+                   for st, window in relegated])
 
     # ---- the season -----------------------------------------------------------------------------------------
     def run(self, on_round: Callable[[RoundResult], None] | None = None) -> str:
         """Play the remaining rounds. Returns the final status: finished | stopped."""
+        self.world.trends.start()  # network sources (yt-dlp) refresh in the background
+        try:
+            return self._run(on_round)
+        finally:
+            self.world.trends.close()
+            if self.broadcaster:
+                self.broadcaster.stop()
+
+    def _run(self, on_round: Callable[[RoundResult], None] | None) -> str:
         start = self.season.rounds_done + 1
         for r in range(start, self.config.rounds + 1):
             if self.stop_event.is_set():

@@ -18,7 +18,7 @@ from media.cost_model import CostModel, calibrate
 from media.embedding import EmbedderLoadError, TextEmbedder, get_text_embedder
 from media.engine import StreamEngine
 from media.generator import GeneratorLoadError, TinyDiffusionGenerator
-from media.trends import SyntheticTrendFeed
+from media.trends import TrendFeed
 
 RNG_STREAMS = ("spawn", "audience", "trends", "evolution")
 
@@ -30,7 +30,7 @@ class World:
     cost_model: CostModel
     engine: StreamEngine
     audience: Audience
-    trends: SyntheticTrendFeed
+    trends: TrendFeed
     topic_embeddings: np.ndarray
     trend_topic_embeddings: np.ndarray
     rngs: dict[str, np.random.Generator]
@@ -83,6 +83,6 @@ def build_world(config: SeasonConfig, *, live: bool = False) -> World:
     rngs = make_rngs(config.seed)
     topic_embeddings = embedder.embed(list(config.audience.topics))
     audience = Audience(config.audience, topic_embeddings, rngs["audience"])
-    trends = SyntheticTrendFeed(config.trends, rngs["trends"])
+    trends = TrendFeed(config.trends, rngs["trends"])
     trend_topic_embeddings = embedder.embed(list(config.trends.topics))
     return World(embedder, generator, cost_model, engine, audience, trends, topic_embeddings, trend_topic_embeddings, rngs)

@@ -27,6 +27,7 @@ def tiny_config(tmp_path: Path, **over) -> dict:
             "limits": {"resolutions": [32, 48], "steps_max": 2, "fps_max": 8.0},
         },
         "audience": {"size": 3000},
+        "broadcast": {"port": 0},  # any free port: tests never collide with a user's arena on 8787
         "database": str(tmp_path / "arena.db"),
         "run_dir": str(tmp_path / "runs"),
     }

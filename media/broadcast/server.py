@@ -1,0 +1,229 @@
+"""The HTTP side: rolling HLS files, a JSON list of streams and a watch page, served from one small server.
+
+Why the stdlib server with this much checking: it serves files from the run folder, so every path is parsed
+into a fixed route (page, static file, stream file, API) and each file name must match a strict pattern and
+resolve inside its folder (no traversal, encoded or not; no symlink escapes; no listings). Connections are
+capped by a semaphore (503 beyond) and idle sockets time out, so a slow or hostile client cannot exhaust
+threads. Debian's `mimetypes` maps `.ts` to a Qt/TypeScript type, so content types come from a fixed table.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import posixpath
+import re
+import socket
+import socketserver
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from media.broadcast.config import STREAM_ID_RE
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+STREAM_FILE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\.(m3u8|ts)$")
+STATIC_FILE_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$")
+CONTENT_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".ts": "video/mp2t",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".LICENSE": "text/plain; charset=utf-8",
+}
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; media-src 'self' blob:; worker-src 'self' blob:; "
+    "connect-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+IDLE_TIMEOUT = 10.0  # seconds a connection may sit idle (keep-alive) or dribble a request
+
+
+class Site(Protocol):
+    """What the server needs from the Broadcaster."""
+
+    def stream_folder(self, stream_id: str) -> Path | None: ...
+    def api_streams(self) -> list[dict]: ...
+    def record_view(self, stream_id: str, key: str) -> None: ...
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: HTTPStatus, why: str):
+        super().__init__(why)
+        self.status = status
+
+
+def _route(raw_path: str) -> tuple[list[str], dict[str, list[str]]]:
+    """Split a request target into decoded path segments and query; reject anything ambiguous with a 4xx."""
+    if not raw_path.startswith("/") or raw_path.startswith("//"):
+        raise _BadRequest(HTTPStatus.BAD_REQUEST, "request target must be an absolute path")
+    parts = urlsplit(raw_path)
+    try:
+        path = unquote(parts.path, errors="strict")
+        query = parse_qs(parts.query, max_num_fields=8, errors="strict")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _BadRequest(HTTPStatus.BAD_REQUEST, f"undecodable request target: {exc}") from None
+    if any(c in path for c in "\\\x00") or any(ord(c) < 32 for c in path):
+        raise _BadRequest(HTTPStatus.BAD_REQUEST, "forbidden character in path")
+    segments = path.split("/")[1:]
+    if any(s in (".", "..") for s in segments) or posixpath.isabs(path[1:]):
+        raise _BadRequest(HTTPStatus.BAD_REQUEST, "path traversal")
+    return segments, query
+
+
+def _inside(path: Path, folder: Path) -> Path | None:
+    """The real path of `path` if it is a regular file inside `folder` (after resolving symlinks)."""
+    try:
+        real = path.resolve(strict=True)
+        root = folder.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if not real.is_relative_to(root) or not real.is_file():
+        return None
+    return real
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "TotoroidArena"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.0"  # errors before the version is parsed still get a status line
+    timeout = IDLE_TIMEOUT
+    server: "BroadcastHTTPServer"
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 (stdlib signature)
+        log.debug("http %s " + format, self.client_address[0], *args)
+
+    def parse_request(self) -> bool:
+        # Only "METHOD target HTTP/x.y": the stdlib would also take HTTP/0.9 one- and two-word lines and answer
+        # them without a status line. Anything else is a 400 with a proper HTTP/1.0 status line.
+        words = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n").split()
+        if len(words) != 3 or not words[2].startswith("HTTP/"):
+            self.requestline = str(self.raw_requestline[:200], "iso-8859-1").rstrip("\r\n")
+            self.request_version = "HTTP/1.0"
+            self.command = None
+            self.send_error(HTTPStatus.BAD_REQUEST, "malformed request line")
+            return False
+        return super().parse_request()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # The stdlib answers unknown methods with 501 and odd versions with 505; here both are client errors.
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            code, message = HTTPStatus.METHOD_NOT_ALLOWED, "only GET and HEAD are served"
+        elif code == HTTPStatus.HTTP_VERSION_NOT_SUPPORTED:  # "HTTP/9.9" is a malformed request line here
+            code, message = HTTPStatus.BAD_REQUEST, "unsupported HTTP version"
+        self.close_connection = True
+        super().send_error(code, message, explain)
+
+    def do_GET(self) -> None:
+        self._serve(head=False)
+
+    def do_HEAD(self) -> None:
+        self._serve(head=True)
+
+    # ------------------------------------------------------------------ routing
+    def _serve(self, head: bool) -> None:
+        try:
+            segments, query = _route(self.path)
+        except _BadRequest as exc:
+            self.send_error(exc.status, str(exc))
+            return
+        site = self.server.site
+        if segments in ([""], ["index.html"]):
+            self._send_file(STATIC_DIR / "index.html", STATIC_DIR, head, {"Content-Security-Policy": PAGE_CSP})
+        elif segments == ["api", "streams"]:
+            body = json.dumps(site.api_streams()).encode()
+            self._send(body, "application/json", head,
+                       {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"})
+        elif len(segments) == 2 and segments[0] == "static" and STATIC_FILE_RE.match(segments[1]):
+            self._send_file(STATIC_DIR / segments[1], STATIC_DIR, head, {"Cache-Control": "max-age=3600"})
+        elif len(segments) == 3 and segments[0] == "streams" and STREAM_ID_RE.match(segments[1]) \
+                and STREAM_FILE_RE.match(segments[2]):
+            folder = site.stream_folder(segments[1])
+            if folder is None:
+                self.send_error(HTTPStatus.NOT_FOUND)
+                return
+            viewer = (query.get("viewer") or [None])[0]
+            key = self.server.viewers_key(self.client_address[0], self.headers.get("User-Agent", ""), viewer)
+            cache = "no-cache" if segments[2].endswith(".m3u8") else "max-age=60"
+            if self._send_file(folder / segments[2], folder, head, {"Cache-Control": cache,
+                                                                     "Access-Control-Allow-Origin": "*"}):
+                site.record_view(segments[1], key)
+        else:
+            self.send_error(HTTPStatus.NOT_FOUND)
+
+    def _send_file(self, path: Path, folder: Path, head: bool, headers: dict[str, str]) -> bool:
+        real = _inside(path, folder)
+        ctype = CONTENT_TYPES.get(path.suffix) if real is not None else None
+        if real is None or ctype is None:
+            self.send_error(HTTPStatus.NOT_FOUND)
+            return False
+        try:
+            body = real.read_bytes()  # segments are small; a whole read avoids serving a file deleted mid-way
+        except OSError:  # deleted behind the window between the check and the read
+            self.send_error(HTTPStatus.NOT_FOUND)
+            return False
+        self._send(body, ctype, head, headers)
+        return True
+
+    def _send(self, body: bytes, ctype: str, head: bool, headers: dict[str, str]) -> None:
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+
+class BroadcastHTTPServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer with a connection cap (503 beyond) and no reverse DNS lookup at bind time."""
+
+    daemon_threads = True
+    request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], site: Site, max_connections: int, viewers_key):
+        self.site = site
+        self.viewers_key = viewers_key
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self.rejected = 0
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind calls socket.getfqdn(), a DNS lookup that can hang on a machine without network.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+    def process_request(self, request, client_address) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.rejected += 1
+            try:
+                request.settimeout(1.0)
+                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                                b"Retry-After: 1\r\nConnection: close\r\n\r\n")
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()

@@ -1,0 +1,76 @@
+"""Live mode with broadcast on: HLS per stream while the season runs, real viewers stored apart, ENDLIST on
+relegation, a taken port refused before anything is stored."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from agents.yamlfile import ConfigError
+from arena.config import load_season_config
+from arena.db import Database
+from arena.loop import SeasonRunner
+from tests.conftest import write_config
+
+
+def live_config(tmp_path, port=0, **over):
+    return load_season_config(write_config(tmp_path, clock="live", rounds=4, round_seconds=2.5,
+                                           broadcast={"port": port, "fps": 6.0}, **over), name="live")
+
+
+def test_live_season_broadcasts_and_counts_real_viewers(tmp_path):
+    config = live_config(tmp_path)
+    db = Database(config.database)
+    runner = SeasonRunner.create(config, db)
+    url = runner.broadcaster.url
+    watched = sorted(runner.live)[0]
+    done = threading.Event()
+
+    def viewer():  # a real client polling one stream's playlist, as a player does
+        while not done.is_set():
+            try:
+                urllib.request.urlopen(f"{url}streams/{watched}/index.m3u8?viewer=test", timeout=2).read()
+            except OSError:
+                pass
+            time.sleep(0.3)
+
+    t = threading.Thread(target=viewer, daemon=True)
+    t.start()
+    try:
+        assert runner.run() == "finished"
+    finally:
+        done.set()
+        t.join(5)
+    season = db.season("live")
+    by_slot = {s.slot: s for s in db.streamers(season.id)}
+    stats = db.stats(season.id)
+    seen = [s.real_viewers for s in stats if s.streamer_id == by_slot[watched].id]
+    assert max(seen) >= 1, seen
+    assert all(s.real_viewers == 0 for s in stats if s.streamer_id != by_slot[watched].id)
+    folder = tmp_path / "runs" / "live" / "streams"
+    relegated = [s for s in by_slot.values() if s.status == "relegated"]
+    assert relegated and "#EXT-X-ENDLIST" in (folder / relegated[0].slot / "index.m3u8").read_text()
+    ffprobe = shutil.which("ffprobe")
+    assert ffprobe, "ffprobe missing: run `make test`, which installs Debian's ffmpeg"
+    live_slot = next(s.slot for s in by_slot.values() if s.status == "live")
+    out = subprocess.run([ffprobe, "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
+                          str(folder / live_slot / "index.m3u8")], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "h264" in out.stdout and "aac" in out.stdout, out.stderr
+
+
+def test_taken_port_is_one_clear_error_and_nothing_stored(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        config = live_config(tmp_path, port=port)
+        db = Database(config.database)
+        with pytest.raises(ConfigError, match=f"port {port}.*already in use"):
+            SeasonRunner.create(config, db)
+    assert db.seasons() == []
