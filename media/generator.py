@@ -29,11 +29,38 @@ EMBED_DIM = 384
 
 
 class FrameGenerator(Protocol):
-    """What the engine needs from a generator (the embedded one here; a diffusers SD adapter later)."""
+    """What the engine needs from a generator: the embedded one here, media.diffusers_generator on a GPU.
+
+    The seam (v2) is prompt-conditioning based, so a backend brings its own text encoder (MiniLM for the
+    embedded model, CLIP for Stable Diffusion). Conditioning rows can be linearly interpolated, which is how
+    prompt changes travel smoothly over a transition time instead of cutting.
+    """
+
+    @property
+    def downscale(self) -> int:
+        """Resolutions must be positive multiples of this."""
+        ...
+
+    def encode_prompts(self, prompts: list[str]) -> np.ndarray:
+        """Conditioning for each prompt: float32 (B, ...), one row per prompt, safe to lerp between rows."""
+        ...
 
     def generate(
-        self, embeddings: np.ndarray, resolution: int, steps: int, generators: list[torch.Generator]
-    ) -> np.ndarray: ...
+        self,
+        cond: np.ndarray,
+        resolution: int,
+        steps: int,
+        generators: list[torch.Generator],
+        init: np.ndarray | None = None,
+        strength: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """One frame per row of `cond` as uint8 (B, R, R, 3), all in one batched pass per denoising step.
+
+        `init` (uint8 (B, R, R, 3) or None) are the previous frames for img2img; `strength` (B,) in [0, 1]
+        says how far each item is re-noised (1.0 or no init = text-to-image from pure noise). Item i's noise
+        comes only from generators[i].
+        """
+        ...
 
 
 class GeneratorLoadError(ValueError):
@@ -97,7 +124,7 @@ class TinyDiffusionGenerator:
         self, config: GeneratorConfig | None = None, embedder: Embedder | None = None, device: str = "cpu"
     ) -> None:
         self.config = config or GeneratorConfig()
-        self.embedder = embedder  # only used by embed_prompts()
+        self.embedder = embedder  # only used by encode_prompts()
         self.device = torch.device(device)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.init_seed)
@@ -136,11 +163,11 @@ class TinyDiffusionGenerator:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         save_file(state, str(path), metadata={"generator_config": json.dumps(arch)})
 
-    def embed_prompts(self, prompts: list[str]) -> np.ndarray:
-        """Prompt embeddings through the attached embedder (convenience for callers without one)."""
+    def encode_prompts(self, prompts: list[str]) -> np.ndarray:
+        """Conditioning = pooled MiniLM embeddings (B, 384) through the attached embedder."""
         if self.embedder is None:
             raise RuntimeError("this generator has no text embedder attached")
-        return self.embedder.embed(prompts)
+        return np.asarray(self.embedder.embed(prompts), dtype=np.float32)
 
     def unet_forward(self, x: torch.Tensor, t: torch.Tensor | int, emb: torch.Tensor) -> torch.Tensor:
         """One raw UNet evaluation: x (B,3,R,R), timestep, emb (B,384) -> model output (B,3,R,R)."""

@@ -1,0 +1,89 @@
+"""Simple colour/structure features of frames, and a nearest-centroid topic classifier on them.
+
+Why: the base model's quality bar, the finetuning test and the per-round "distance to each trending scene"
+metric all ask the same question: does this frame look like that scene? A cheap, fixed, hand-made feature
+space answers it the same way everywhere (no learned embedding that could drift with the model):
+
+* colour: mean and standard deviation of each RGB channel (6) and a coarse joint hue/value histogram
+  (6 hue bins x 3 value bins, plus 1 bin for greys = 19), in 0..1;
+* structure: mean absolute horizontal and vertical gradient of the grey image, and the share of gradient
+  energy in the coarse (2x down-sampled) vs fine scale (3), roughly in 0..1.
+
+Every group is scaled so that it contributes comparably to Euclidean distances.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+HUE_BINS = 6
+VALUE_BINS = 3
+FEATURE_DIM = 6 + HUE_BINS * VALUE_BINS + 1 + 3
+
+
+def _as_batch(frames: np.ndarray) -> np.ndarray:
+    f = np.asarray(frames)
+    if f.ndim == 3:
+        f = f[None]
+    if f.ndim != 4 or f.shape[-1] != 3 or f.dtype != np.uint8:
+        raise ValueError(f"expected uint8 frames (N, H, W, 3) or (H, W, 3), got {f.dtype} {f.shape}")
+    return f
+
+
+def frame_features(frames: np.ndarray) -> np.ndarray:
+    """Features of each frame: float32 (N, FEATURE_DIM). Accepts (N, H, W, 3) or one (H, W, 3) uint8 frame."""
+    f = _as_batch(frames).astype(np.float32) / 255.0
+    n = f.shape[0]
+    flat = f.reshape(n, -1, 3)
+    stats = np.concatenate([flat.mean(1), flat.std(1) * 2.0], axis=1)  # std of 0..1 values is <= 0.5
+
+    mx, mn = flat.max(-1), flat.min(-1)
+    chroma = mx - mn
+    r, g, b = flat[..., 0], flat[..., 1], flat[..., 2]
+    safe = np.where(chroma > 1e-6, chroma, 1.0)
+    hue = np.where(mx == r, ((g - b) / safe) % 6, np.where(mx == g, (b - r) / safe + 2, (r - g) / safe + 4)) / 6.0
+    grey = chroma < 0.08
+    hbin = np.minimum((hue * HUE_BINS).astype(int), HUE_BINS - 1)
+    vbin = np.minimum((mx * VALUE_BINS).astype(int), VALUE_BINS - 1)
+    cell = np.where(grey, HUE_BINS * VALUE_BINS, hbin * VALUE_BINS + vbin)
+    hist = np.zeros((n, HUE_BINS * VALUE_BINS + 1), np.float32)
+    for i in range(n):
+        hist[i] = np.bincount(cell[i], minlength=hist.shape[1])
+    hist /= flat.shape[1]
+
+    grey_img = f @ np.array([0.299, 0.587, 0.114], np.float32)
+    gx = np.abs(np.diff(grey_img, axis=2)).mean((1, 2))
+    gy = np.abs(np.diff(grey_img, axis=1)).mean((1, 2))
+    h2, w2 = grey_img.shape[1] // 2 * 2, grey_img.shape[2] // 2 * 2
+    coarse = grey_img[:, :h2, :w2].reshape(n, h2 // 2, 2, w2 // 2, 2).mean((2, 4))
+    cg = np.abs(np.diff(coarse, axis=2)).mean((1, 2)) + np.abs(np.diff(coarse, axis=1)).mean((1, 2))
+    coarse_share = cg / (cg + gx + gy + 1e-6)
+    structure = np.stack([gx * 4.0, gy * 4.0, coarse_share], axis=1)
+    return np.concatenate([stats, hist, structure], axis=1).astype(np.float32)
+
+
+class NearestCentroid:
+    """Topic classifier: one centroid of features per topic, a frame goes to the closest centroid."""
+
+    def __init__(self, labels: list[str], centroids: np.ndarray):
+        if len(labels) != len(centroids):
+            raise ValueError("one centroid per label")
+        self.labels = list(labels)
+        self.centroids = np.asarray(centroids, np.float32)
+
+    @classmethod
+    def fit(cls, frames_by_label: dict[str, np.ndarray]) -> "NearestCentroid":
+        labels = list(frames_by_label)
+        return cls(labels, np.stack([frame_features(frames_by_label[k]).mean(0) for k in labels]))
+
+    def distances(self, frames: np.ndarray) -> np.ndarray:
+        """Euclidean distance of each frame's features to each centroid: (N, n_labels)."""
+        x = frame_features(frames)
+        return np.sqrt(((x[:, None, :] - self.centroids[None]) ** 2).sum(-1))
+
+    def predict(self, frames: np.ndarray) -> list[str]:
+        return [self.labels[i] for i in self.distances(frames).argmin(1)]
+
+    def accuracy(self, frames: np.ndarray, labels: list[str]) -> float:
+        pred = self.predict(frames)
+        return float(np.mean([p == t for p, t in zip(pred, labels)])) if labels else 0.0
