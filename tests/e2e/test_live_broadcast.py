@@ -16,12 +16,13 @@ from agents.yamlfile import ConfigError
 from arena.config import load_season_config
 from arena.db import Database
 from arena.loop import SeasonRunner
+from tests.chromium import browser, wait_for  # noqa: F401  (browser is a fixture)
 from tests.conftest import write_config
 
 
 def live_config(tmp_path, port=0, **over):
-    return load_season_config(write_config(tmp_path, clock="live", rounds=4, round_seconds=2.5,
-                                           broadcast={"port": port, "fps": 6.0}, **over), name="live")
+    settings = {"clock": "live", "rounds": 4, "round_seconds": 2.5, "broadcast": {"port": port, "fps": 6.0}, **over}
+    return load_season_config(write_config(tmp_path, **settings), name="live")
 
 
 def test_live_season_broadcasts_and_counts_real_viewers(tmp_path):
@@ -74,3 +75,31 @@ def test_taken_port_is_one_clear_error_and_nothing_stored(tmp_path):
         with pytest.raises(ConfigError, match=f"port {port}.*already in use"):
             SeasonRunner.create(config, db)
     assert db.seasons() == []
+
+
+def test_browser_watching_a_live_season_is_counted_in_the_database(tmp_path, browser):
+    """Headless Chromium opens the arena's page during a live season and plays the grid; the stream it plays
+    gets real_viewers >= 1 in the streamstat table (stored apart from the simulated ERN)."""
+    config = live_config(tmp_path, rounds=10, round_seconds=2.5,
+                         broadcast={"port": 0, "fps": 6.0, "segment_seconds": 0.5, "viewer_window_seconds": 4.0})
+    db = Database(config.database)
+    runner = SeasonRunner.create(config, db)
+    url = runner.broadcaster.url
+    watched = sorted(runner.live)[0]
+    result: dict = {}
+    season = threading.Thread(target=lambda: result.setdefault("status", runner.run()), daemon=True)
+    season.start()
+    try:
+        browser.call("Page.enable")
+        browser.call("Page.navigate", url=url)
+        q = f'document.querySelector(\'video[data-stream="{watched}"]\')'
+        wait_for(lambda: browser.eval(f"!!{q}"), 15, f"the page to show stream {watched}")
+        t1 = wait_for(lambda: browser.eval(f"{q}.currentTime > 0.3 && {q}.currentTime"), 30, f"{watched} to play")
+        wait_for(lambda: browser.eval(f"{q}.currentTime") > t1 + 0.5, 15, f"{watched}'s playback to advance")
+    finally:
+        season.join(120)
+    assert result.get("status") == "finished"
+    stored = db.season("live")
+    streamer = next(s for s in db.streamers(stored.id) if s.slot == watched)
+    seen = [s.real_viewers for s in db.stats(stored.id) if s.streamer_id == streamer.id]
+    assert max(seen) >= 1, seen
