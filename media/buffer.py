@@ -11,6 +11,12 @@ way a real player experiences them, exactly, from frame arrival times and the ou
   output never exceed frames generated.
 * A frame arriving at exactly a tick's time is in the buffer before that tick is served.
 
+Frames entering the buffer are of two kinds, counted apart: generated keyframes and interpolated in-betweens
+(media.temporal; they arrive together with the keyframe that closes their interval, so several frames may
+enter at one instant). Content-positive accounting counts both as entering: frames_output + level ==
+frames_generated + frames_interpolated - (frames dropped from the buffer by set_capacity), so output never
+exceeds what entered. (frames_dropped also counts frames the engine could not push at all.)
+
 Memory is bounded by `capacity` frames: pushing into a full buffer is a caller bug and raises.
 """
 
@@ -55,7 +61,8 @@ class StreamBuffer:
         self.last_pushed: np.ndarray | None = None
         self.now = float(start_time)  # latest time this buffer has been advanced to
         # Totals since the stream started.
-        self.frames_generated = 0
+        self.frames_generated = 0  # keyframes from the generator
+        self.frames_interpolated = 0  # in-betweens made from two keyframes
         self.frames_output = 0
         self.frames_dropped = 0
         self.stall_count = 0
@@ -63,6 +70,7 @@ class StreamBuffer:
         # The current round.
         self.round_start = float(start_time)
         self.round_frames_generated = 0
+        self.round_frames_interpolated = 0
         self.round_frames_output = 0
         self.round_stall_count = 0
         self.round_stall_seconds = 0.0
@@ -76,6 +84,16 @@ class StreamBuffer:
     @property
     def full(self) -> bool:
         return len(self._frames) >= self.capacity
+
+    @property
+    def room(self) -> int:
+        """Frames that can still be pushed before the buffer is full."""
+        return max(0, self.capacity - len(self._frames))
+
+    @property
+    def frames_entered(self) -> int:
+        """Generated keyframes plus interpolated frames, since the stream started."""
+        return self.frames_generated + self.frames_interpolated
 
     @property
     def ttcp(self) -> float | None:
@@ -121,14 +139,18 @@ class StreamBuffer:
         self.advance(t0)
         self.round_start = float(t0)
         self.round_frames_generated = 0
+        self.round_frames_interpolated = 0
         self.round_frames_output = 0
         self.round_stall_count = 0
         self.round_stall_seconds = 0.0
         self.round_stall_bins = [0.0] * max(0, math.ceil(seconds))
 
     # ------------------------------------------------------------------ events
-    def push(self, frame: np.ndarray, t: float, on_output: OutputCallback | None = None) -> None:
-        """A generated frame arrives at time t (ticks before t are served first)."""
+    def push(
+        self, frame: np.ndarray, t: float, on_output: OutputCallback | None = None, interpolated: bool = False
+    ) -> None:
+        """A frame arrives at time t (ticks before t are served first): a generated keyframe, or an
+        interpolated in-between (`interpolated=True`, counted apart)."""
         if t < self.now:
             raise ValueError(f"frame arrival {t} is before the buffer time {self.now}")
         self._serve_ticks(t, inclusive=False, on_output=on_output)
@@ -136,8 +158,12 @@ class StreamBuffer:
         self.now = t
         if self.full:
             raise BufferFullError(f"buffer full ({self.capacity} frames): the engine must skip full streams")
-        self.frames_generated += 1
-        self.round_frames_generated += 1
+        if interpolated:
+            self.frames_interpolated += 1
+            self.round_frames_interpolated += 1
+        else:
+            self.frames_generated += 1
+            self.round_frames_generated += 1
         self.last_pushed = frame
         if not self.started:
             self.started = True
@@ -213,8 +239,9 @@ class StreamBuffer:
             for k in (
                 "capacity", "fps", "start_time", "_anchor", "_k", "started", "stalled", "_stall_start",
                 "_accounted_until", "last_stall_end", "startup_delay", "now", "frames_generated",
-                "frames_output", "frames_dropped", "stall_count", "stall_seconds", "round_start",
-                "round_frames_generated", "round_frames_output", "round_stall_count", "round_stall_seconds",
+                "frames_interpolated", "frames_output", "frames_dropped", "stall_count", "stall_seconds",
+                "round_start", "round_frames_generated", "round_frames_interpolated", "round_frames_output",
+                "round_stall_count", "round_stall_seconds",
             )
         }
         return {

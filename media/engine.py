@@ -8,8 +8,25 @@ timing, for live mode). Frames enter the buffers at the batch's end; in between,
 own fps with the player model of media.buffer. The batch crossing a round's end finishes in the next round
 (its frames arrive there): each round's report covers exactly [round start, round end].
 
-Streams' knobs that are read here: prompt, steps, resolution, fps, seed. `strength`, `interpolation` and
-`transition_seconds` belong to later media issues (img2img, frame interpolation, prompt transitions).
+Temporal consistency (media.temporal): a stream's first keyframe is text-to-image; every later one is
+img2img from its previous keyframe with its `strength` knob (raised by the drift guard while the picture
+collapses toward a single colour). Conditioning comes from `generator.encode_prompts` (cached per prompt
+text, each prompt encoded alone so the bits do not depend on which prompts were encoded together); a prompt
+change travels from the conditioning in use to the new prompt's over `transition_seconds` of engine time
+(0 = cut). The MiniLM `embedder` only gives the report's prompt_embedding (the audience's space).
+
+Interpolation: with `interpolation` = n, each keyframe brings n output frames: n - 1 cross-fades from the
+previous keyframe, then itself. They can only exist once the keyframe does, so all n enter the buffer at the
+batch's end; a stream is only batched when its buffer has room for all of them, and the buffer counts
+in-betweens apart from generated keyframes (frames_interpolated) in the content-positive accounting.
+
+Runtime finetuning (media.finetune_queue): a stream may have finetune jobs queued; their steps take turns with
+generation batches on the same device time line (so they cost the streams' buffers), and a finished job swaps
+the stream to its own finetuned model before its next batch. Batches are keyed by (model, resolution, steps):
+streams on the same model share a forward pass, a finetuned stream gets its own.
+
+Everything per stream that shapes future frames (previous keyframe, transition, guard, metrics history) is
+in state_dict(), so a resumed season continues bit-exact in "model" timing.
 """
 
 from __future__ import annotations
@@ -18,6 +35,7 @@ import logging
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -28,11 +46,23 @@ import torch
 from media.buffer import StreamBuffer
 from media.cost_model import CostModel
 from media.embedding import Embedder
+from media.finetune_queue import FinetuneQueue
 from media.generator import FrameGenerator
-from media.metrics import RoundMetrics
+from media.metrics import RoundMetrics, check_references
 from media.settings import StreamSettings
+from media.temporal import (
+    DriftGuard,
+    DriftGuardConfig,
+    PromptTransition,
+    colour_std,
+    interpolate_keyframes,
+    resize_frame,
+    saturation_share,
+)
 
 log = logging.getLogger(__name__)
+
+COND_CACHE_SIZE = 512  # prompts whose conditioning is kept (a season uses far fewer)
 
 SettingsSource = Callable[[], StreamSettings]
 FrameCallback = Callable[[str, np.ndarray], None]
@@ -40,7 +70,14 @@ FrameCallback = Callable[[str, np.ndarray], None]
 
 @dataclass
 class StreamReport:
-    """What one stream did in a round (round counters) and since it started (`*_total`)."""
+    """What one stream did in a round (round counters) and since it started (`*_total`).
+
+    frames_generated counts keyframes from the generator, frames_interpolated the in-betweens made from
+    them; both entered the buffer (content-positive = entered >= output, with no stall). keyframe_strength
+    is the img2img strength of the stream's latest keyframe (1.0 = text-to-image; above the knob while
+    the drift guard re-injects noise), drift_guard_fired_total the keyframes it raised, and
+    transition_progress how far a prompt transition has travelled (None when none is running).
+    """
 
     stream_id: str
     frames_generated: int
@@ -62,6 +99,14 @@ class StreamReport:
     thumbnail: np.ndarray
     prompt_embedding: np.ndarray
     settings: dict[str, Any] = field(default_factory=dict)
+    frames_interpolated: int = 0
+    frames_interpolated_total: int = 0
+    keyframe_strength: float | None = None
+    drift_guard_fired_total: int = 0
+    transition_progress: float | None = None
+    model: str = "base"  # the finetuned checkpoint the stream samples from, or "base"
+    finetune: dict[str, Any] | None = None  # progress of its queued finetune job, if any
+    finetune_seconds: float = 0.0  # device seconds finetune steps took this round (all streams share them)
 
 
 @dataclass
@@ -74,14 +119,22 @@ class _Stream:
     generator: torch.Generator
     settings_seed: int
     metrics: RoundMetrics = field(default_factory=RoundMetrics)
+    guard: DriftGuard = field(default_factory=DriftGuard)
+    prev_frame: np.ndarray | None = None  # the latest keyframe: img2img init and interpolation start
+    transition: PromptTransition | None = None
+    last_strength: float | None = None
+    model: FrameGenerator | None = None  # None = the engine's base generator
+    model_key: str = ""  # batch key part: "" for the base, the model id of a finetuned copy
+    model_name: str | None = None  # its checkpoint, relative to the engine's checkpoint folder
 
 
 @dataclass
 class _Batch:
-    """A generated batch whose frames arrive at `end` (engine time)."""
+    """A generated batch whose frames arrive at `end` (engine time): per stream, its in-betweens then its
+    keyframe (the last frame of each group)."""
 
     ids: list[str]
-    frames: list[np.ndarray]
+    groups: list[list[np.ndarray]]
     end: float
 
 
@@ -100,6 +153,9 @@ class StreamEngine:
         cost_model: CostModel | None = None,
         timing: Literal["model", "wall"] = "model",
         buffer_seconds: float = 2.0,
+        drift_guard: DriftGuardConfig | None = None,
+        checkpoint_dir: str | None = None,
+        finetune_share: float = 0.5,
     ) -> None:
         if timing not in ("model", "wall"):
             raise ValueError(f"timing must be 'model' or 'wall', got {timing!r}")
@@ -110,10 +166,15 @@ class StreamEngine:
         self.cost_model = cost_model or CostModel()
         self.timing = timing
         self.buffer_seconds = float(buffer_seconds)
+        self.drift_guard = drift_guard or DriftGuardConfig()
+        self._cond_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._references: dict[str, np.ndarray] = {}
         self.now = 0.0
         self._streams: dict[str, _Stream] = {}
         self._lock = threading.RLock()
-        self._last_key: tuple[int, int] | None = None
+        self._last_key: tuple[str, int, int] | None = None
+        self.finetunes = FinetuneQueue(generator, checkpoint_dir, share=finetune_share)
+        self._round_finetune_seconds = 0.0
         self._pending: _Batch | None = None
         self._round = (0.0, 0.0)
         self._wall_base = (0.0, time.perf_counter())
@@ -121,8 +182,18 @@ class StreamEngine:
         self.profile = {"advance_seconds": 0.0, "generate_seconds": 0.0, "sleep_seconds": 0.0, "batches": 0}
 
     # ------------------------------------------------------------------ streams
-    def capacity_for(self, fps: float) -> int:
-        return max(2, math.ceil(self.buffer_seconds * fps))
+    def capacity_for(self, fps: float, interpolation: int = 1) -> int:
+        """buffer_seconds of output, and room for two keyframes' groups of frames at least."""
+        return max(2, math.ceil(self.buffer_seconds * fps), 2 * int(interpolation))
+
+    def set_references(self, references: dict[str, np.ndarray]) -> None:
+        """Reference scenes for the `dist_<key>` metrics: {name: feature centroid (28,)} (media.topic_features;
+        media.metrics.centroids_from_frames makes them). Replaces the previous set; applies from now on."""
+        refs = check_references(references)
+        with self._lock:
+            self._references = refs
+            for st in self._streams.values():
+                st.metrics.references = refs
 
     @property
     def stream_ids(self) -> list[str]:
@@ -137,16 +208,44 @@ class StreamEngine:
         with self._lock:
             if stream_id in self._streams:
                 raise ValueError(f"stream {stream_id!r} already exists")
-            buf = StreamBuffer(self.capacity_for(settings.fps), settings.fps, start_time=self.now)
+            cap = self.capacity_for(settings.fps, settings.interpolation)
+            buf = StreamBuffer(cap, settings.fps, start_time=self.now)
             buf.begin_round(*self._round)  # a stream added mid-round is binned on the round's seconds
             gen = torch.Generator().manual_seed(generator_seed(seed, settings.seed))
-            self._streams[stream_id] = _Stream(stream_id, settings_source, int(seed), settings, buf, gen, settings.seed)
+            st = _Stream(stream_id, settings_source, int(seed), settings, buf, gen, settings.seed)
+            st.guard = DriftGuard(self.drift_guard)
+            st.metrics.references = self._references
+            self._streams[stream_id] = st
 
     def remove_stream(self, stream_id: str) -> None:
-        """Stop a stream and free its buffer (its frames still in flight are discarded)."""
+        """Stop a stream and free its buffer (its frames still in flight and its finetune jobs are discarded)."""
         with self._lock:
             if self._streams.pop(stream_id, None) is None:
                 raise KeyError(f"unknown stream {stream_id!r}")
+            self.finetunes.cancel(stream_id)
+
+    def set_stream_model(self, stream_id: str, checkpoint: str | None) -> None:
+        """Swap a stream to a finetuned checkpoint (None: back to the base) before its next batch."""
+        model = None if checkpoint is None else self.finetunes.load(checkpoint)
+        with self._lock:
+            self._assign_model(self._streams[stream_id], model, checkpoint)
+
+    @staticmethod
+    def _assign_model(st: _Stream, model: FrameGenerator | None, name: str | None) -> None:
+        from media.finetune import model_id
+
+        st.model, st.model_name = model, name
+        st.model_key = "" if model is None else model_id(model)
+
+    def finetune(self, stream_id: str, owner: str, frames: np.ndarray, prompt: str, *, steps: int, seed: int,
+                 **options: Any) -> int:
+        """Queue a finetune of the stream's own copy of the base model on captured `frames`, paired with the
+        stream's prompt (so its output moves toward them). Returns the checkpoint number it will save as."""
+        with self._lock:
+            if stream_id not in self._streams:
+                raise KeyError(f"unknown stream {stream_id!r}")
+        cond = self._encode(prompt)
+        return self.finetunes.submit(stream_id, owner, frames, cond, steps=steps, seed=seed, **options)
 
     # ------------------------------------------------------------------ advance
     def advance(
@@ -168,6 +267,7 @@ class StreamEngine:
             st.buffer.advance(start, self._callback(st, on_frame, callbacks))
             st.buffer.begin_round(start, seconds)
             st.metrics.reset(keep_previous=True)
+        self._round_finetune_seconds = 0.0
         stopped = False
         while True:
             if self._pending is not None:
@@ -182,7 +282,13 @@ class StreamEngine:
                 break
             streams = self._snapshot()
             self._refresh_settings(streams)
+            if self.finetunes.due(idle=False):
+                self._pending = self._run_finetune_step()
+                continue
             group = self._next_group(streams)
+            if group is None and self.finetunes.due(idle=True):
+                self._pending = self._run_finetune_step()
+                continue
             if group is None:
                 if not self._wait_for_tick(streams, end, should_stop, on_frame, callbacks):
                     stopped = True
@@ -245,18 +351,53 @@ class StreamEngine:
                 continue
             if new.fps != st.buffer.fps:
                 st.buffer.set_fps(new.fps)
-                st.buffer.set_capacity(self.capacity_for(new.fps))
+            cap = self.capacity_for(new.fps, new.interpolation)
+            if cap != st.buffer.capacity:
+                st.buffer.set_capacity(cap)
             if new.seed != st.settings_seed:
                 st.generator.manual_seed(generator_seed(st.seed, new.seed))
                 st.settings_seed = new.seed
+            if new.prompt != st.settings.prompt:
+                self._start_transition(st, new)
             st.settings = new
 
-    def _next_group(self, streams: list[_Stream]) -> tuple[tuple[int, int], list[_Stream]] | None:
+    def _start_transition(self, st: _Stream, new: StreamSettings) -> None:
+        """The prompt changed: travel from the conditioning in use now (mid-transition: the blend) to the new
+        prompt's; a cut if transition_seconds is 0 or nothing was generated yet. The guard re-measures."""
+        if st.prev_frame is not None and new.transition_seconds > 0:
+            st.transition = PromptTransition(self._conditioning(st), self.now, float(new.transition_seconds))
+        else:
+            st.transition = None
+        st.guard.reset_reference()
+
+    def _encode(self, prompt: str) -> np.ndarray:
+        """The generator's conditioning of one prompt (LRU cache by text; encoded alone, see the docstring)."""
+        cond = self._cond_cache.get(prompt)
+        if cond is None:
+            cond = np.array(self.generator.encode_prompts([prompt])[0], dtype=np.float32)
+            self._cond_cache[prompt] = cond
+            while len(self._cond_cache) > COND_CACHE_SIZE:
+                self._cond_cache.popitem(last=False)
+        else:
+            self._cond_cache.move_to_end(prompt)
+        return cond
+
+    def _conditioning(self, st: _Stream) -> np.ndarray:
+        """The stream's conditioning at engine time `now`: its prompt's, or the transition's blend."""
+        target = self._encode(st.settings.prompt)
+        if st.transition is None:
+            return target
+        if st.transition.weight(self.now) >= 1.0 or st.transition.start_cond.shape != target.shape:
+            st.transition = None
+            return target
+        return st.transition.cond(target, self.now)
+
+    def _next_group(self, streams: list[_Stream]) -> tuple[tuple[str, int, int], list[_Stream]] | None:
         """The next batch key after the last one served (sorted keys, wrapping), among non-full streams."""
-        groups: dict[tuple[int, int], list[_Stream]] = {}
+        groups: dict[tuple[str, int, int], list[_Stream]] = {}
         for st in streams:
-            if not st.buffer.full:
-                groups.setdefault(st.settings.batch_key(), []).append(st)
+            if st.buffer.room >= self._group_size(st):
+                groups.setdefault((st.model_key, *st.settings.batch_key()), []).append(st)
         if not groups:
             return None
         keys = sorted(groups)
@@ -265,33 +406,74 @@ class StreamEngine:
         self._last_key = key
         return key, groups[key]
 
-    def _run_batch(self, key: tuple[int, int], streams: list[_Stream]) -> _Batch:
-        resolution, steps = key
-        emb = self.embedder.embed([st.settings.prompt for st in streams])
+    @staticmethod
+    def _group_size(st: _Stream) -> int:
+        """Frames the stream's next keyframe brings into its buffer (in-betweens need a previous keyframe)."""
+        return 1 if st.prev_frame is None else st.settings.interpolation
+
+    def _run_finetune_step(self) -> _Batch:
+        """One finetune step on the device; its time passes like a batch's, with no frames arriving."""
+        seconds, finished = self.finetunes.step(self.cost_model, self.timing)
+        self._round_finetune_seconds += seconds
+        if finished is not None:
+            model, name = self.finetunes.finish(finished)
+            with self._lock:
+                st = self._streams.get(finished.stream_id)
+                if st is not None:
+                    self._assign_model(st, model, name)
+        end = self.now + seconds if self.timing == "model" else max(self._clock(), self.now)
+        return _Batch([], [], end)
+
+    def _run_batch(self, key: tuple[str, int, int], streams: list[_Stream]) -> _Batch:
+        _, resolution, steps = key
+        generator = streams[0].model or self.generator
+        cond = np.stack([self._conditioning(st) for st in streams])
+        prevs = [None if st.prev_frame is None else resize_frame(st.prev_frame, resolution) for st in streams]
+        strength = np.array(
+            [1.0 if p is None else st.guard.strength(st.settings.strength) for st, p in zip(streams, prevs)]
+        )
+        init = None
+        if any(p is not None for p in prevs):
+            blank = np.zeros((resolution, resolution, 3), dtype=np.uint8)  # strength 1: never looked at
+            init = np.stack([blank if p is None else p for p in prevs])
         t0 = time.perf_counter()
-        frames = self.generator.generate(emb, resolution, steps, [st.generator for st in streams])
+        frames = generator.generate(
+            cond, resolution, steps, [st.generator for st in streams],
+            init=init, strength=None if init is None else strength,
+        )
         self.profile["generate_seconds"] += time.perf_counter() - t0
         self.profile["batches"] += 1
         if self.timing == "model":
             end = self.now + self.cost_model.batch_seconds(len(streams), resolution, steps)
         else:
             end = max(self._clock(), self.now)
-        # Copies, so one buffered frame does not keep its whole batch array alive.
-        return _Batch([st.stream_id for st in streams], [np.array(f) for f in frames], end)
+        self.finetunes.charge_generation(end - self.now)
+        stds, sats = colour_std(frames), saturation_share(frames)
+        groups = []
+        for i, st in enumerate(streams):
+            key_frame = np.array(frames[i])  # a copy: one buffered frame must not keep the batch alive
+            groups.append(interpolate_keyframes(prevs[i], key_frame, st.settings.interpolation))
+            st.guard.observe(float(stds[i]), float(sats[i]))
+            st.prev_frame = key_frame
+            st.last_strength = float(strength[i])
+        return _Batch([st.stream_id for st in streams], groups, end)
 
     def _deliver(self, batch: _Batch, on_frame: FrameCallback | None, callbacks: dict) -> None:
         self._pending = None
         with self._lock:
-            targets = [(self._streams.get(sid), frame) for sid, frame in zip(batch.ids, batch.frames)]
-        for st, frame in targets:
+            targets = [(self._streams.get(sid), group) for sid, group in zip(batch.ids, batch.groups)]
+        for st, group in targets:
             if st is None:
                 continue  # removed while its frame was being generated
-            if st.buffer.full:  # only if its capacity shrank meanwhile
-                st.buffer.advance(batch.end, self._callback(st, on_frame, callbacks))
-                if st.buffer.full:
-                    st.buffer.frames_dropped += 1
-                    continue
-            st.buffer.push(frame, batch.end, self._callback(st, on_frame, callbacks))
+            cb = self._callback(st, on_frame, callbacks)
+            if st.buffer.room < len(group):  # only if its capacity shrank meanwhile
+                st.buffer.advance(batch.end, cb)
+                lost = max(0, len(group) - st.buffer.room)
+                if lost:  # the oldest in-betweens go first; the keyframe is kept if anything is
+                    st.buffer.frames_dropped += lost
+                    group = group[lost:]
+            for j, frame in enumerate(group):
+                st.buffer.push(frame, batch.end, cb, interpolated=j < len(group) - 1)
         self._advance_all(batch.end, on_frame, callbacks)
         self._set_now(batch.end)
 
@@ -318,6 +500,7 @@ class StreamEngine:
         if thumb is None:
             r = st.settings.resolution
             thumb = np.zeros((r, r, 3), dtype=np.uint8)
+        tr = st.transition
         return StreamReport(
             stream_id=st.stream_id,
             frames_generated=buf.round_frames_generated,
@@ -341,6 +524,14 @@ class StreamEngine:
             thumbnail=np.array(thumb),
             prompt_embedding=self.embedder.embed([st.settings.prompt])[0].astype(np.float32),
             settings=st.settings.model_dump(),
+            frames_interpolated=buf.round_frames_interpolated,
+            frames_interpolated_total=buf.frames_interpolated,
+            keyframe_strength=st.last_strength,
+            drift_guard_fired_total=st.guard.fired_total,
+            transition_progress=None if tr is None else tr.weight(self.now),
+            model=st.model_name or "base",
+            finetune=self.finetunes.pending(st.stream_id),
+            finetune_seconds=self._round_finetune_seconds,
         )
 
     # ------------------------------------------------------------------- resume
@@ -355,19 +546,27 @@ class StreamEngine:
                     "generator_state": st.generator.get_state().numpy().copy(),
                     "buffer": st.buffer.state_dict(),
                     "metrics": st.metrics.state_dict(),
+                    "guard": st.guard.state_dict(),
+                    "prev_frame": None if st.prev_frame is None else st.prev_frame.copy(),
+                    "transition": None if st.transition is None else st.transition.state_dict(),
+                    "last_strength": st.last_strength,
+                    "model_name": st.model_name,
                 }
                 for sid, st in self._streams.items()
             }
         pending = None
         if self._pending is not None:
             p = self._pending
-            pending = {"ids": list(p.ids), "frames": [f.copy() for f in p.frames], "end": p.end}
+            pending = {"ids": list(p.ids), "groups": [[f.copy() for f in g] for g in p.groups], "end": p.end}
         return {
             "now": self.now,
             "last_key": None if self._last_key is None else list(self._last_key),
             "round": list(self._round),
             "pending": pending,
             "streams": streams,
+            "references": {k: v.copy() for k, v in self._references.items()},
+            "finetunes": self.finetunes.state_dict(),
+            "round_finetune_seconds": self._round_finetune_seconds,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -380,10 +579,14 @@ class StreamEngine:
                     f"extra {sorted(have - want)}"
                 )
             self.now = float(state["now"])
-            self._last_key = None if state["last_key"] is None else tuple(state["last_key"])
+            key = state["last_key"]
+            self._last_key = None if key is None else tuple(([""] if len(key) == 2 else []) + list(key))
             self._round = tuple(state["round"])
             p = state["pending"]
-            self._pending = None if p is None else _Batch(list(p["ids"]), [np.array(f) for f in p["frames"]], p["end"])
+            self._pending = None if p is None else _Batch(
+                list(p["ids"]), [[np.array(f, dtype=np.uint8) for f in g] for g in p["groups"]], p["end"]
+            )
+            self._references = {k: np.array(v, dtype=np.float64) for k, v in state.get("references", {}).items()}
             for sid, s in state["streams"].items():
                 st = self._streams[sid]
                 st.seed = int(s["seed"])
@@ -392,3 +595,13 @@ class StreamEngine:
                 st.generator.set_state(torch.from_numpy(np.asarray(s["generator_state"], dtype=np.uint8).copy()))
                 st.buffer.load_state_dict(s["buffer"])
                 st.metrics.load_state_dict(s["metrics"])
+                st.metrics.references = self._references
+                st.guard.load_state_dict(s["guard"])
+                st.prev_frame = None if s["prev_frame"] is None else np.array(s["prev_frame"], dtype=np.uint8)
+                st.transition = PromptTransition.from_state(s["transition"])
+                st.last_strength = s["last_strength"]
+                name = s.get("model_name")
+                self._assign_model(st, None if name is None else self.finetunes.load(name), name)
+            if "finetunes" in state:
+                self.finetunes.load_state_dict(state["finetunes"])
+            self._round_finetune_seconds = float(state.get("round_finetune_seconds", 0.0))

@@ -1,9 +1,12 @@
 """The embedded generator: a tiny text-conditioned pixel-space diffusion model (diffusers UNet + scheduler).
 
 Why this shape: it must run on a 2-core CPU with no download, so the UNet works directly on RGB pixels (no
-VAE) and is conditioned on the pooled all-MiniLM-L6-v2 embedding of the prompt, fed as a one-token
-`encoder_hidden_states` sequence (B, 1, 384). The default configuration does about 20 samples/s at batch 8,
-64x64 on the project's 2-core machines (FACTS.md: a 4.6M-parameter UNet does 14-17 evaluations/s at batch 1).
+VAE; with `space_to_depth: 2` on the exactly invertible 2x2 pixel-unshuffle of them, media.latent) and is
+conditioned on the pooled all-MiniLM-L6-v2 embedding of the prompt, fed as a one-token
+`encoder_hidden_states` sequence (B, 1, 384). The default configuration ("base": [16, 32, 32] channels on the
+2x2 space-to-depth view, trained by media.train_base) does about 28-40 samples/s at batch 8, 64x64, 1 step on
+the project's 2-core machines, against about 2-3 for the former [32, 64, 64] pixel UNet measured the same
+way (bench/base_model_choice.json; FACTS.md: a 4.6M-parameter UNet does 14-17 evaluations/s at batch 1).
 
 Streams with the same (resolution, steps) share ONE batched UNet forward per denoising step, each item with
 its own prompt embedding and its own `torch.Generator` for its initial noise, so a stream's frames depend on
@@ -24,8 +27,10 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from media.embedding import Embedder
+from media.latent import from_latent, to_latent
 
 EMBED_DIM = 384
+PACKAGED_CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
 
 
 class FrameGenerator(Protocol):
@@ -73,28 +78,36 @@ class GeneratorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["embedded"] = "embedded"
-    checkpoint: str | None = None  # safetensors file; None = untrained random init seeded by init_seed
+    # A safetensors file, or "base" = the packaged model trained by `python -m media.train_base`
+    # (media/checkpoints/base.safetensors); None = untrained random init seeded by init_seed.
+    checkpoint: str | None = "base"
     init_seed: int = 0
-    block_out_channels: list[int] = Field(default_factory=lambda: [32, 64, 64])
+    block_out_channels: list[int] = Field(default_factory=lambda: [16, 32, 32])  # the packaged base model's
     layers_per_block: int = Field(1, ge=1, le=4)
     scheduler: Literal["ddim", "euler"] = "ddim"
     # What the UNet predicts; the trainer (media.train_base) must train with the same choice. v-prediction by
     # default because frames are sampled in 1-4 steps from t=999: an epsilon model's x0 estimate there divides
     # its error by sqrt(alpha_bar_999) ~ 0.006 (a 150x blow-up; untrained it gives saturated noise).
     prediction_type: Literal["epsilon", "v_prediction", "sample"] = "v_prediction"
+    # The UNet works on 2x2 pixel blocks folded into channels (64x64x3 -> 32x32x12; media.latent): about 3x
+    # the frames/s of plain pixels at equal quality (bench/base_model_choice.json). 1 = plain pixels.
+    space_to_depth: Literal[1, 2] = 2
 
 
 def build_unet(config: GeneratorConfig):
     """The UNet architecture for a config (shared by the sampler and the trainer)."""
     from diffusers import UNet2DConditionModel
 
+    from media.latent import latent_channels
+
     n = len(config.block_out_channels)
     down = ("DownBlock2D",) + ("CrossAttnDownBlock2D",) * (n - 1)
     up = ("CrossAttnUpBlock2D",) * (n - 1) + ("UpBlock2D",)
+    channels = latent_channels(config.space_to_depth)
     return UNet2DConditionModel(
-        sample_size=64,
-        in_channels=3,
-        out_channels=3,
+        sample_size=64 // config.space_to_depth,
+        in_channels=channels,
+        out_channels=channels,
         down_block_types=down,
         up_block_types=up,
         block_out_channels=tuple(config.block_out_channels),
@@ -103,6 +116,29 @@ def build_unet(config: GeneratorConfig):
         norm_num_groups=16,
         attention_head_dim=8,
     )
+
+
+def resolve_checkpoint(name: str | Path) -> Path:
+    """A checkpoint setting as a path: "base" = the packaged media/checkpoints/base.safetensors, else a path."""
+    return PACKAGED_CHECKPOINTS / "base.safetensors" if str(name) == "base" else Path(name)
+
+
+_ARCH_FIELDS = ("block_out_channels", "layers_per_block", "space_to_depth", "prediction_type")
+
+
+def _check_arch(path: Path, meta: str | None, config: GeneratorConfig) -> None:
+    """One clear line when a checkpoint was trained for another architecture (no metadata: let torch judge)."""
+    if not meta:
+        return
+    try:
+        saved = json.loads(meta)
+    except ValueError:
+        return
+    saved.setdefault("space_to_depth", 1)  # checkpoints written before the option existed
+    want = config.model_dump()
+    diff = [f"{k}={saved[k]!r} (config: {want[k]!r})" for k in _ARCH_FIELDS if k in saved and saved[k] != want[k]]
+    if diff:
+        raise GeneratorLoadError(f"generator checkpoint {path} was trained with " + ", ".join(diff))
 
 
 def build_scheduler(config: GeneratorConfig):
@@ -137,16 +173,24 @@ class TinyDiffusionGenerator:
 
     @property
     def downscale(self) -> int:
-        """Resolutions must be multiples of this (each down block but the last halves the image)."""
-        return 2 ** (len(self.config.block_out_channels) - 1)
+        """Resolutions must be multiples of this (space-to-depth, then each down block but the last halves)."""
+        return self.config.space_to_depth * 2 ** (len(self.config.block_out_channels) - 1)
 
     def load_checkpoint(self, path: str | Path) -> None:
-        """Load UNet weights from a safetensors file; any failure is one GeneratorLoadError naming the path."""
+        """Load UNet weights from a safetensors file ("base" = the packaged one); any failure is one
+        GeneratorLoadError naming the path, including a checkpoint trained for another architecture."""
+        from safetensors import safe_open
         from safetensors.torch import load_file
 
-        p = Path(path)
+        p = resolve_checkpoint(path)
         if not p.is_file():
             raise GeneratorLoadError(f"generator checkpoint not found: {p}")
+        try:
+            with safe_open(str(p), framework="pt") as f:
+                meta = (f.metadata() or {}).get("generator_config")
+        except Exception as exc:
+            raise GeneratorLoadError(f"cannot load generator checkpoint {p}: not a safetensors file ({exc})") from exc
+        _check_arch(p, meta, self.config)
         try:
             state = load_file(str(p), device=str(self.device))
             self.unet.load_state_dict(state, strict=True)
@@ -170,44 +214,131 @@ class TinyDiffusionGenerator:
         return np.asarray(self.embedder.embed(prompts), dtype=np.float32)
 
     def unet_forward(self, x: torch.Tensor, t: torch.Tensor | int, emb: torch.Tensor) -> torch.Tensor:
-        """One raw UNet evaluation: x (B,3,R,R), timestep, emb (B,384) -> model output (B,3,R,R)."""
+        """One raw UNet evaluation in model space (media.latent: (B, 3 f^2, R/f, R/f)), timestep, emb (B,384)."""
         return self.unet(x, t, encoder_hidden_states=emb.unsqueeze(1)).sample
 
     def generate(
         self,
-        embeddings: np.ndarray,
+        cond: np.ndarray,
         resolution: int,
         steps: int,
         generators: list[torch.Generator],
+        init: np.ndarray | None = None,
+        strength: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Sample one image per row of `embeddings`; returns uint8 (B, R, R, 3).
+        """Sample one image per row of `cond`; returns uint8 (B, R, R, 3). Text-to-image or per-item img2img.
 
-        Each item's initial noise comes from its own generator (advancing it), so the same generator state
-        and prompt give the same image whatever else is in the batch. One UNet forward per step for all.
+        Each item's noise is ONE draw from its own generator (whatever its strength, so a stream's random
+        sequence does not depend on its knob), so the same generator state, prompt and init give the same
+        image whatever else is in the batch. One UNet forward per step for all items, with per-item timesteps.
+
+        img2img is SDEdit (Meng et al. 2022): item i's schedule is the trailing schedule compressed into
+        [0, strength_i * T) (see `strength_timesteps`); its init is noised to the first of those timesteps with
+        the forward process (the scheduler's alphas_cumprod, as DDPM/DDIM add_noise does), then `steps`
+        deterministic DDIM updates (eta 0) follow. strength 1 or no init starts from pure noise exactly like
+        text-to-image; strength 0 returns the init unchanged.
         """
-        emb = np.asarray(embeddings, dtype=np.float32)
+        emb = np.asarray(cond, dtype=np.float32)
         if emb.ndim != 2 or emb.shape[1] != EMBED_DIM:
-            raise ValueError(f"embeddings must have shape (B, {EMBED_DIM}), got {emb.shape}")
-        if len(generators) != emb.shape[0]:
-            raise ValueError(f"need one torch.Generator per item: {len(generators)} for {emb.shape[0]} items")
+            raise ValueError(f"cond (prompt embeddings) must have shape (B, {EMBED_DIM}), got {emb.shape}")
+        b = emb.shape[0]
+        if len(generators) != b:
+            raise ValueError(f"need one torch.Generator per item: {len(generators)} for {b} items")
         if resolution <= 0 or resolution % self.downscale:
             raise ValueError(f"resolution must be a positive multiple of {self.downscale}, got {resolution}")
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
-        if emb.shape[0] == 0:
+        strength_arr = _check_img2img(init, strength, b, resolution)
+        if b == 0:
             return np.zeros((0, resolution, resolution, 3), dtype=np.uint8)
+        sched = self.scheduler
+        n_train = int(sched.config.num_train_timesteps)
+        ts = torch.from_numpy(strength_timesteps(strength_arr, steps, n_train)).to(self.device)  # (B, steps)
         shape = (3, resolution, resolution)
         noise = torch.stack([torch.randn(shape, generator=g, device=g.device) for g in generators])
+        f = self.config.space_to_depth  # the UNet's space is the exact pixel-unshuffle (media.latent)
+        noise = to_latent(noise, f)
         with self._lock, torch.inference_mode():
-            cond = torch.from_numpy(emb).to(self.device)
-            sched = self.scheduler
-            with warnings.catch_warnings():  # diffusers' own numpy-2 DeprecationWarning (Euler), harmless
-                warnings.simplefilter("ignore", DeprecationWarning)
-                sched.set_timesteps(steps, device=self.device)
-            x = noise.to(self.device) * sched.init_noise_sigma
-            for t in sched.timesteps:
-                model_in = sched.scale_model_input(x, t)
-                out = self.unet_forward(model_in, t, cond)
-                x = sched.step(out, t, x).prev_sample
-            img = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+            c = torch.from_numpy(emb).to(self.device)
+            x = noise.to(self.device)  # pure noise = the txt2img start (DDIM's init_noise_sigma is 1)
+            if init is not None:
+                x0_init = torch.from_numpy(np.ascontiguousarray(init)).to(self.device).permute(0, 3, 1, 2)
+                x0_init = to_latent(x0_init.to(torch.float32) / 127.5 - 1.0, f)
+                partial = torch.from_numpy(strength_arr < 1.0).to(self.device).view(b, 1, 1, 1)
+                a0 = _gather(self._alphas, ts[:, 0])
+                x = torch.where(partial, a0.sqrt() * x0_init + (1 - a0).sqrt() * x, x)
+            prev = torch.cat([ts[:, 1:], torch.full((b, 1), -1, dtype=ts.dtype, device=ts.device)], dim=1)
+            for k in range(steps):
+                a_t = _gather(self._alphas, ts[:, k])
+                a_prev = _gather(self._alphas, prev[:, k])  # index -1 = the final alpha 1 (see _alphas)
+                out = self.unet_forward(x, ts[:, k], c)
+                x0, eps = _x0_eps(self.config.prediction_type, out, x, a_t)
+                x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+            if init is not None:
+                keep = torch.from_numpy(strength_arr <= 0.0).to(self.device).view(b, 1, 1, 1)
+                x = torch.where(keep, x0_init, x)
+            img = ((from_latent(x, f).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         return img.permute(0, 2, 3, 1).cpu().numpy()
+
+    @property
+    def _alphas(self) -> torch.Tensor:
+        """alphas_cumprod of the training schedule with 1.0 appended, so index -1 is "fully denoised".
+
+        1.0 is DDIM's final alpha with set_alpha_to_one and Euler's final sigma 0: both end on the x0 estimate.
+        """
+        cached = getattr(self, "_alphas_cache", None)
+        if cached is None or cached.device != self.device:
+            ac = self.scheduler.alphas_cumprod.to(torch.float32)
+            cached = torch.cat([ac, torch.ones(1, dtype=ac.dtype)]).to(self.device)
+            self._alphas_cache = cached
+        return cached
+
+
+def strength_timesteps(strength: np.ndarray, steps: int, num_train_timesteps: int = 1000) -> np.ndarray:
+    """Per-item DDIM timesteps (B, steps), int64: the "trailing" schedule scaled into [0, strength * T).
+
+    With strength 1 this is exactly diffusers' trailing schedule (round(T - k T/steps) - 1: 1 step = t 999),
+    so text-to-image is unchanged. A strength s starts at round(s T) - 1 and keeps `steps` evenly spaced
+    evaluations below it: the number of UNet calls (the cost) does not depend on s, only how much of the
+    init survives. This is StreamDiffusion's img2img (a longer trailing schedule of which only the last
+    `steps` entries run) without rounding s to a multiple of 1/steps. Timesteps are clipped at 0.
+    """
+    s = np.asarray(strength, dtype=np.float64)
+    span = s * num_train_timesteps
+    k = np.arange(steps, dtype=np.float64)
+    delta = (span - span / steps) - span  # as numpy's arange(span, 0, -span/steps) steps, to the last bit
+    t = np.round(span[:, None] + k[None, :] * delta[:, None]).astype(np.int64) - 1
+    return np.clip(t, 0, num_train_timesteps - 1)
+
+
+def _gather(alphas: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """alphas[t] shaped (B, 1, 1, 1) for broadcasting over images."""
+    return alphas[t].view(-1, 1, 1, 1)
+
+
+def _x0_eps(prediction_type: str, out: torch.Tensor, x: torch.Tensor, a: torch.Tensor):
+    """The model's clean-image and noise estimates at x_t = sqrt(a) x0 + sqrt(1-a) eps (DDIM, Song et al.)."""
+    sa, sb = a.sqrt(), (1 - a).sqrt()
+    if prediction_type == "v_prediction":  # v = sqrt(a) eps - sqrt(1-a) x0 (Salimans & Ho 2022)
+        return sa * x - sb * out, sa * out + sb * x
+    if prediction_type == "epsilon":
+        return (x - sb * out) / sa, out
+    return out, (x - sa * out) / sb  # "sample"
+
+
+def _check_img2img(init, strength, batch: int, resolution: int) -> np.ndarray:
+    """Validate init/strength; returns the (B,) float64 strengths (all 1.0 = text-to-image)."""
+    if init is None:
+        if strength is not None:
+            raise ValueError("strength was given without init frames (img2img needs both)")
+        return np.ones(batch, dtype=np.float64)
+    arr = np.asarray(init)
+    want = (batch, resolution, resolution, 3)
+    if arr.dtype != np.uint8 or arr.shape != want:
+        raise ValueError(f"init must be uint8 frames of shape {want}, got {arr.dtype} {arr.shape}")
+    if strength is None:
+        raise ValueError("init frames were given without strength (one value in [0, 1] per item)")
+    s = np.asarray(strength, dtype=np.float64)
+    if s.shape != (batch,) or not np.all(np.isfinite(s)) or s.min(initial=0.0) < 0 or s.max(initial=0.0) > 1:
+        raise ValueError(f"strength must be {batch} finite values in [0, 1], got {np.asarray(strength).tolist()}")
+    return s

@@ -18,15 +18,34 @@ Derived scores (both in 0..1, documented here because they feed the audience mod
               * (1 - noise)
   stability = 0.5 max(0, 1 - mean|f_t - f_t-1| / 64) + 0.5 max(0, ssim)
 With fewer than two frames the temporal terms are those of a still picture (flicker 1, ssim 1).
+
+Content over time, in the colour/structure feature space of media.topic_features (28-d, the same space the
+topic classifier and the trend centroids use, so "looks like X" means the same everywhere):
+* novelty: distance of this round's mean features to the mean features of the stream's previous rounds
+  (an exponential average, half-life one round, so the last round weighs most); 0 in a stream's first round.
+  A viewer who watched last round sees something new when it is high.
+* drift: long-horizon drift (FACTS.md: quality of the first vs last seconds): the feature distance between
+  the stream's first DRIFT_WINDOW output frames and its latest DRIFT_WINDOW, and quality_drift = mean
+  per-frame quality of the latest window minus the first (negative = the picture degrades over time, the
+  autoregressive failure the drift guard of media.temporal fights).
+* dist_<key>: distance of this round's mean features to each reference centroid given to the engine with
+  set_references (trending scenes), and nearest_trend_distance = the smallest. Without frames this round the
+  previous round's mean stands in; with none ever, the keys are absent.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from collections import deque
 
 import numpy as np
 
+from media.topic_features import FEATURE_DIM, frame_features
+
 MAX_SIDE = 128  # larger frames are strided down to about this size first: metrics stay cheap at 512 px
+DRIFT_WINDOW = 16  # output frames in the first and the latest window of the drift metric
+NOVELTY_DECAY = 0.5  # weight of older rounds in the novelty history (half-life: one round)
 
 
 def _gauss_kernel(size: int = 11, sigma: float = 1.5) -> np.ndarray:
@@ -126,6 +145,12 @@ class RoundMetrics:
     def __init__(self) -> None:
         self._prev_rgb: np.ndarray | None = None
         self._prev_grey: np.ndarray | None = None
+        # Long-horizon state (kept across rounds): novelty history, first/latest drift windows.
+        self._history: np.ndarray | None = None  # decayed mean features of previous rounds
+        self._last_mean: np.ndarray | None = None  # the latest round mean (stands in for an empty round)
+        self._first: tuple[tuple[np.ndarray, float], ...] = ()  # (features, quality) of the first output frames
+        self._latest: deque[tuple[np.ndarray, float]] = deque(maxlen=DRIFT_WINDOW)
+        self.references: dict[str, np.ndarray] = {}  # set by the engine: sanitised key -> centroid
         self.reset(keep_previous=False)
 
     def reset(self, keep_previous: bool = True) -> None:
@@ -135,15 +160,32 @@ class RoundMetrics:
         self._sums = dict.fromkeys(self._STILL, 0.0)
         self._abs_diff = 0.0
         self._ssim = 0.0
+        if getattr(self, "_feat_n", 0):  # close the previous round for novelty
+            mean = self._feat_sum / self._feat_n
+            self._history = mean if self._history is None else NOVELTY_DECAY * self._history + (1 - NOVELTY_DECAY) * mean
+            self._last_mean = mean
+        self._feat_sum = np.zeros(FEATURE_DIM, dtype=np.float64)
+        self._feat_n = 0
+        self._round_history = self._history  # what this round's novelty compares to
         if not keep_previous:
             self._prev_rgb = self._prev_grey = None
 
     def update(self, frame: np.ndarray) -> None:
         rgb = _prep(frame)
         grey = _grey(rgb)
-        for k, v in _still(rgb, grey).items():
+        still = _still(rgb, grey)
+        for k, v in still.items():
             self._sums[k] += v
         self.frames += 1
+        f = np.asarray(frame)
+        step = max(1, math.ceil(max(f.shape[:2]) / MAX_SIDE))
+        feat = frame_features(f[::step, ::step])[0].astype(np.float64)
+        self._feat_sum += feat
+        self._feat_n += 1
+        entry = (feat, quality_score(still["colourfulness"], still["sharpness"], still["brightness"], still["noise"]))
+        if len(self._first) < DRIFT_WINDOW:
+            self._first = (*self._first, entry)  # a tuple: it stops growing at DRIFT_WINDOW
+        self._latest.append(entry)
         prev = self._prev_rgb
         if prev is not None and prev.shape == rgb.shape:
             self._abs_diff += float(np.abs(rgb - prev).mean())
@@ -166,12 +208,33 @@ class RoundMetrics:
         )
         out["stability"] = stability_score(mad, ssim_mean)
         out["frames"] = float(self.frames)
+        mean = self._feat_sum / self._feat_n if self._feat_n else self._last_mean
+        hist = self._round_history
+        out["novelty"] = _dist(mean, hist) if mean is not None and hist is not None else 0.0
+        if self._first:
+            f_first = np.mean([f for f, _ in self._first], axis=0)
+            f_last = np.mean([f for f, _ in self._latest], axis=0)
+            out["drift"] = _dist(f_last, f_first)
+            out["quality_drift"] = float(np.mean([q for _, q in self._latest]) - np.mean([q for _, q in self._first]))
+        else:
+            out["drift"] = out["quality_drift"] = 0.0
+        if mean is not None and self.references:
+            dists = {f"dist_{k}": _dist(mean, c) for k, c in self.references.items()}
+            out.update(dists)
+            out["nearest_trend_distance"] = min(dists.values())
         return out
 
     def state_dict(self) -> dict:
+        def arr(a):
+            return None if a is None else np.array(a)
+
         return {
             "frames": self.frames, "pairs": self.pairs, "sums": dict(self._sums), "abs_diff": self._abs_diff,
             "ssim": self._ssim, "prev": None if self._prev_rgb is None else self._prev_rgb.astype(np.uint8),
+            "feat_sum": self._feat_sum.copy(), "feat_n": self._feat_n, "history": arr(self._history),
+            "round_history": arr(self._round_history), "last_mean": arr(self._last_mean),
+            "first": [(f.copy(), q) for f, q in self._first], "latest": [(f.copy(), q) for f, q in self._latest],
+            "references": {k: v.copy() for k, v in self.references.items()},
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -181,3 +244,56 @@ class RoundMetrics:
         prev = state["prev"]
         self._prev_rgb = None if prev is None else np.asarray(prev, dtype=np.float64)
         self._prev_grey = None if prev is None else _grey(self._prev_rgb)
+        if "feat_sum" not in state:  # a state saved before the content metrics existed
+            return
+
+        def arr(a):
+            return None if a is None else np.array(a, dtype=np.float64)
+
+        self._feat_sum, self._feat_n = arr(state["feat_sum"]), int(state["feat_n"])
+        self._history, self._round_history = arr(state["history"]), arr(state["round_history"])
+        self._last_mean = arr(state["last_mean"])
+        self._first = tuple((arr(f), float(q)) for f, q in state["first"])
+        self._latest = deque(((arr(f), float(q)) for f, q in state["latest"]), maxlen=DRIFT_WINDOW)
+        self.references = {k: arr(v) for k, v in state["references"].items()}
+
+
+def _dist(a: np.ndarray, b: np.ndarray) -> float:
+    """Euclidean distance by elementwise arithmetic (no BLAS: bit-identical on replay)."""
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    return float(math.sqrt(float((d * d).sum())))
+
+
+def reference_key(key: str) -> str:
+    """A reference name as a metrics key suffix: lower case, [a-z0-9_] only, at most 48 characters."""
+    k = re.sub(r"[^a-z0-9]+", "_", str(key).lower()).strip("_")[:48]
+    if not k:
+        raise ValueError(f"reference key {key!r} has no letters or digits")
+    return k
+
+
+def check_references(references: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Validate {name: centroid (FEATURE_DIM,)} and return it keyed by sanitised names (one clear error)."""
+    out: dict[str, np.ndarray] = {}
+    for name, centroid in references.items():
+        c = np.asarray(centroid, dtype=np.float64)
+        if c.shape != (FEATURE_DIM,) or not np.all(np.isfinite(c)):
+            raise ValueError(f"reference {name!r} must be a finite feature centroid of shape ({FEATURE_DIM},), got {c.shape}")
+        key = reference_key(name)
+        if key in out:
+            raise ValueError(f"references {name!r} and another one both become the metrics key dist_{key}")
+        out[key] = c
+    return out
+
+
+def centroids_from_frames(frames_by_key: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Feature centroids (media.topic_features) of each key's frames (N, H, W, 3) uint8, for set_references."""
+    out = {}
+    for key, frames in frames_by_key.items():
+        f = np.asarray(frames)
+        if f.ndim == 3:
+            f = f[None]
+        if f.ndim != 4 or len(f) == 0:
+            raise ValueError(f"frames of reference {key!r} must be a non-empty uint8 (N, H, W, 3) array, got {f.shape}")
+        out[key] = frame_features(f).astype(np.float64).mean(axis=0)
+    return out

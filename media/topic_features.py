@@ -51,7 +51,9 @@ def frame_features(frames: np.ndarray) -> np.ndarray:
         hist[i] = np.bincount(cell[i], minlength=hist.shape[1])
     hist /= flat.shape[1]
 
-    grey_img = f @ np.array([0.299, 0.587, 0.114], np.float32)
+    # Elementwise (no BLAS matmul): BLAS blocking can change the last bits between calls, and metrics built on
+    # these features must replay bit-exactly from a season's seed.
+    grey_img = 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
     gx = np.abs(np.diff(grey_img, axis=2)).mean((1, 2))
     gy = np.abs(np.diff(grey_img, axis=1)).mean((1, 2))
     h2, w2 = grey_img.shape[1] // 2 * 2, grey_img.shape[2] // 2 * 2

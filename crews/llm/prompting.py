@@ -1,0 +1,135 @@
+"""Turn OpenAI-style messages (+ tools) into SmolLM2 prompt token ids that fit the context budget.
+
+Why: SmolLM2's chat template knows only system/user/assistant turns and nothing about tools, and the
+model is tiny, so tools are described in a short system block ("name(arg:type range): description")
+instead of a long JSON dump. Message text is untrusted (trend titles reach it): the template's special
+tokens are removed so a message cannot close its turn and open a fake system turn, every message is
+capped, and the oldest turns are dropped (then the last one is cut) until the prompt fits.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MAX_INPUT_TOKENS = 2048  # of SmolLM2's 8192: keeps one decision to a few seconds on 2 CPU cores
+MAX_MESSAGE_CHARS = 6000
+MAX_SYSTEM_CHARS = 1500
+MAX_DESCRIPTION_CHARS = 160
+DEFAULT_SYSTEM = "You are a helpful assistant."
+
+
+def _text(content: Any) -> str:
+    """OpenAI content may be a string or a list of parts; only text parts are kept."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
+                         and isinstance(p.get("text"), str))
+    return str(content)
+
+
+def sanitize(text: str, specials: list[str], limit: int = MAX_MESSAGE_CHARS) -> str:
+    for s in specials:
+        if s:
+            text = text.replace(s, "")
+    if len(text) > limit:
+        half = limit // 2
+        text = text[:half] + " [...] " + text[-half:]
+    return text
+
+
+def _type_of(p: dict) -> str:
+    t = p.get("type")
+    if isinstance(t, list):
+        t = "|".join(str(x) for x in t)
+    short = {"integer": "int", "number": "num", "string": "str", "boolean": "bool"}.get(t, t or "any")
+    if "enum" in p and isinstance(p["enum"], list):
+        return "|".join(json.dumps(v) for v in p["enum"][:8])
+    lo, hi = p.get("minimum"), p.get("maximum")
+    if lo is not None or hi is not None:
+        return f"{short} {'' if lo is None else lo}..{'' if hi is None else hi}"
+    return str(short)
+
+
+def tool_signature(fn: dict, specials: list[str]) -> str:
+    """`tune_generator(steps:int 1..8, strength:num 0..1): Change diffusion settings.`"""
+    params = fn.get("parameters") or {}
+    props = params.get("properties") if isinstance(params, dict) else None
+    args = []
+    if isinstance(props, dict):
+        for name, p in list(props.items())[:16]:
+            args.append(f"{name}:{_type_of(p) if isinstance(p, dict) else 'any'}")
+    desc = sanitize(str(fn.get("description") or ""), specials, MAX_DESCRIPTION_CHARS).replace("\n", " ")
+    return f"{fn['name']}({', '.join(args)}): {desc}".strip()
+
+
+def build_messages(messages: list, tools: list[dict] | None, json_schema: dict | None,
+                   specials: list[str]) -> list[dict]:
+    """Normalise roles to the three the template knows and add the tool/JSON instruction."""
+    system_parts, turns = [], []
+    for m in messages or []:
+        if not isinstance(m, dict):
+            continue
+        role = m.get("role")
+        text = sanitize(_text(m.get("content")), specials)
+        if role == "system" or role == "developer":
+            system_parts.append(text)
+        elif role == "assistant":
+            calls = m.get("tool_calls") or []
+            if calls:
+                try:
+                    text = (text + "\n" if text else "") + "\n".join(
+                        json.dumps({"name": c["function"]["name"], "arguments": c["function"]["arguments"]})
+                        for c in calls)
+                except (KeyError, TypeError):
+                    pass
+                text = sanitize(text, specials)
+            turns.append({"role": "assistant", "content": text})
+        elif role == "tool" or role == "function":
+            turns.append({"role": "user", "content": f"Tool result: {text}"})
+        else:
+            turns.append({"role": "user", "content": text})
+    system = sanitize("\n".join(p for p in system_parts if p) or DEFAULT_SYSTEM, specials, MAX_SYSTEM_CHARS)
+    if tools:
+        sigs = "\n".join("- " + tool_signature(t.get("function", t), specials) for t in tools)
+        system += ("\nAct by calling exactly one tool. Tools:\n" + sigs +
+                   '\nReply as JSON: {"name": tool, "arguments": {...}}')
+    elif json_schema is not None:
+        s = json.dumps(json_schema, separators=(",", ":"))
+        system += "\nReply only with JSON matching this schema: " + sanitize(s, specials, 800)
+    if not turns:
+        turns = [{"role": "user", "content": "Go."}]
+    return [{"role": "system", "content": system}, *turns]
+
+
+def encode(tokenizer, messages: list[dict], budget: int = MAX_INPUT_TOKENS) -> list[int]:
+    """Chat-template token ids within `budget`: drop the oldest turns, then cut the last one's middle."""
+    def ids_of(msgs):
+        out = tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True,
+                                            return_dict=True)
+        return list(out["input_ids"])
+
+    system, turns = messages[0], list(messages[1:])
+    ids = ids_of([system, *turns])
+    while len(ids) > budget and len(turns) > 1:
+        turns.pop(0)
+        ids = ids_of([system, *turns])
+    if len(ids) > budget:  # one long turn (or a long system block): shrink by characters
+        for _ in range(8):
+            over = len(ids) - budget
+            last = turns[-1]["content"]
+            if not last and len(system["content"]) > 200:
+                system = {**system, "content": system["content"][: max(200, len(system["content"]) - 8 * over)]}
+            else:
+                keep = max(0, len(last) - 8 * over - 16)
+                turns[-1] = {**turns[-1], "content": last[: keep // 2] + " [...] " + last[len(last) - keep // 2:]
+                             if keep else ""}
+            ids = ids_of([system, *turns])
+            if len(ids) <= budget:
+                break
+    if len(ids) > budget:
+        raise ValueError(f"prompt does not fit the embedded model's {budget}-token input budget")
+    return ids

@@ -1,0 +1,207 @@
+"""litellm custom provider `embedded`: `litellm.completion(model="embedded/smollm2-135m", ...)`.
+
+Why a litellm provider: crewai and every other caller in the project talk to LLMs through litellm, so
+the embedded model must be just another model string (issue 4). Registering it in litellm's model map
+with zero cost and `supports_function_calling` makes crewai send OpenAI-style `tools` and makes
+`litellm.completion_cost` answer 0.
+
+Behaviour (OpenAI chat semantics, adapted to a 135M model):
+- `tools` given (and tool_choice not "none"): the output is *always exactly one* call to an offered tool
+  with schema-valid arguments, enforced by the grammar (a tiny model would otherwise ramble);
+  tool_choice naming a function restricts the grammar to that function; "auto"/"required" both force a call.
+- `response_format` json_schema / json_object: content is JSON constrained to the schema.
+- otherwise plain text; `stop` is honoured.
+- temperature absent or 0 -> greedy (deterministic, what replay wants); >0 -> sampling seeded by `seed`.
+- A schema the grammar cannot compile, or a constrained answer cut off by max_tokens, raises
+  `GrammarError` (litellm surfaces it) rather than returning invalid JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import threading
+import time
+from typing import Any
+
+import litellm
+from litellm import CustomLLM
+from litellm.types.utils import ChatCompletionMessageToolCall, Function, Message, Usage
+
+from . import constrained, prompting
+from .constrained import GrammarError
+from .embedded_model import get_model
+
+PROVIDER = "embedded"
+MODEL_NAME = "smollm2-135m"
+MODEL = f"{PROVIDER}/{MODEL_NAME}"
+MAX_OUTPUT_TOKENS = 1024
+DEFAULT_TEXT_TOKENS = 256
+DEFAULT_CALL_TOKENS = 256
+
+MODEL_INFO = {
+    "litellm_provider": PROVIDER,
+    "mode": "chat",
+    "supports_function_calling": True,
+    "supports_tool_choice": True,
+    "supports_response_schema": True,
+    "input_cost_per_token": 0.0,
+    "output_cost_per_token": 0.0,
+    "cache_creation_input_token_cost": 0.0,
+    "cache_read_input_token_cost": 0.0,
+    "max_tokens": MAX_OUTPUT_TOKENS,
+    "max_input_tokens": prompting.MAX_INPUT_TOKENS,
+    "max_output_tokens": MAX_OUTPUT_TOKENS,
+}
+
+
+def _tool_choice_filter(tools: list[dict], tool_choice: Any) -> list[dict] | None:
+    """The tools the grammar may call, or None for a text answer (tool_choice "none")."""
+    if tool_choice == "none":
+        return None
+    if isinstance(tool_choice, dict):
+        name = (tool_choice.get("function") or {}).get("name") or tool_choice.get("name")
+        chosen = [t for t in tools if (t.get("function") or {}).get("name") == name]
+        if not chosen:
+            raise GrammarError(f"tool_choice names {str(name)[:64]!r}, which is not among the offered tools")
+        return chosen
+    return tools
+
+
+def _response_schema(response_format: Any) -> dict | None:
+    """JSON schema from an OpenAI/litellm response_format, None for text."""
+    if response_format is None:
+        return None
+    if isinstance(response_format, type):  # a pydantic model passed straight through
+        return response_format.model_json_schema()
+    if not isinstance(response_format, dict):
+        raise GrammarError(f"unsupported response_format of type {type(response_format).__name__}")
+    kind = response_format.get("type")
+    if kind == "json_schema":
+        js = response_format.get("json_schema") or {}
+        schema = js.get("schema") if isinstance(js, dict) else None
+        if not isinstance(schema, dict):
+            raise GrammarError("response_format json_schema has no 'schema' object")
+        return schema
+    if kind == "json_object":
+        return {"type": "object"}
+    if kind in (None, "text"):
+        return None
+    raise GrammarError(f"unsupported response_format type {str(kind)[:40]!r}")
+
+
+class EmbeddedLLM(CustomLLM):
+    """The litellm handler; stateless apart from the shared model it borrows from `get_model()`."""
+
+    def completion(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
+                   model_response, print_verbose, encoding, api_key, logging_obj, optional_params: dict,
+                   acompletion=None, litellm_params=None, logger_fn=None, headers={}, timeout=None,
+                   client=None):
+        if model != MODEL_NAME:
+            raise ValueError(f"unknown embedded model {model!r}; available: {MODEL}")
+        return self._complete(messages, dict(optional_params or {}), model_response)
+
+    async def acompletion(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
+                          model_response, print_verbose, encoding, api_key, logging_obj,
+                          optional_params: dict, acompletion=None, litellm_params=None, logger_fn=None,
+                          headers={}, timeout=None, client=None):
+        # The model decodes on CPU under a lock: run it in a worker thread so the event loop (crewai's
+        # concurrent agents) keeps running; concurrent calls queue on the model's lock.
+        return await asyncio.to_thread(
+            self.completion, model, messages, api_base, custom_prompt_dict, model_response, print_verbose,
+            encoding, api_key, logging_obj, optional_params, acompletion, litellm_params, logger_fn,
+            headers, timeout, client)
+
+    def _complete(self, messages: list, p: dict, model_response):
+        m = get_model()
+        tok = m.tokenizer
+        specials = [s for s in tok.all_special_tokens] + ["<|im_start|>", "<|im_end|>", "<|endoftext|>"]
+        tools = p.get("tools") or None
+        if tools is not None and not isinstance(tools, list):
+            raise GrammarError("tools must be a list")
+        call_tools = _tool_choice_filter(tools, p.get("tool_choice")) if tools else None
+        schema = None
+        if call_tools:
+            schema = constrained.tool_call_schema(call_tools)
+        else:
+            raw = _response_schema(p.get("response_format"))
+            schema = constrained.clean_schema(raw) if raw is not None else None
+
+        chat = prompting.build_messages(messages, call_tools, schema if not call_tools else None, specials)
+        prompt_ids = prompting.encode(tok, chat)
+
+        temperature = float(p.get("temperature") or 0.0)
+        requested = p.get("max_tokens") or p.get("max_completion_tokens")
+        default = DEFAULT_CALL_TOKENS if schema is not None else DEFAULT_TEXT_TOKENS
+        max_new = max(1, min(int(requested or default), MAX_OUTPUT_TOKENS,
+                             m.max_context - len(prompt_ids)))
+        seed = p.get("seed")
+        stop = p.get("stop") or ()
+        if isinstance(stop, str):
+            stop = (stop,)
+
+        procs = []
+        if schema is not None:
+            grammar = constrained.compile_schema(schema, tok)
+            procs = [constrained.JsonSchemaLogitsProcessor(grammar, tok, m.vocab_size)]
+            stop = ()  # a stop string must not cut a JSON answer in half
+        gen = m.generate(prompt_ids, max_new_tokens=max_new, temperature=temperature,
+                         top_p=float(p.get("top_p") or 1.0), seed=seed, logits_processors=procs,
+                         stop=[s for s in stop if isinstance(s, str)][:4])
+
+        if procs and not procs[0].accepted():
+            raise GrammarError(f"constrained answer incomplete after {gen.completion_tokens} tokens "
+                               f"(max_tokens={max_new}); raise max_tokens")
+        if call_tools:
+            call = json.loads(gen.text)  # grammar-guaranteed JSON; parsed, never evaluated
+            digest = hashlib.sha256(json.dumps([prompt_ids, gen.token_ids]).encode()).hexdigest()[:24]
+            message = Message(role="assistant", content=None, tool_calls=[ChatCompletionMessageToolCall(
+                id=f"call_{digest}", type="function",
+                function=Function(name=call["name"], arguments=json.dumps(call["arguments"])))])
+            finish = "tool_calls"
+        else:
+            message = Message(role="assistant", content=gen.text)
+            finish = gen.finish_reason
+        model_response.choices[0].message = message
+        model_response.choices[0].finish_reason = finish
+        model_response.model = MODEL
+        model_response.created = int(time.time())
+        setattr(model_response, "usage", Usage(prompt_tokens=gen.prompt_tokens,
+                                               completion_tokens=gen.completion_tokens,
+                                               total_tokens=gen.prompt_tokens + gen.completion_tokens))
+        return model_response
+
+
+_HANDLER = EmbeddedLLM()
+_REG_LOCK = threading.Lock()
+_EXTRA: dict | None = None
+
+
+def register() -> None:
+    """Idempotently add the `embedded` provider and its model-map entry to litellm."""
+    with _REG_LOCK:
+        if not any(item.get("provider") == PROVIDER for item in litellm.custom_provider_map):
+            litellm.custom_provider_map = [*litellm.custom_provider_map,
+                                           {"provider": PROVIDER, "custom_handler": _HANDLER}]
+        if litellm.model_cost.get(MODEL, {}).get("litellm_provider") != PROVIDER:
+            litellm.register_model({MODEL: dict(MODEL_INFO)})
+
+
+def litellm_extra_kwargs() -> dict:
+    """Extra kwargs every litellm call *with tools* needs in this environment (empty when none).
+
+    litellm 1.106 imports its MCP bridge (which needs mcp>=2.2) whenever `tools` are passed, while
+    crewai 1.15 pins mcp<2; the import then fails for every provider. `_skip_mcp_handler=True` (a
+    litellm kwarg) skips the bridge; we never pass MCP tools. crewai forwards unknown LLM kwargs to
+    litellm, so `crewai.LLM(model=..., **litellm_extra_kwargs())` works too.
+    """
+    global _EXTRA
+    if _EXTRA is None:
+        try:
+            import litellm.responses.mcp.chat_completions_handler  # noqa: F401
+            import litellm.responses.mcp.litellm_proxy_mcp_handler  # noqa: F401
+            _EXTRA = {}
+        except ImportError:
+            _EXTRA = {"_skip_mcp_handler": True}
+    return dict(_EXTRA)

@@ -1,0 +1,281 @@
+"""Train the embedded generator's base model on the built-in synthetic scenes: `python -m media.train_base`.
+
+Why this recipe:
+* data: every step renders fresh frames of random topics at random times and scene seeds (media.sources:
+  about 1 ms a frame), so the model never sees the same frame twice and learns the topic, not one layout;
+  each frame is paired with a random caption variant of its topic (media.sources.captions), embedded once
+  up front with the same MiniLM the sampler uses, so free-text prompts land near the right scene;
+* objective: exactly what the sampler inverts (media.generator): the same scheduler, the same
+  prediction_type (v-prediction by default: target = scheduler.get_velocity(x0, noise, t)) and the same
+  space (media.latent's exact pixel-unshuffle);
+* timesteps: half uniform over [0, 1000), half from the trailing schedules of 1-4-step sampling
+  (999, 749, 666, 499, ...), because streams sample in 1-2 steps and those evaluations set the quality bar;
+  the uniform half keeps img2img (any strength) working;
+* AdamW with a short warm-up, an EMA of the weights (free on CPU at this size; EMA weights are what get
+  saved), gradient clipping; a state file (model, EMA, optimiser, step, RNG states) is written atomically
+  every --save-every steps and at the end, so `--resume` continues a stopped run where it left off.
+
+The output is fp16 safetensors (the sampler loads it into fp32) with the architecture in its metadata,
+plus a JSON note next to it: command, seed, steps, wall time, final loss, versions, architecture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from media.generator import EMBED_DIM, GeneratorConfig, build_scheduler, build_unet
+from media.latent import to_latent
+from media.sources.captions import caption_variants
+from media.sources.synthetic import SyntheticScene
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "checkpoints" / "base.safetensors"
+SCENE_SECONDS = 3600.0  # training times are drawn from the first hour of every scene
+
+
+class TrainError(ValueError):
+    """Bad arguments or an unusable state file."""
+
+
+def sampler_timesteps(max_steps: int = 4, n_train: int = 1000) -> np.ndarray:
+    """The distinct timesteps the trailing schedules of 1..max_steps-step text-to-image sampling evaluate."""
+    ts = {int(round(n_train - k * n_train / s)) - 1 for s in range(1, max_steps + 1) for k in range(s)}
+    return np.array(sorted(ts), dtype=np.int64)
+
+
+class SceneData:
+    """Random (frame, caption embedding) batches from the synthetic scenes, reproducible from an rng."""
+
+    def __init__(self, topics: list[str], scene_seeds: int, embed) -> None:
+        self.topics = topics
+        self.scene_seeds = scene_seeds
+        self._scenes: dict[tuple[int, int], SyntheticScene] = {}
+        captions = [caption_variants(t) for t in topics]
+        self.caption_offsets = np.cumsum([0] + [len(c) for c in captions])
+        self.caption_emb = torch.from_numpy(np.asarray(embed([c for cs in captions for c in cs]), np.float32))
+        if self.caption_emb.shape != (self.caption_offsets[-1], EMBED_DIM):
+            raise TrainError(f"the text embedder returned {tuple(self.caption_emb.shape)} embeddings")
+
+    def scene(self, topic: int, seed: int) -> SyntheticScene:
+        key = (topic, seed)
+        if key not in self._scenes:
+            self._scenes[key] = SyntheticScene(self.topics[topic], seed)
+        return self._scenes[key]
+
+    def batch(self, rng: np.random.Generator, size: int, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pixels (B, 3, R, R) in [-1, 1] and caption embeddings (B, 384)."""
+        topic = rng.integers(len(self.topics), size=size)
+        seed = rng.integers(self.scene_seeds, size=size)
+        when = rng.uniform(0.0, SCENE_SECONDS, size=size)
+        frames = np.stack([self.scene(int(k), int(s)).frame(float(t), resolution)
+                           for k, s, t in zip(topic, seed, when)])
+        lo, hi = self.caption_offsets[topic], self.caption_offsets[topic + 1]
+        caption = lo + (rng.uniform(size=size) * (hi - lo)).astype(np.int64)
+        x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        return x, self.caption_emb[caption]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m media.train_base", description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=4000, help="total optimiser steps (a resumed run counts on)")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--resolution", default="64", help="training resolution, or a comma list drawn per step")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--warmup", type=int, default=100, help="linear learning-rate warm-up steps")
+    p.add_argument("--ema", type=float, default=0.998, help="EMA decay of the saved weights (0 = no EMA)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="final fp16 safetensors (+ .json note)")
+    p.add_argument("--state", type=Path, default=None, help="resumable state file (default: <out>.state.pt)")
+    p.add_argument("--resume", action="store_true", help="continue from the state file")
+    p.add_argument("--save-every", type=int, default=250)
+    p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this wall time")
+    p.add_argument("--channels", default="32,64,64", help="UNet block_out_channels")
+    p.add_argument("--layers-per-block", type=int, default=1)
+    p.add_argument("--space-to-depth", type=int, default=2, choices=(1, 2))
+    p.add_argument("--topics", default=None, help="comma list (default: the trend feed's DEFAULT_TOPICS)")
+    p.add_argument("--scene-seeds", type=int, default=16, help="scene layouts per topic in the training data")
+    # 1 thread by default: on a shared, oversubscribed CPU torch's OpenMP threads spin-wait for each other and a
+    # 2-thread step measured 20-50x slower than a 1-thread step on the project's 2-core machines.
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = torch's default)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    a = p.parse_args(argv)
+    a.argv = list(argv if argv is not None else sys.argv[1:])
+    try:
+        a.resolutions = [int(r) for r in str(a.resolution).split(",")]
+        a.channels_list = [int(c) for c in str(a.channels).split(",")]
+    except ValueError as exc:
+        raise TrainError(f"--resolution/--channels must be comma lists of integers: {exc}") from exc
+    if a.steps < 1 or a.batch < 1 or a.save_every < 1 or a.scene_seeds < 1 or a.lr <= 0 or not 0 <= a.ema < 1:
+        raise TrainError("need --steps, --batch, --save-every, --scene-seeds >= 1, --lr > 0 and 0 <= --ema < 1")
+    if a.state is None:
+        a.state = a.out.with_suffix(".state.pt")
+    return a
+
+
+def generator_config(a: argparse.Namespace) -> GeneratorConfig:
+    return GeneratorConfig(block_out_channels=a.channels_list, layers_per_block=a.layers_per_block,
+                           space_to_depth=a.space_to_depth, checkpoint=None, init_seed=a.seed)
+
+
+def _save_state(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)  # atomic: an interrupted save never leaves a half-written state
+
+
+def _export(a: argparse.Namespace, config: GeneratorConfig, weights: dict, note: dict) -> None:
+    from safetensors.torch import save_file
+
+    arch = config.model_dump(exclude={"checkpoint"})
+    half = {k: v.detach().to(torch.float16).contiguous().cpu() for k, v in weights.items()}
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = a.out.with_suffix(".tmp")
+    save_file(half, str(tmp), metadata={"generator_config": json.dumps(arch)})
+    os.replace(tmp, a.out)
+    note = {**note, "generator_config": arch, "bytes": a.out.stat().st_size}
+    a.out.with_suffix(".json").write_text(json.dumps(note, indent=2) + "\n")
+
+
+def train(argv: list[str] | None = None, embed=None) -> dict:
+    """Run (or resume) a training; returns the JSON note that is written next to the weights."""
+    a = parse_args(argv)
+    from media.trends import DEFAULT_TOPICS
+
+    topics = [t.strip() for t in a.topics.split(",")] if a.topics else list(DEFAULT_TOPICS)
+    if not topics or any(not t for t in topics):
+        raise TrainError(f"--topics must be a comma list of non-empty topics, got {a.topics!r}")
+    threads_before = torch.get_num_threads()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    try:
+        return _train(a, topics, embed)
+    finally:
+        torch.set_num_threads(threads_before)  # train() may run inside another process (tests, bench)
+
+
+def _train(a: argparse.Namespace, topics: list[str], embed) -> dict:
+    config = generator_config(a)
+    step_multiple = config.space_to_depth * 2 ** (len(config.block_out_channels) - 1)
+    if any(r <= 0 or r % step_multiple for r in a.resolutions):
+        raise TrainError(f"--resolution values must be positive multiples of {step_multiple}, got {a.resolutions}")
+
+    torch.manual_seed(a.seed)
+    unet = build_unet(config).train()
+    ema = {k: v.detach().clone() for k, v in unet.state_dict().items()}
+    opt = torch.optim.AdamW(unet.parameters(), lr=a.lr, weight_decay=0.01)
+    sched = build_scheduler(config)
+    rng = np.random.default_rng(a.seed)
+    step, wall, losses = 0, 0.0, []
+    if a.resume:
+        if not a.state.is_file():
+            raise TrainError(f"--resume: no state file at {a.state}")
+        st = torch.load(a.state, map_location="cpu", weights_only=False)
+        if st.get("generator_config") != config.model_dump():
+            raise TrainError(f"--resume: {a.state} was trained with another architecture/seed: "
+                             f"{st.get('generator_config')}")
+        unet.load_state_dict(st["model"])
+        ema = st["ema"]
+        opt.load_state_dict(st["optimizer"])
+        step, wall, losses = st["step"], st["wall_seconds"], st["losses"]
+        rng.bit_generator.state = st["numpy_rng"]
+        torch.set_rng_state(st["torch_rng"])
+
+    if embed is None:
+        from media.embedding import get_text_embedder
+
+        embed = get_text_embedder().embed
+    data = SceneData(topics, a.scene_seeds, embed)
+    focus = torch.from_numpy(sampler_timesteps())
+
+    def state() -> dict:
+        return {"model": unet.state_dict(), "ema": ema, "optimizer": opt.state_dict(), "step": step,
+                "wall_seconds": wall, "losses": losses, "numpy_rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(), "generator_config": config.model_dump(), "args": a.argv}
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
+               TimeRemainingColumn())
+    started = time.monotonic()
+    budget = a.max_minutes * 60 if a.max_minutes else math.inf
+    with Progress(*columns, disable=a.quiet, transient=False) as bar:
+        task = bar.add_task("train", total=a.steps, completed=step, loss="-")
+        while step < a.steps and time.monotonic() - started < budget:
+            res = a.resolutions[int(rng.integers(len(a.resolutions)))]
+            x0, cond = data.batch(rng, a.batch, res)
+            x0 = to_latent(x0, config.space_to_depth)
+            noise = torch.randn_like(x0)
+            uniform = torch.randint(0, 1000, (a.batch,))
+            picked = focus[torch.randint(0, len(focus), (a.batch,))]
+            t = torch.where(torch.rand(a.batch) < 0.5, uniform, picked)
+            xt = sched.add_noise(x0, noise, t)
+            if config.prediction_type == "v_prediction":
+                target = sched.get_velocity(x0, noise, t)
+            elif config.prediction_type == "epsilon":
+                target = noise
+            else:
+                target = x0
+            out = unet(xt, t, encoder_hidden_states=cond.unsqueeze(1)).sample
+            loss = torch.nn.functional.mse_loss(out, target)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"training loss became {loss.item()} at step {step}")
+            for g in opt.param_groups:
+                g["lr"] = a.lr * min(1.0, (step + 1) / max(1, a.warmup))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+            opt.step()
+            step += 1
+            decay = min(a.ema, (1 + step) / (10 + step)) if a.ema else 0.0
+            with torch.no_grad():
+                for k, v in unet.state_dict().items():
+                    if v.dtype.is_floating_point:
+                        ema[k].mul_(decay).add_(v.detach(), alpha=1 - decay)
+                    else:
+                        ema[k].copy_(v)
+            losses.append(float(loss.item()))
+            bar.update(task, completed=step, loss=f"{np.mean(losses[-50:]):.4f}")
+            if step % a.save_every == 0:
+                _save_state(a.state, {**state(), "wall_seconds": wall + time.monotonic() - started})
+    wall += time.monotonic() - started
+    _save_state(a.state, state())
+    final = float(np.mean(losses[-100:])) if losses else float("nan")
+    import diffusers
+
+    note = {
+        "command": "python -m media.train_base " + shlex.join(a.argv),
+        "seed": a.seed, "steps": step, "batch": a.batch, "resolutions": a.resolutions, "lr": a.lr,
+        "ema": a.ema, "topics": topics, "scene_seeds": a.scene_seeds,
+        "wall_seconds": round(wall, 1), "final_loss": round(final, 5),
+        "torch": torch.__version__, "diffusers": diffusers.__version__,
+        "parameters": sum(p.numel() for p in unet.parameters()),
+        "weights": "EMA" if a.ema else "last", "dtype": "float16",
+    }
+    _export(a, config, ema if a.ema else unet.state_dict(), note)
+    return note
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        note = train(argv)
+    except TrainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({k: note[k] for k in ("steps", "wall_seconds", "final_loss")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
