@@ -43,7 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", help="season YAML (default: arena/configs/default.yaml)")
     run.add_argument("--seed", type=int)
     run.add_argument("--rounds", type=int)
-    run.add_argument("--policy", help="hold | random | greedy")
+    run.add_argument("--policy", help="hold | random | greedy | llm")
+    run.add_argument("--llm", metavar="MODEL", help="the LLM (any litellm model string; implies --policy llm), or "
+                     "replay:SEASON to answer every LLM call from that season's log (its stored config is used "
+                     "unless --config is given)")
     run.add_argument("--db", help="database path or SQLAlchemy URL (default: from the config)")
     run.add_argument("--name", help="season name (default: generated)")
     run.add_argument("--live", action="store_true", help="wall-clock mode: streams run while agents think")
@@ -141,7 +144,10 @@ def cmd_run(args) -> int:
     overrides = {"seed": args.seed, "rounds": args.rounds, "policy": args.policy, "database": args.db, "name": args.name}
     if args.live:
         overrides["clock"] = "live"
-    config = load_season_config(args.config, **overrides)
+    if args.llm and not args.policy:
+        overrides["policy"] = "llm"
+    config = _with_llm(load_season_config(args.config, **overrides) if not _replay_source(args) else
+                       _replay_config(args, overrides), args.llm)
     db = Database(config.database)
     runner = SeasonRunner.create(config, db, source=str(args.config or "default season config"))
     if runner.broadcaster and runner.broadcaster.url:
@@ -153,6 +159,46 @@ def cmd_run(args) -> int:
     if args.tui:
         return _run_with_tui(runner)
     return _run_season(runner)
+
+
+def _replay_source(args) -> str | None:
+    """`--llm replay:SEASON` without `--config`: the season to copy the config from."""
+    from crews.llm_config import REPLAY_PREFIX
+
+    if args.llm and args.llm.startswith(REPLAY_PREFIX) and not args.config:
+        return args.llm[len(REPLAY_PREFIX):]
+    return None
+
+
+def _replay_config(args, overrides: dict):
+    """The recorded season's stored config (same seed, sizes, personas), with the CLI's overrides on top."""
+    from arena.config import SeasonConfig
+
+    source = _replay_source(args)
+    db = _open_db(args.db or "arena.db")
+    season = _season(db, source)
+    data = json.loads(season.config_json)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    data["name"] = args.name  # None: a generated name (the recorded name is taken)
+    data["database"] = args.db or data.get("database", "arena.db")
+    try:
+        return SeasonConfig.model_validate(data)
+    except ValueError as exc:
+        raise CliError(f"season {source!r}: stored config no longer valid: {str(exc).splitlines()[0]}") from None
+
+
+def _with_llm(config, model: str | None):
+    """`--llm MODEL` replaces `llm.model` (validated like the YAML field)."""
+    if not model:
+        return config
+    from arena.config import SeasonConfig
+
+    data = config.model_dump()
+    data["llm"] = {**data["llm"], "model": model}
+    try:
+        return SeasonConfig.model_validate(data)
+    except ValueError as exc:
+        raise CliError(f"--llm {model!r}: {str(exc).splitlines()[0]}") from None
 
 
 def _run_with_tui(runner) -> int:

@@ -14,13 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agents.yamlfile import ConfigError, load_model
 from arena.audience import AudienceConfig
+from crews.llm_config import LLMSection  # also switches crewai/litellm network features off
 from media.broadcast import BroadcastConfig
 from media.cost_model import CostModel
+from media.backends import GeneratorModelConfig
 from media.generator import GeneratorConfig
 from media.settings import GeneratorLimits, StreamSettings
 from media.trends import TrendConfig
 
-POLICIES = ("hold", "random", "greedy")
+POLICIES = ("hold", "random", "greedy", "llm")
 
 
 class Strict(BaseModel):
@@ -36,7 +38,10 @@ class RelegationConfig(Strict):
 
 
 class GeneratorSection(Strict):
-    model: GeneratorConfig = Field(default_factory=GeneratorConfig)
+    model: GeneratorModelConfig = Field(
+        default_factory=GeneratorConfig,
+        description="kind: embedded (default, the tiny CPU model) or diffusers (any SD-1.x/2.x id or folder)",
+    )
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$",
                         description="auto: the first CUDA GPU if torch sees one, else the CPU")
     defaults: StreamSettings = Field(default_factory=StreamSettings, description="settings a new stream starts with")
@@ -77,7 +82,7 @@ class SeasonConfig(Strict):
     rounds: int = Field(12, ge=1, le=100000)
     round_seconds: float = Field(8.0, gt=0, le=3600)
     clock: Literal["turn", "live"] = "turn"
-    policy: Literal["hold", "random", "greedy"] = "greedy"
+    policy: Literal["hold", "random", "greedy", "llm"] = "greedy"
     personas: str | None = Field(None, description="folder of persona YAML files; default: the built-in pool")
     relegation: RelegationConfig = Field(default_factory=RelegationConfig)
     generator: GeneratorSection = Field(default_factory=GeneratorSection)
@@ -85,6 +90,7 @@ class SeasonConfig(Strict):
     audience: AudienceConfig = Field(default_factory=AudienceConfig)
     trends: TrendConfig = Field(default_factory=TrendConfig)
     decision: DecisionSection = Field(default_factory=DecisionSection)
+    llm: LLMSection = Field(default_factory=LLMSection, description="the LLM of `policy: llm` and of persona generation")
     broadcast: BroadcastConfig = Field(default_factory=BroadcastConfig, description="HLS page (on in live mode)")
     database: str = "arena.db"
     run_dir: str = "runs"

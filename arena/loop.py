@@ -101,7 +101,14 @@ class SeasonRunner:
         self.season = season
         self.world = world
         self.pool = pool
-        self.policy = make_policy(config.policy)
+        self.policy = make_policy(config.policy, config.llm)
+        self.llm_round_events: list[Event] = []  # persona LLM calls/failures made while planning respawns
+        if config.policy == "llm" and config.llm.replay_season:  # answer every LLM call from a recorded season
+            from arena.llm_log import load_llm_records
+            from crews.replay import register_replay
+
+            source = config.llm.replay_season
+            self.policy.model = register_replay(source, load_llm_records(db, source))
         self.run_dir = Path(season.run_dir)
         self.live: dict[str, LiveStreamer] = {}
         self.all_names: set[str] = set()
@@ -177,7 +184,7 @@ class SeasonRunner:
         plans: list[SpawnPlan] = []
         taken: set[str] = set()
         for k in range(self.config.streamers):
-            base = self.pool[order[k % len(self.pool)]].complete_offline()
+            base = self._complete_persona(self.pool[order[k % len(self.pool)]], f"spawn{k}", 0, taken)
             if k < len(self.pool):
                 persona = base.model_copy(update={"name": unique_name(base.display_name, taken)})
                 changes: list[dict] = []
@@ -193,11 +200,75 @@ class SeasonRunner:
             s.add(Event(season_id=self.season.id, round=0, kind="season_created",
                         payload_json=dumps({"name": self.season.name, "seed": self.season.seed,
                                             "config": json.loads(self.season.config_json)})))
+            for ev in self._llm_events(0):
+                s.add(ev)
             for plan in plans:
                 self._spawn(s, plan, round_number=0)
             snapshot.write_state(self.run_dir, 0, self._state(0))
             s.commit()
             s.refresh(self.season)
+
+    # ---- LLM personas (policy: llm) ---------------------------------------------------------------------------
+    def _complete_persona(self, persona: Persona, actor: str, r: int, taken: set[str]) -> Persona:
+        """Offline completion, or with `policy: llm` the LLM's (recorded; fallback to offline on failure)."""
+        if self.config.policy != "llm" or persona.is_complete():
+            return persona.complete_offline()
+        from agents.llm_persona import complete_with_llm
+
+        res = complete_with_llm(persona, self.policy.completer(actor, r, "persona"), taken, self.config.llm.persona_retries)
+        self._persona_event(r, actor, "persona_generated" if res.ok else "persona_llm_failed", res,
+                            "complete_offline" if not res.ok else None)
+        return res.persona
+
+    def _persona_event(self, r: int, actor: str, kind: str, res: Any, fallback: str | None) -> None:
+        self.llm_round_events.append(Event(season_id=self.season.id, round=r, kind=kind, payload_json=dumps({
+            "actor": actor, "name": res.persona.display_name, "attempts": res.attempts, "errors": res.errors,
+            "changes": res.changes, "fallback": fallback,
+            "note": f"the LLM failed {res.attempts} time(s); used {fallback} so the season goes on" if fallback else None})))
+
+    def _llm_plans(self, plans: list[SpawnPlan], r: int) -> list[SpawnPlan]:
+        """`policy: llm`: fresh spawns get LLM-completed personas, exploit copies an LLM mutation."""
+        from agents.llm_persona import complete_with_llm, mutate_with_llm
+
+        taken = set(self.all_names)
+        out = []
+        for i, plan in enumerate(plans):
+            others = {p.persona.display_name for p in plans[i + 1:]} | {p.persona.display_name for p in out}
+            names = taken | others
+            if plan.origin == "fresh":
+                raw = next((p for p in self.pool if p.seed == plan.persona.seed), None)
+                if raw is None or raw.is_complete():
+                    out.append(plan)
+                    continue
+                res = complete_with_llm(raw, self.policy.completer(f"respawn{i}", r, "persona"), names,
+                                        self.config.llm.persona_retries)
+                self._persona_event(r, f"respawn{i}", "persona_generated" if res.ok else "persona_llm_failed", res,
+                                    None if res.ok else "complete_offline")
+                persona, changes = (res.persona.model_copy(update={"traits": plan.persona.traits}), res.changes) \
+                    if res.ok else (plan.persona, [])
+            else:
+                res = mutate_with_llm(plan.persona, self.policy.completer(f"respawn{i}", r, "mutation"),
+                                      names - {plan.persona.display_name}, self.config.llm.persona_retries)
+                self._persona_event(r, f"respawn{i}", "persona_mutated" if res.ok else "persona_llm_failed", res,
+                                    None if res.ok else "pbt_mutation_only")
+                persona, changes = res.persona, res.changes
+            settings = plan.settings
+            if plan.origin == "fresh" and res.ok:
+                settings = settings.model_copy(update={"prompt": persona.scene_prompt()})
+            out.append(SpawnPlan(persona, settings, plan.parent_id, plan.origin, plan.replaces, [*plan.mutations, *changes]))
+        return out
+
+    def _llm_events(self, r: int) -> list[Event]:
+        """The round's recorded LLM calls (decisions and personas) plus persona events, ready to store."""
+        from arena.llm_log import llm_call_events
+
+        events, self.llm_round_events = self.llm_round_events, []
+        drain = getattr(self.policy, "drain_records", None)
+        if drain is not None:
+            events += llm_call_events(self.season.id, r, drain())
+        for ev in events:
+            ev.season_id = self.season.id
+        return events
 
     def _spawn(self, s, plan: SpawnPlan, round_number: int) -> LiveStreamer:
         slot = self._new_slot()
@@ -269,6 +340,8 @@ class SeasonRunner:
         )
 
     def _decide(self, r: int) -> list[DecisionOutcome]:
+        if hasattr(self.policy, "personas"):  # the LLM policy builds each Agent from its persona
+            self.policy.personas = {st.slot: st.persona for st in self.live.values()}
         jobs = [DecisionJob(st.slot, self.policy, self.observe(st, r), st.control, policy_rng(self.config.seed, r, st.streamer_id))
                 for st in self.live.values()]
         return decide_all(jobs, self.config.decision.max_parallel, self.config.decision.timeout_seconds)
@@ -363,6 +436,7 @@ class SeasonRunner:
         events.append(Event(season_id=sid, round=rnd, kind="round_scored", payload_json=dumps({
             "round": r, "sim_time": self.world.engine.now, "online": watched.online_mean, "streams": scored})))
         relegated, plans = self._relegation(r)
+        events += self._llm_events(r)
         self.world.trends.step()
         wall = time.perf_counter() - t0
         self._commit_round(r, rows, events, relegated, plans, wall, watched.online_mean)
@@ -387,6 +461,8 @@ class SeasonRunner:
                               self.world.rngs["evolution"], top_fraction=c.top_fraction,
                               fresh_probability=c.fresh_probability, resample_probability=c.resample_probability,
                               taken_names=self.all_names)
+        if self.config.policy == "llm" and plans:
+            plans = self._llm_plans(plans, r)
         return [(self._by_id(x.streamer_id), x.window_ern) for x in gone], plans
 
     def _by_id(self, streamer_id: int) -> LiveStreamer:

@@ -17,7 +17,8 @@ from media.cost_model import CostModel, calibrate
 
 from media.embedding import EmbedderLoadError, TextEmbedder, get_text_embedder
 from media.engine import StreamEngine
-from media.generator import GeneratorLoadError, TinyDiffusionGenerator
+from media.backends import build_generator
+from media.generator import FrameGenerator, GeneratorLoadError
 from media.trends import TrendFeed
 
 RNG_STREAMS = ("spawn", "audience", "trends", "evolution")
@@ -26,7 +27,7 @@ RNG_STREAMS = ("spawn", "audience", "trends", "evolution")
 @dataclass
 class World:
     embedder: TextEmbedder
-    generator: TinyDiffusionGenerator
+    generator: FrameGenerator
     cost_model: CostModel
     engine: StreamEngine
     audience: Audience
@@ -74,7 +75,7 @@ def build_world(config: SeasonConfig, *, live: bool = False) -> World:
     """Build every part; a model that cannot be loaded becomes one ConfigError line (exit status 2)."""
     try:
         embedder = get_text_embedder()
-        generator = TinyDiffusionGenerator(config.generator.model, embedder, device=resolve_device(config.generator.device))
+        generator = build_generator(config.generator.model, embedder, device=resolve_device(config.generator.device))
     except (EmbedderLoadError, GeneratorLoadError) as exc:
         raise FieldError("generator.model", str(exc)) from None
     cost_model = calibrate(generator, resolution=config.generator.defaults.resolution) if config.engine.calibrate else config.engine.cost_model

@@ -29,10 +29,15 @@ class Policy:
         await asyncio.to_thread(self.decide, obs, act, rng)
 
 
-def make_policy(name: str) -> Policy:
+def make_policy(name: str, llm: Any = None) -> Policy:
+    """`llm` (a `crews.llm_config.LLMSection`) configures `policy: llm`; the baselines ignore it."""
     from crews.baselines import BASELINES
 
+    if name == "llm":
+        from crews.llm_policy import LLMPolicy
+
+        return LLMPolicy(llm)
     try:
         return BASELINES[name]()
     except KeyError:
-        raise ValueError(f"unknown policy {name!r}; choose one of {', '.join(sorted(BASELINES))}") from None
+        raise ValueError(f"unknown policy {name!r}; choose one of {', '.join(sorted([*BASELINES, 'llm']))}") from None

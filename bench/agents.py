@@ -1,0 +1,151 @@
+"""LLM agents benchmark: prints one JSON object (a measurement to report, not a test).
+
+- `latency`: decision seconds per streamer per round with `policy: llm` (p50/p95/max; target p50 <= 4 s on
+  2 CPU cores with the embedded model), and per LLM request.
+- `tool_calls`: how many tool calls the model made, the share that named an offered tool with arguments that
+  validate against the tool's schema (`schema_valid_rate`, target 100% with the embedded model's constrained
+  decoding), and the share the tools applied (`applied_rate`: also counts semantic errors, e.g. an unknown
+  trend id).
+- `tokens`: prompt + completion tokens per round (all streamers) and per streamer-round.
+- `ern`: mean ERN per streamer-round of `llm` vs `hold` and `random` (and any `--policies`), over the same seeds
+  and tiny seasons, with the per-seed means.
+
+Seasons are tiny (2 streamers, 2 rounds of 2 s, the complete built-in personas) so the whole run takes
+minutes; every LLM request is a real model call (no replay), so the model's speed dominates.
+
+Usage: .venv/bin/python bench/agents.py [--seeds 5] [--rounds 2] [--streamers 2] [--model embedded/smollm2-135m]
+       [--max-tool-calls 2] [--policies llm,hold,random]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import crews  # noqa: E402,F401  (network features off before litellm is imported)
+from arena.config import SeasonConfig  # noqa: E402
+from arena.db import Database  # noqa: E402
+from arena.loop import SeasonRunner  # noqa: E402
+from tools.stream_tools import ChoosePromptArgs, NoArgs, RequestFinetuneArgs, SpeakArgs, TuneGeneratorArgs  # noqa: E402
+
+SCHEMAS = {"choose_prompt": ChoosePromptArgs, "tune_generator": TuneGeneratorArgs,
+           "request_finetune": RequestFinetuneArgs, "read_trends": NoArgs, "read_leaderboard": NoArgs, "speak": SpeakArgs}
+
+
+def season_config(tmp: str, seed: int, policy: str, a: argparse.Namespace) -> SeasonConfig:
+    return SeasonConfig.model_validate({
+        "name": f"{policy}-{seed}", "seed": seed, "streamers": a.streamers, "rounds": a.rounds,
+        "round_seconds": a.round_seconds, "policy": policy,
+        "relegation": {"every": max(a.rounds, 1) + 1},  # no relegation: compare decisions, not respawn luck
+        "generator": {"model": {"kind": "embedded", "block_out_channels": [16, 32, 32]},
+                      "defaults": {"steps": 1, "resolution": 32, "fps": 3.0},
+                      "limits": {"resolutions": [32, 48], "steps_max": 2, "fps_max": 8.0}},
+        "audience": {"size": 3000},
+        "decision": {"timeout_seconds": a.decision_timeout, "max_parallel": a.streamers},
+        "llm": {"model": a.model, "max_tool_calls": a.max_tool_calls, "max_tokens": a.max_tokens,
+                "temperature": 0.0},
+        "database": f"{tmp}/arena.db", "run_dir": f"{tmp}/runs", "personas": f"{tmp}/personas",
+    })
+
+
+def complete_personas(folder: Path) -> None:
+    """The built-in personas that need no LLM completion: persona generation is not what this measures."""
+    import shutil
+
+    from agents.loading import builtin_persona_dir, load_persona
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in sorted(builtin_persona_dir().glob("*.yaml")):
+        if load_persona(f).is_complete():
+            shutil.copy(f, folder / f.name)
+
+
+def schema_valid(name: str, arguments: str) -> bool:
+    model = SCHEMAS.get(name)
+    if model is None:
+        return False
+    try:
+        model.model_validate(json.loads(arguments))
+        return True
+    except Exception:
+        return False
+
+
+def pct(xs: list[float], q: float) -> float | None:
+    return round(float(np.percentile(xs, q)), 3) if xs else None
+
+
+def run(a: argparse.Namespace) -> dict:
+    policies = a.policies.split(",")
+    ern: dict[str, list[float]] = {p: [] for p in policies}
+    lat, req_lat, tokens_round, tokens_sr = [], [], [], []
+    calls = valid = applied = actions = failed = 0
+    t_all = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        complete_personas(Path(tmp) / "personas")
+        for seed in range(a.seeds):
+            for policy in policies:
+                config = season_config(tmp, seed, policy, a)
+                db = Database(config.database)
+                runner = SeasonRunner.create(config, db)
+                runner.run()
+                season = db.season(config.name)
+                ern[policy].append(float(np.mean([s.ern_mean for s in db.stats(season.id)])))
+                if policy != "llm":
+                    continue
+                for e in db.events(season.id, kinds=["decision"]):
+                    d = e.payload
+                    lat.append(d["seconds"])
+                    failed += 0 if d["ok"] else 1
+                    actions += len(d["actions"])
+                    applied += sum(1 for x in d["actions"] if x["ok"])
+                per_round: dict[int, int] = {}
+                for e in db.events(season.id, kinds=["llm_call"]):
+                    c = e.payload
+                    if c["purpose"] != "decision":
+                        continue
+                    req_lat.append(c["latency_s"])
+                    per_round[e.round] = per_round.get(e.round, 0) + c["total_tokens"]
+                    for tc in c["tool_calls"]:
+                        calls += 1
+                        valid += schema_valid(tc["name"], tc["arguments"])
+                tokens_round += list(per_round.values())
+                tokens_sr += [v / a.streamers for v in per_round.values()]
+    return {
+        "model": a.model, "seeds": a.seeds, "rounds": a.rounds, "streamers": a.streamers,
+        "max_tool_calls": a.max_tool_calls, "wall_seconds": round(time.perf_counter() - t_all, 1),
+        "latency": {"decision_p50_s": pct(lat, 50), "decision_p95_s": pct(lat, 95), "decision_max_s": pct(lat, 100),
+                    "decisions": len(lat), "failed_decisions": failed, "request_p50_s": pct(req_lat, 50),
+                    "request_p95_s": pct(req_lat, 95), "requests": len(req_lat), "target_p50_s": 4.0},
+        "tool_calls": {"calls": calls, "schema_valid_rate": round(valid / calls, 4) if calls else None,
+                       "actions": actions, "applied_rate": round(applied / actions, 4) if actions else None},
+        "tokens": {"per_round_mean": round(float(np.mean(tokens_round)), 1) if tokens_round else None,
+                   "per_streamer_round_mean": round(float(np.mean(tokens_sr)), 1) if tokens_sr else None},
+        "ern": {p: {"mean": round(float(np.mean(v)), 2), "per_seed": [round(x, 2) for x in v]} for p, v in ern.items()},
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--streamers", type=int, default=2)
+    p.add_argument("--round-seconds", type=float, default=2.0)
+    p.add_argument("--model", default="embedded/smollm2-135m", help="any litellm model string")
+    p.add_argument("--max-tool-calls", type=int, default=2)
+    p.add_argument("--max-tokens", type=int, default=96)
+    p.add_argument("--decision-timeout", type=float, default=600.0)
+    p.add_argument("--policies", default="llm,hold,random")
+    print(json.dumps(run(p.parse_args()), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""`policy: llm`: each round every streamer's crewai Agent gets one Task and acts through the stream tools.
+
+Why the policy holds the records instead of writing them: crews never touch the database. Each decision
+gets its own `CallSession`; the arena drains the sessions of a round after `decide_all` and writes them as
+`llm_call` events, including the calls of a decision that failed or timed out (they explain the failure).
+
+Why `Crew.kickoff` in a daemon thread and not crewai's native async path: crewai's tool loop makes blocking
+LLM calls; in a thread they cannot stall the other streamers' decisions, and `decide_all`'s timeout can
+abandon a slow one. An abandoned thread finds its session closed at its next LLM call and stops there; any
+tool call it still makes is refused by the decision's gate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import numpy as np
+
+from crews.llm_config import LLMSection, build_llm
+from crews.policy import Act, Policy
+from crews.recording import CallSession
+from tools.observation import Observation
+
+
+async def _in_daemon_thread(fn: Any) -> Any:
+    """Run blocking `fn` in a daemon thread and await it.
+
+    Not `asyncio.to_thread` (what `Crew.kickoff_async` uses): `asyncio.run` joins the default executor's
+    threads before it returns, so one abandoned decision stuck in a slow model call would hold the whole
+    round past its timeout. A daemon thread is simply left behind; its session is closed, so it stops at
+    its next LLM call, and its decision's gate refuses any tool call it still makes."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future = loop.create_future()
+
+    def settle(ok: bool, value: Any) -> None:
+        if not fut.done():
+            fut.set_result(value) if ok else fut.set_exception(value)
+
+    def work() -> None:
+        try:
+            result, ok = fn(), True
+        except BaseException as exc:  # handed to the awaiting decision
+            result, ok = exc, False
+        try:
+            loop.call_soon_threadsafe(settle, ok, result)
+        except RuntimeError:  # the loop is gone: the decision was abandoned long ago
+            pass
+
+    threading.Thread(target=work, name="llm-decision", daemon=True).start()
+    return await fut
+
+
+class LLMPolicy(Policy):
+    name = "llm"
+
+    def __init__(self, section: LLMSection | None = None, model: str | None = None):
+        self.section = section or LLMSection()
+        self.model = model or self.section.model
+        self.personas: dict[str, Any] = {}  # slot -> agents.persona.Persona, set by the arena each round
+        self._sessions: list[CallSession] = []
+        self._lock = threading.Lock()
+
+    # ---- records ----------------------------------------------------------------------------------------------
+    def drain_records(self) -> list[dict[str, Any]]:
+        """Every recorded call since the last drain, decision by decision (then call order)."""
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        sessions.sort(key=lambda s: (s.round, s.actor))
+        return [r for s in sessions for r in s.records]
+
+    def sessions(self) -> list[CallSession]:
+        with self._lock:
+            return list(self._sessions)
+
+    # ---- persona generation (called by the arena at spawn) -----------------------------------------------------
+    def completer(self, actor: str, round_number: int, purpose: str):
+        """A `agents.llm_persona.Complete` whose calls are recorded (and replayable) like the decisions'."""
+        session = CallSession(actor=actor, round=round_number, purpose=purpose)
+        with self._lock:
+            self._sessions.append(session)
+
+        def complete(messages: list[dict[str, str]], response_format: dict[str, Any]) -> str:
+            llm = build_llm(self.section, model=self.model, response_format=response_format).bind(session)
+            out = llm.call(messages)
+            if not isinstance(out, str):  # a model that answered with a tool call: not a persona
+                raise ValueError(f"expected a JSON text answer, got {type(out).__name__}")
+            return out
+
+        return complete
+
+    # ---- one decision -----------------------------------------------------------------------------------------
+    def _session(self, obs: Observation, act: Act) -> CallSession:
+        s = CallSession(actor=obs.stream_id, round=obs.round, purpose="decision",
+                        token_budget=self.section.token_budget, tool_budget=self.section.max_tool_calls,
+                        on_unknown_tool=lambda name, args: act(name, args))  # recorded as a failed action
+        with self._lock:
+            self._sessions.append(s)
+        return s
+
+    def _crew(self, obs: Observation, act: Act, session: CallSession):
+        from crews.agent import build_agent, build_crew, build_task
+        from crews.crew_tools import make_tools
+
+        persona = self.personas.get(obs.stream_id)
+        llm = build_llm(self.section, model=self.model).bind(session)
+        agent = build_agent(
+            name=obs.name,
+            character=getattr(persona, "character", None) or obs.persona_summary,
+            goals=list(getattr(persona, "goals", []) or []),
+            survival_motive=getattr(persona, "survival_motive", None),
+            backstory=getattr(persona, "backstory", None),
+            llm=llm, tools=make_tools(act, session), max_iter=self.section.max_tool_calls + 1,
+        )
+        return build_crew(agent, build_task(obs, agent))
+
+    async def adecide(self, obs: Observation, act: Act, rng: np.random.Generator) -> None:
+        session = self._session(obs, act)
+        crew = self._crew(obs, act, session)
+        try:
+            await _in_daemon_thread(crew.kickoff)
+        finally:
+            session.close()  # also on timeout (CancelledError): the worker thread stops at its next LLM call
+
+    def decide(self, obs: Observation, act: Act, rng: np.random.Generator) -> None:
+        asyncio.run(self.adecide(obs, act, rng))

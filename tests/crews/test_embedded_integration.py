@@ -1,0 +1,56 @@
+"""crewai + the real embedded model (SmolLM2-135M, constrained tool calls), no stand-in anywhere: a one-round
+tiny season with `policy: llm`. Slow on 2 CPU cores (each LLM request is a full model generation), so it runs
+one tool call per streamer; it asserts behaviour, never speed."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tests.conftest import write_config
+
+import crews  # noqa: F401  (network features off before litellm is imported)
+from arena.config import load_season_config
+from arena.db import Database
+from arena.loop import SeasonRunner
+
+PERSONAS = {
+    "keeper": {"seed": "a retired lighthouse keeper who streams storms over the sea", "name": "Old Beacon",
+               "character": "Gruff, patient, speaks in short weather reports.",
+               "backstory": "Forty years on a rock in the North Atlantic.",
+               "visual_style": "stormy ocean waves at night, lighthouse beam", "voice": "gravel",
+               "goals": ["keep the storm on screen"], "survival_motive": "a dark lamp is a dead lamp"},
+    "runner": {"seed": "a courier who streams neon city rides at night", "name": "Neon Runner",
+               "character": "Fast-talking and restless.", "backstory": "Delivered parcels through a megacity.",
+               "visual_style": "neon tunnel, magenta and cyan light trails", "voice": "quick",
+               "goals": ["be the fastest stream"], "survival_motive": "no viewers, no tips"},
+}
+
+
+@pytest.mark.timeout(1800)
+def test_one_round_with_the_embedded_model(tmp_path):
+    folder = tmp_path / "personas"
+    folder.mkdir()
+    for key, p in PERSONAS.items():
+        (folder / f"{key}.yaml").write_text(yaml.safe_dump(p))
+    path = write_config(tmp_path, policy="llm", rounds=1, streamers=2, round_seconds=1.0, personas=str(folder),
+                        decision={"timeout_seconds": 600, "max_parallel": 2},
+                        llm={"max_tool_calls": 1, "max_tokens": 200, "temperature": 0.0, "timeout_seconds": 900})
+    config = load_season_config(path, name="embedded")
+    assert config.llm.model == "embedded/smollm2-135m"
+    db = Database(config.database)
+    runner = SeasonRunner.create(config, db)
+    assert runner.run() == "finished"
+    season = db.season("embedded")
+    calls = [e.payload for e in db.events(season.id, kinds=["llm_call"])]
+    decisions = [e.payload for e in db.events(season.id, kinds=["decision"])]
+    assert len(decisions) == 2 and all(d["ok"] for d in decisions), [(d["slot"], d["error"]) for d in decisions]
+    offered = {"choose_prompt", "tune_generator", "request_finetune", "read_trends", "read_leaderboard", "speak"}
+    for c in calls:
+        assert c["model"] == "embedded/smollm2-135m" and c["error"] is None and c["cost"] == 0.0
+        assert c["prompt_tokens"] > 0 and c["completion_tokens"] > 0
+        # constrained decoding: exactly one call to an offered tool, arguments that parse
+        assert len(c["tool_calls"]) == 1 and c["tool_calls"][0]["name"] in offered
+    # every call went through the tools' validation and was stored as an action
+    for d in decisions:
+        assert len(d["actions"]) == 1 and d["actions"][0]["tool"] in offered
