@@ -68,6 +68,11 @@ class EngineSection(Strict):
     buffer_seconds: float = Field(2.0, gt=0, le=60)
     calibrate: bool = Field(False, description="measure the cost model on this machine at season start")
     cost_model: CostModel = Field(default_factory=CostModel)
+    finetune_share: float = Field(
+        0.3, gt=0, le=1,
+        description="share of device time finetune jobs get while any wait (the rest generates every stream's "
+        "frames): finetuning on the same device costs content-positivity",
+    )
 
 
 class DecisionSection(Strict):

@@ -37,11 +37,14 @@ from arena.world import World, build_world, policy_rng
 from crews.decide import DecisionJob, DecisionOutcome, decide_all
 from crews.policy import make_policy
 from media.broadcast import Broadcaster, BroadcastError
+from media.metrics import centroids_from_frames
 from media.settings import StreamSettings
 from tools.control import StreamControl
 from tools.observation import LeaderboardRow, Observation, TrendView
 
 log = logging.getLogger("arena")
+
+FINETUNE_FRAMES = 32  # frames captured from a live source per finetune request (held in memory)
 
 REPORT_FIELDS = (
     "frames_generated", "frames_output", "buffer_level", "buffer_capacity", "stall_count", "stall_seconds",
@@ -110,6 +113,10 @@ class SeasonRunner:
             source = config.llm.replay_season
             self.policy.model = register_replay(source, load_llm_records(db, source))
         self.run_dir = Path(season.run_dir)
+        # Finished finetunes are saved here (runs/<season>/checkpoints/<slot>/ft-<n>.safetensors).
+        self.world.engine.finetunes.checkpoint_root = self.run_dir / "checkpoints"
+        self.finetune_events: list[tuple[str, dict[str, Any]]] = []  # (kind, payload) for this round's log
+        self._reference_cache: dict[str, np.ndarray] = {}
         self.live: dict[str, LiveStreamer] = {}
         self.all_names: set[str] = set()
         self.next_slot = 0
@@ -282,6 +289,7 @@ class SeasonRunner:
         self.live[slot] = st
         self.all_names.add(row.name)
         self.world.engine.add_stream(slot, control.snapshot, seed=plan.settings.seed)
+        self._inherit_checkpoint(plan, slot, row.id)
         if self.broadcaster:
             self.broadcaster.add_stream(slot, row.name)
         s.add(Event(season_id=self.season.id, round=round_number, kind="streamer_spawned", payload_json=dumps({
@@ -289,6 +297,53 @@ class SeasonRunner:
             "settings": plan.settings.model_dump(mode="json"), "parent_id": plan.parent_id, "origin": plan.origin,
             "replaces": plan.replaces if plan.replaces >= 0 else None, "mutations": plan.mutations})))
         return st
+
+    def _inherit_checkpoint(self, plan: SpawnPlan, slot: str, streamer_id: int) -> None:
+        """PBT exploit copies weights too: the child starts on its parent's latest finetuned checkpoint."""
+        if plan.origin != "exploit" or plan.parent_id is None:
+            return
+        parent = next((st for st in self.live.values() if st.streamer_id == plan.parent_id), None)
+        if parent is None:
+            return
+        name = self.world.engine.finetunes.inherit(parent.slot, slot)
+        if name is not None:
+            self.world.engine.set_stream_model(slot, name)
+            self.finetune_events.append(("finetune_inherited", {"streamer_id": streamer_id, "slot": slot,
+                                                                "parent_id": plan.parent_id, "checkpoint": name}))
+
+    def _start_finetunes(self, r: int) -> None:
+        """Turn the finetune requests the agents queued into engine jobs on frames captured from the source now.
+        A dead source or a backend that cannot finetune is an event, never a crash."""
+        for st in self.live.values():
+            requests, st.control.finetune_requests = st.control.finetune_requests, []
+            for i, req in enumerate(requests):
+                settings = st.control.snapshot()
+                payload = {"streamer_id": st.streamer_id, "slot": st.slot, "source_id": req.source_id, "steps": req.steps}
+                try:
+                    frames = self.world.trends.sample_frames(req.source_id, FINETUNE_FRAMES, settings.resolution)
+                    seed = (self.config.seed * 1_000_003 + st.streamer_id * 10_007 + r * 101 + i) % (2**31)
+                    number = self.world.engine.finetune(st.slot, st.slot, frames, settings.prompt, steps=req.steps, seed=seed)
+                    self.finetune_events.append(("finetune_started", {**payload, "number": number}))
+                except (ValueError, KeyError, RuntimeError) as exc:  # SourceError and FinetuneError are ValueErrors
+                    self.finetune_events.append(("finetune_failed", {**payload, "error": str(exc)[:300]}))
+
+    def _set_references(self) -> None:
+        """The trending scenes the `dist_<topic>` metrics measure against (built-in scenes; fixed frames)."""
+        refs: dict[str, np.ndarray] = {}
+        for t in self.world.trends.current():
+            key = t.topic
+            if key in refs:
+                continue
+            if t.id not in self._reference_cache:
+                frames = self.world.trends.reference_frames(t.id)
+                if frames is None:
+                    continue
+                self._reference_cache[t.id] = centroids_from_frames({"x": frames})["x"]
+            refs[key] = self._reference_cache[t.id]
+        try:
+            self.world.engine.set_references(refs)
+        except ValueError as exc:  # e.g. two topics that sanitise to the same metric name
+            log.warning("trend references not updated: %s", exc)
 
     # ---- resume state ---------------------------------------------------------------------------------------
     def _state(self, round_number: int) -> dict[str, Any]:
@@ -349,8 +404,10 @@ class SeasonRunner:
     def _stream(self, r: int) -> tuple[dict[str, Any], list[DecisionOutcome]]:
         engine = self.world.engine
         on_frame = self.broadcaster.on_frame if self.broadcaster else None
+        self._set_references()
         if self.config.clock == "turn":
             outcomes = self._decide(r)
+            self._start_finetunes(r)
             reports = engine.advance(self.config.round_seconds, should_stop=self.stop_event.is_set, on_frame=on_frame)
         else:  # live: the streams keep running while the agents think
             box: dict[str, list[DecisionOutcome]] = {}
@@ -359,6 +416,7 @@ class SeasonRunner:
             reports = engine.advance(self.config.round_seconds, should_stop=self.stop_event.is_set, on_frame=on_frame)
             thinker.join()
             outcomes = box.get("o", [])
+            self._start_finetunes(r)  # requests made while streaming start now, on the next round's time
         if self.stop_event.is_set():
             raise SeasonStopped()
         return reports, outcomes
@@ -435,6 +493,10 @@ class SeasonRunner:
                     "stall_seconds": rep.stall_seconds})))
         events.append(Event(season_id=sid, round=rnd, kind="round_scored", payload_json=dumps({
             "round": r, "sim_time": self.world.engine.now, "online": watched.online_mean, "streams": scored})))
+        for done in self.world.engine.finetunes.drain_events():
+            st = self.live.get(done["stream_id"])
+            if st is not None:
+                self.finetune_events.append(("finetune_done", {"streamer_id": st.streamer_id, "slot": st.slot, **done}))
         relegated, plans = self._relegation(r)
         events += self._llm_events(r)
         self.world.trends.step()
@@ -472,6 +534,8 @@ class SeasonRunner:
                       plans: list[SpawnPlan], wall: float, online: float) -> None:
         sid = self.season.id
         with self.db.session() as s:
+            for st, _ in relegated:  # stop their finetunes before the respawns inherit checkpoints
+                self.world.engine.finetunes.cancel(st.slot)
             for row in rows:
                 s.add(row)
             for ev in events:
@@ -488,6 +552,9 @@ class SeasonRunner:
                 del self.live[st.slot]
             for plan in plans:
                 self._spawn(s, plan, round_number=r)
+            for kind, payload in self.finetune_events:
+                s.add(Event(season_id=sid, round=r, kind=kind, payload_json=dumps(payload)))
+            self.finetune_events = []
             s.add(Round(season_id=sid, number=r, sim_time=self.world.engine.now, online_viewers=int(round(online)),
                         wall_seconds=wall))
             season = s.get(Season, sid)

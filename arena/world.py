@@ -80,7 +80,8 @@ def build_world(config: SeasonConfig, *, live: bool = False) -> World:
         raise FieldError("generator.model", str(exc)) from None
     cost_model = calibrate(generator, resolution=config.generator.defaults.resolution) if config.engine.calibrate else config.engine.cost_model
     timing = "wall" if live or config.clock == "live" else config.engine.timing
-    engine = StreamEngine(generator, embedder, cost_model, timing=timing, buffer_seconds=config.engine.buffer_seconds)
+    engine = StreamEngine(generator, embedder, cost_model, timing=timing, buffer_seconds=config.engine.buffer_seconds,
+                          finetune_share=config.engine.finetune_share)
     rngs = make_rngs(config.seed)
     topic_embeddings = embedder.embed(list(config.audience.topics))
     audience = Audience(config.audience, topic_embeddings, rngs["audience"])

@@ -134,6 +134,14 @@ class TrendFeed:
             raise SourceError(f"unknown trend source {source_id[:80]!r}")
         return src.sample_frames(n, resolution)
 
+    def reference_frames(self, source_id: str, n: int = 8, resolution: int = 32) -> np.ndarray | None:
+        """Fixed frames of a built-in scene (times 0..n-1 s; the feed's clock is not advanced), for the
+        per-round "distance to each trending scene" metrics; None for video sources, whose frames would cost a
+        decode every round and would not replay."""
+        if source_id.startswith("synthetic:") and source_id[10:].isdigit() and int(source_id[10:]) < len(self.scenes):
+            return self.scenes[int(source_id[10:])].frames(0.0, n, 1.0, resolution)
+        return None
+
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         """Begin refreshing network sources (yt-dlp titles and viewer counts) in the background."""
