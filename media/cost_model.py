@@ -40,8 +40,9 @@ class CostModel(BaseModel):
 
 
 def _time_generate(generator: FrameGenerator, batch: int, resolution: int, steps: int, repeats: int) -> float:
-    emb = np.zeros((batch, 384), dtype=np.float32)
-    emb[:, 0] = 1.0
+    # The backend's own conditioning (MiniLM rows for the embedded model, CLIP states for Stable Diffusion).
+    cond = np.asarray(generator.encode_prompts(["a calibration pattern"]), dtype=np.float32)
+    emb = np.repeat(cond, batch, axis=0)
     times = []
     for r in range(repeats):
         gens = [torch.Generator().manual_seed(r * 1000 + i) for i in range(batch)]
