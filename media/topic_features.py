@@ -65,23 +65,36 @@ def frame_features(frames: np.ndarray) -> np.ndarray:
 
 
 class NearestCentroid:
-    """Topic classifier: one centroid of features per topic, a frame goes to the closest centroid."""
+    """Topic classifier: one centroid of features per topic, a frame goes to the closest centroid.
 
-    def __init__(self, labels: list[str], centroids: np.ndarray):
+    Distances are measured in units of each feature's pooled within-topic spread (a diagonal-covariance
+    nearest-centroid rule, as in diagonal LDA): a feature that varies a lot inside every topic (the
+    gradient energy of animated scenes) counts less than one that is steady within a topic and differs
+    between topics (its mean colour). The spread is floored at 0.01 so a feature constant in the source
+    frames cannot dominate. Fitted on source frames only.
+    """
+
+    SPREAD_FLOOR = 0.01
+
+    def __init__(self, labels: list[str], centroids: np.ndarray, scale: np.ndarray | None = None):
         if len(labels) != len(centroids):
             raise ValueError("one centroid per label")
         self.labels = list(labels)
         self.centroids = np.asarray(centroids, np.float32)
+        self.scale = np.ones(self.centroids.shape[1], np.float32) if scale is None else np.asarray(scale, np.float32)
 
     @classmethod
     def fit(cls, frames_by_label: dict[str, np.ndarray]) -> "NearestCentroid":
         labels = list(frames_by_label)
-        return cls(labels, np.stack([frame_features(frames_by_label[k]).mean(0) for k in labels]))
+        feats = [frame_features(frames_by_label[k]) for k in labels]
+        spread = np.sqrt(np.mean([f.var(0) for f in feats], axis=0))
+        return cls(labels, np.stack([f.mean(0) for f in feats]), 1.0 / np.maximum(spread, cls.SPREAD_FLOOR))
 
     def distances(self, frames: np.ndarray) -> np.ndarray:
-        """Euclidean distance of each frame's features to each centroid: (N, n_labels)."""
-        x = frame_features(frames)
-        return np.sqrt(((x[:, None, :] - self.centroids[None]) ** 2).sum(-1))
+        """Scaled Euclidean distance of each frame's features to each centroid: (N, n_labels)."""
+        x = frame_features(frames) * self.scale
+        c = self.centroids * self.scale
+        return np.sqrt(((x[:, None, :] - c[None]) ** 2).sum(-1))
 
     def predict(self, frames: np.ndarray) -> list[str]:
         return [self.labels[i] for i in self.distances(frames).argmin(1)]
