@@ -6,7 +6,8 @@
   validate against the tool's schema (`schema_valid_rate`, target 100% with the embedded model's constrained
   decoding), and the share the tools applied (`applied_rate`: also counts semantic errors, e.g. an unknown
   trend id).
-- `tokens`: prompt + completion tokens per round (all streamers) and per streamer-round.
+- `tokens`: prompt + completion tokens per round (all streamers) and per streamer-round, and the mean prompt
+  and completion tokens of one request (where a request's time goes: prefill vs decoding).
 - `ern`: mean ERN per streamer-round of `llm` vs `hold` and `random` (and any `--policies`), over the same seeds
   and tiny seasons, with the per-seed means.
 
@@ -86,7 +87,7 @@ def pct(xs: list[float], q: float) -> float | None:
 def run(a: argparse.Namespace) -> dict:
     policies = a.policies.split(",")
     ern: dict[str, list[float]] = {p: [] for p in policies}
-    lat, req_lat, tokens_round, tokens_sr = [], [], [], []
+    lat, req_lat, tokens_round, tokens_sr, req_prompt, req_completion = [], [], [], [], [], []
     calls = valid = applied = actions = failed = 0
     t_all = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -113,6 +114,8 @@ def run(a: argparse.Namespace) -> dict:
                     if c["purpose"] != "decision":
                         continue
                     req_lat.append(c["latency_s"])
+                    req_prompt.append(c.get("prompt_tokens") or 0)
+                    req_completion.append(c.get("completion_tokens") or 0)
                     per_round[e.round] = per_round.get(e.round, 0) + c["total_tokens"]
                     for tc in c["tool_calls"]:
                         calls += 1
@@ -128,7 +131,9 @@ def run(a: argparse.Namespace) -> dict:
         "tool_calls": {"calls": calls, "schema_valid_rate": round(valid / calls, 4) if calls else None,
                        "actions": actions, "applied_rate": round(applied / actions, 4) if actions else None},
         "tokens": {"per_round_mean": round(float(np.mean(tokens_round)), 1) if tokens_round else None,
-                   "per_streamer_round_mean": round(float(np.mean(tokens_sr)), 1) if tokens_sr else None},
+                   "per_streamer_round_mean": round(float(np.mean(tokens_sr)), 1) if tokens_sr else None,
+                   "prompt_per_request_mean": round(float(np.mean(req_prompt)), 1) if req_prompt else None,
+                   "completion_per_request_mean": round(float(np.mean(req_completion)), 1) if req_completion else None},
         "ern": {p: {"mean": round(float(np.mean(v)), 2), "per_seed": [round(x, 2) for x in v]} for p, v in ern.items()},
     }
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from crewai import Agent, Crew, Process, Task
 
-from crews.crew_tools import StreamTool
+from crews.crew_tools import StreamTool, specialise
 from crews.recording import RecordingLLM
 from tools.observation import Observation
 from tools.stream_tools import clean_text
@@ -32,7 +32,7 @@ def build_agent(name: str, character: str | None, goals: list[str], survival_mot
     return Agent(
         role=agent_role(name, character),
         goal=clean_text(goal, 600),
-        backstory=clean_text(backstory or character or name, 1200),
+        backstory=clean_text(backstory or "a streamer", 1200),  # the role already holds the character
         llm=llm,
         tools=list(tools),
         max_iter=max_iter,
@@ -44,38 +44,33 @@ def build_agent(name: str, character: str | None, goals: list[str], survival_mot
     )
 
 
-def render_observation(obs: Observation, max_trends: int = 5) -> str:
-    """The round as a few short lines. Numbers are rounded: the model needs the picture, not the digits."""
-    s, lim = obs.settings, obs.limits
-    ern = ", ".join(f"{x:.0f}" for x in obs.ern_history[-4:]) or "none yet"
-    fill = f"{obs.buffer_level}/{obs.buffer_capacity}" if obs.buffer_capacity else "n/a"
-    rank = f"{obs.rank} of {len(obs.leaderboard)}" if obs.rank else "unranked"
+def render_observation(obs: Observation, max_trends: int = 4) -> str:
+    """The round as a few short lines. Numbers are rounded: the model needs the picture, not the digits.
+    Each trend line starts with its id, the value request_finetune accepts; titles stay inside the fence."""
+    s = obs.settings  # the limits travel in the tools' argument schemas (see crew_tools.offered_schemas)
+    ern = ", ".join(f"{x:.0f}" for x in obs.ern_history[-3:]) or "none yet"
+    rank = f"{obs.rank}/{len(obs.leaderboard)}" if obs.rank else "unranked"
     lines = [
-        f"Round {obs.round} of {obs.rounds_total}. Relegation in {obs.rounds_to_relegation} round(s)."
+        f"Round {obs.round}/{obs.rounds_total}, relegation in {obs.rounds_to_relegation}."
         + (" You are IN the relegation zone." if obs.in_relegation_zone else ""),
-        f"Your viewers (ERN) recent rounds: {ern}. Share {obs.share:.0%}. Rank {rank}.",
-        f"Buffer {fill} frames, stalls last round: {obs.stall_count} ({obs.stall_seconds:.1f}s).",
-        f"Settings: prompt \"{clean_text(str(s.get('prompt', '')), 120)}\", steps {s.get('steps')}, "
-        f"resolution {s.get('resolution')}, fps {s.get('fps')}, strength {s.get('strength')}.",
-        f"Limits: steps {lim.get('steps_min')}-{lim.get('steps_max')}, resolutions {lim.get('resolutions')}, "
-        f"fps {lim.get('fps_min')}-{lim.get('fps_max')}.",
+        f"Viewers {ern}, share {obs.share:.0%}, rank {rank}, stalls {obs.stall_count}.",
+        f"Now: \"{clean_text(str(s.get('prompt', '')), 60)}\", steps {s.get('steps')}, "
+        f"resolution {s.get('resolution')}, fps {s.get('fps')}.",
     ]
     trends = sorted(obs.trends, key=lambda t: -t.viewers)[:max_trends]
     if trends:
         lines.append(UNTRUSTED_OPEN)
-        lines += [f"- id {clean_text(t.id, 40)}: \"{clean_text(t.title, 80)}\" (topic {clean_text(t.topic, 40)}, "
-                  f"{t.viewers} viewers)" for t in trends]
+        lines += [f"{clean_text(t.id, 40)}: \"{clean_text(t.title, 60)}\" ({t.viewers} viewers)" for t in trends]
         lines.append(UNTRUSTED_CLOSE)
     return "\n".join(lines)
 
 
 def build_task(obs: Observation, agent: Agent) -> Task:
+    specialise(list(agent.tools or []), obs)  # argument enums/bounds of this round (ids, resolutions, limits)
+    advice = ("You stalled: lower fps or steps with tune_generator." if obs.stall_count
+              else "Show a scene that fits you and a trend with choose_prompt.")
     return Task(
-        description=(
-            render_observation(obs)
-            + "\nStalls lose viewers: if you stalled, lower fps or steps. Then pick a scene that fits you and "
-            "the trends. Act with one or two tool calls, then answer in one short line."
-        ),
+        description=render_observation(obs) + "\n" + advice,
         expected_output="One short line saying what you changed.",
         agent=agent,
     )

@@ -13,11 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from crewai.tools import BaseTool
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
 
 from crews.policy import Act
 from crews.recording import CallSession
-from tools.stream_tools import ChoosePromptArgs, NoArgs, RequestFinetuneArgs, SpeakArgs, TuneGeneratorArgs
+from tools.observation import Observation
+from tools.stream_tools import (FINETUNE_MAX_STEPS, ChoosePromptArgs, NoArgs, RequestFinetuneArgs, SpeakArgs,
+                                ToolArgs, TuneGeneratorArgs)
 
 TOOL_LIMIT_TEXT = "error: this round's tool-call limit is reached; nothing was applied. Give your final answer now."
 
@@ -32,18 +34,30 @@ class _NoArgsSchema(BaseModel):
 # (the embedded model's) then cannot ramble inside a string until max_tokens runs out; the tools still
 # validate and clamp whatever arrives (an unconstrained remote model may ignore these bounds).
 class _ChoosePromptOffer(ChoosePromptArgs):
-    prompt: str = Field(max_length=120, description="what the stream should show, a short scene description")
+    prompt: str = Field(max_length=80, description="short scene description")
+    transition_seconds: float = Field(2.0, ge=0, le=10, description="blend seconds")
+
+
+class _TuneGeneratorOffer(ToolArgs):
+    """crewai marks every offered property required, so only the four knobs worth turning are offered."""
+
+    steps: int = Field(ge=1, le=50)
+    resolution: int = Field(ge=8, le=4096)
+    fps: float = Field(ge=0.5, le=60)
+    strength: float = Field(ge=0, le=1)
 
 
 class _RequestFinetuneOffer(RequestFinetuneArgs):
-    source_id: str = Field(max_length=40, description="id of a trend source (see read_trends)")
+    source_id: str = Field(max_length=40, description="trend id")
+    steps: int = Field(50, ge=1, le=FINETUNE_MAX_STEPS)
 
 
 class _SpeakOffer(SpeakArgs):
-    text: str = Field(max_length=120, description="one line of commentary for the viewers")
+    text: str = Field(max_length=80, description="one line for the viewers")
 
 
-_OFFERED = {ChoosePromptArgs: _ChoosePromptOffer, RequestFinetuneArgs: _RequestFinetuneOffer, SpeakArgs: _SpeakOffer,
+_OFFERED = {ChoosePromptArgs: _ChoosePromptOffer, TuneGeneratorArgs: _TuneGeneratorOffer,
+            RequestFinetuneArgs: _RequestFinetuneOffer, SpeakArgs: _SpeakOffer,
             NoArgs: _NoArgsSchema}  # NoArgs has no fields: crewai would skip it; keep an explicit empty object
 
 
@@ -51,17 +65,63 @@ def _schema_of(model: type[BaseModel]) -> type[BaseModel]:
     return _OFFERED.get(model, model)
 
 
+# Most useful first (a small model leans to the first tools it reads); descriptions short: every word is
+# prompt tokens on each request. The trends and standings are already in the task text, so the two
+# read-only tools come last.
 SPECS: dict[str, tuple[type[BaseModel], str]] = {
-    "choose_prompt": (ChoosePromptArgs, "Change what your stream shows: a short scene prompt, and how many "
-                                        "seconds to blend from the current scene."),
-    "tune_generator": (TuneGeneratorArgs, "Change generation settings (steps, strength, resolution, fps, "
-                                          "interpolation, seed). Values are clamped to the season's limits."),
-    "request_finetune": (RequestFinetuneArgs, "Queue a short finetune of your generator on a trend source id "
-                                              "from read_trends, with a step budget."),
-    "read_trends": (NoArgs, "List the trending sources right now (id, title, topic, viewers)."),
-    "read_leaderboard": (NoArgs, "Show the standings: every streamer's ERN, share and rating."),
-    "speak": (SpeakArgs, "Say one line of commentary to your viewers."),
+    "choose_prompt": (ChoosePromptArgs, "Change what your stream shows."),
+    "tune_generator": (TuneGeneratorArgs, "Set steps, resolution, fps, strength (fewer steps/fps: no stalls)."),
+    "request_finetune": (RequestFinetuneArgs, "Finetune your generator on a trend id."),
+    "speak": (SpeakArgs, "Say one line to your viewers."),
+    "read_trends": (NoArgs, "List trending sources."),
+    "read_leaderboard": (NoArgs, "Show the standings."),
 }
+
+
+def _limit(limits: dict[str, Any], key: str, default: Any) -> Any:
+    v = limits.get(key)
+    return default if v is None else v
+
+
+def offered_schemas(obs: Observation) -> dict[str, type[BaseModel]]:
+    """Argument models narrowed to this round: enums and bounds known when the task is built.
+
+    With a constrained decoder the JSON-schema grammar then only admits values the tools will apply: a
+    trend id that exists (never a title), an allowed resolution, steps/fps/strength inside the limits."""
+    lim = obs.limits or {}
+    out: dict[str, type[BaseModel]] = {}
+    steps_lo, steps_hi = int(_limit(lim, "steps_min", 1)), int(_limit(lim, "steps_max", 50))
+    fps_lo, fps_hi = float(_limit(lim, "fps_min", 0.5)), float(_limit(lim, "fps_max", 60))
+    st_lo, st_hi = float(_limit(lim, "strength_min", 0.0)), float(_limit(lim, "strength_max", 1.0))
+    resolutions = [int(r) for r in (lim.get("resolutions") or [])]
+    res_field = (Field(json_schema_extra={"enum": resolutions}) if resolutions else Field(ge=8, le=4096))
+    out["tune_generator"] = create_model(
+        "TuneGeneratorOffer", __base__=ToolArgs,
+        steps=(int, Field(ge=steps_lo, le=max(steps_lo, steps_hi))),
+        resolution=(int, res_field),
+        fps=(float, Field(ge=fps_lo, le=max(fps_lo, fps_hi))),
+        strength=(float, Field(ge=st_lo, le=max(st_lo, st_hi))))
+    ids = [t.id for t in obs.trends][:16]
+    if ids:
+        out["request_finetune"] = create_model(
+            "RequestFinetuneOffer", __base__=ToolArgs,
+            source_id=(str, Field(description="trend id", json_schema_extra={"enum": ids})),
+            steps=(int, Field(50, ge=1, le=FINETUNE_MAX_STEPS)))
+    tmax = float(_limit(lim, "transition_max_seconds", 10.0))
+    out["choose_prompt"] = create_model(
+        "ChoosePromptOffer", __base__=ToolArgs,
+        prompt=(str, Field(max_length=min(80, int(_limit(lim, "prompt_max_chars", 80))),
+                           description="short scene description")),
+        transition_seconds=(float, Field(2.0, ge=0, le=tmax, description="blend seconds")))
+    return out
+
+
+def specialise(tools: list["StreamTool"], obs: Observation) -> None:
+    """Narrow the offered argument schemas of one decision's tools to its observation (in place)."""
+    schemas = offered_schemas(obs)
+    for t in tools:
+        if isinstance(t, StreamTool) and t.tool_name in schemas:
+            t.args_schema = schemas[t.tool_name]
 
 
 class StreamTool(BaseTool):

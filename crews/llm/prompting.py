@@ -10,13 +10,36 @@ capped, and the oldest turns are dropped (then the last one is cut) until the pr
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 MAX_INPUT_TOKENS = 2048  # of SmolLM2's 8192: keeps one decision to a few seconds on 2 CPU cores
 MAX_MESSAGE_CHARS = 6000
 MAX_SYSTEM_CHARS = 1500
 MAX_DESCRIPTION_CHARS = 160
+MAX_PERSONA_CHARS = 500  # of the system text before the tool list, when tools are offered
 DEFAULT_SYSTEM = "You are a helpful assistant."
+
+# crewai's agent boilerplate (its en.json "slices"), written for large models that answer in a ReAct text
+# format. When tools are offered the grammar already forces one JSON tool call, so these lines only cost
+# prompt tokens on every request and distract a 135M model: they are cut or
+# shortened for the embedded model. Texts that do not match pass through unchanged.
+_BOILERPLATE = [
+    (re.compile(r"\s*This is the expected criteria for your final answer:.*?\n"
+                r"you MUST return the actual complete content as the final answer, not a summary\.?", re.S), ""),
+    (re.compile(r"\s*Begin! This is VERY important to you, use the tools available and give your best Final "
+                r"Answer, your job depends on it!(\s*Thought:)?"), ""),
+    (re.compile(r"\s*Provide your complete response:"), ""),
+    (re.compile(r"^\s*Current Task:\s*"), ""),
+    (re.compile(r"\nYour personal goal is: "), "\nGoal: "),
+]
+
+
+def compact(text: str) -> str:
+    """`text` without crewai's generic agent instructions (see `_BOILERPLATE`)."""
+    for pattern, repl in _BOILERPLATE:
+        text = pattern.sub(repl, text)
+    return text.strip()
 
 
 def _text(content: Any) -> str:
@@ -41,6 +64,10 @@ def sanitize(text: str, specials: list[str], limit: int = MAX_MESSAGE_CHARS) -> 
     return text
 
 
+def _num(x: Any) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
 def _type_of(p: dict) -> str:
     t = p.get("type")
     if isinstance(t, list):
@@ -50,7 +77,7 @@ def _type_of(p: dict) -> str:
         return "|".join(json.dumps(v) for v in p["enum"][:8])
     lo, hi = p.get("minimum"), p.get("maximum")
     if lo is not None or hi is not None:
-        return f"{short} {'' if lo is None else lo}..{'' if hi is None else hi}"
+        return f"{short} {'' if lo is None else _num(lo)}..{'' if hi is None else _num(hi)}"
     return str(short)
 
 
@@ -74,7 +101,8 @@ def build_messages(messages: list, tools: list[dict] | None, json_schema: dict |
         if not isinstance(m, dict):
             continue
         role = m.get("role")
-        text = sanitize(_text(m.get("content")), specials)
+        raw = _text(m.get("content"))
+        text = sanitize(compact(raw) if tools and role in ("system", "developer", "user") else raw, specials)
         if role == "system" or role == "developer":
             system_parts.append(text)
         elif role == "assistant":
@@ -94,8 +122,10 @@ def build_messages(messages: list, tools: list[dict] | None, json_schema: dict |
             turns.append({"role": "user", "content": text})
     system = sanitize("\n".join(p for p in system_parts if p) or DEFAULT_SYSTEM, specials, MAX_SYSTEM_CHARS)
     if tools:
+        if len(system) > MAX_PERSONA_CHARS:  # a long backstory would cost every request of the decision
+            system = system[:MAX_PERSONA_CHARS].rsplit(" ", 1)[0] + " ..."
         sigs = "\n".join("- " + tool_signature(t.get("function", t), specials) for t in tools)
-        system += ("\nAct by calling exactly one tool. Tools:\n" + sigs +
+        system += ("\nAct by calling one tool:\n" + sigs +
                    '\nReply as JSON: {"name": tool, "arguments": {...}}')
     elif json_schema is not None:
         s = json.dumps(json_schema, separators=(",", ":"))

@@ -98,6 +98,32 @@ def test_hostile_trend_title_is_quoted_data_and_cannot_pass_the_clamps():
     assert all("clamped" in a.result or "snapped" in a.result or a.tool == "choose_prompt" for a in out.actions)
 
 
+def test_offered_arguments_are_narrowed_to_the_round():
+    """The offered schemas carry this round's trend ids, resolutions and limits, so a constrained decoder can
+    only write values the tools apply (a trend *title* is not a valid source_id)."""
+    handler = install(tool_turns([tool_call("request_finetune", {"source_id": "t9", "steps": 20})]))
+    lim = GeneratorLimits()
+    j = job(policy(), trends=[TrendView(id="t9", title=HOSTILE, topic="news", viewers=10),
+                              TrendView(id="t2", title="calm lake", topic="nature", viewers=5)])
+    [out] = decide_all([j], 1, 60)
+    assert out.ok and out.actions[0].ok and out.actions[0].result.startswith("ok")
+    from crewai.utilities.agent_utils import convert_tools_to_openai_schema
+
+    from crews.crew_tools import make_tools, specialise
+
+    tools = make_tools(lambda name, args: "ok")
+    specialise(tools, j.observation)
+    params = {t["function"]["name"]: t["function"]["parameters"]["properties"]
+              for t in convert_tools_to_openai_schema(tools)[0]}
+    assert params["request_finetune"]["source_id"]["enum"] == ["t9", "t2"]
+    assert params["tune_generator"]["resolution"]["enum"] == lim.resolutions
+    assert (params["tune_generator"]["steps"]["minimum"], params["tune_generator"]["steps"]["maximum"]) == \
+        (lim.steps_min, lim.steps_max)
+    assert params["choose_prompt"]["prompt"]["maxLength"] <= 80
+    user = next(m["content"] for m in handler.requests[0]["messages"] if m["role"] == "user")
+    assert "t9: " in user[user.index("<<<TRENDS"):user.index(">>>")]  # the id sits next to its (fenced) title
+
+
 def test_llm_exception_leaves_the_stream_as_it_was_and_is_recorded():
     def breaks(messages, tools, meta):
         if meta["index"] == 0:
@@ -167,7 +193,8 @@ def test_every_call_is_recorded_with_request_response_tokens_cost_latency():
     recs = pol.drain_records()
     assert [(r["actor"], r["index"]) for r in recs] == [("s01", 0), ("s01", 1), ("s02", 0), ("s02", 1)]
     first = recs[0]
-    assert first["tools"] == ["choose_prompt", "tune_generator", "request_finetune", "read_trends", "read_leaderboard", "speak"]
+    # most useful first (the trends/standings are already in the task text)
+    assert first["tools"] == ["choose_prompt", "tune_generator", "request_finetune", "speak", "read_trends", "read_leaderboard"]
     assert first["tool_calls"][0]["name"] == "choose_prompt" and first["response"] is None
     assert recs[1]["response"] and not recs[1]["tool_calls"]
     assert first["prompt_tokens"] == 50 and first["completion_tokens"] == 10 and first["cost"] == 0.0
