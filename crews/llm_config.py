@@ -53,7 +53,7 @@ class LLMSection(BaseModel):
     token_budget: int = Field(4000, ge=64, le=10_000_000,
                               description="prompt + completion tokens per streamer per round; the agent stops when spent")
     timeout_seconds: float = Field(60.0, gt=0, le=3600, description="one LLM request")
-    max_tool_calls: int = Field(1, ge=1, le=20, description="tool calls per streamer per round (each costs one "
+    max_tool_calls: int = Field(2, ge=1, le=20, description="tool calls per streamer per round (each costs one "
                                 "LLM request: the embedded model always answers a tool call when tools are offered)")
     persona_retries: int = Field(2, ge=0, le=10, description="retries of a persona completion before the fallback")
 

@@ -29,7 +29,7 @@ def season_script(messages, tools, meta):
         return json.dumps({"name": f"{'Neo ' if purpose == 'mutation' else ''}{word} Star", "character": "bold and bright",
                            "backstory": "grew up online", "visual_style": f"{word.lower()} skyline at dusk",
                            "voice": "warm", "goals": ["win the crowd"], "survival_motive": "stay on air"})
-    r = int(re.search(r"Round (\d+) of", text).group(1))
+    r = int(re.search(r"Round (\d+)/", text).group(1))
     if meta["actor"] == "s02" and r == 2:
         return RuntimeError("provider exploded")  # one streamer's LLM fails; the season must go on
     if index == 0:
