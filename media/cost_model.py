@@ -15,16 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from media.generator import FrameGenerator
 
-# Defaults measured on the project's 2-core CPU machine (torch 2.13 CPU, 2 torch threads, default
-# GeneratorConfig, untrained weights, 64x64, DDIM): medians of 6 runs of calibrate() as written here (2 steps,
-# batches 1 and 8, minimum of 3 timings each), each run:
-#   python -c "from media.generator import *; from media.cost_model import calibrate; \
-#              print(calibrate(TinyDiffusionGenerator(GeneratorConfig())))"
-# Runs gave seconds_per_call 0.006..0.029 and seconds_per_sample 0.036..0.043 (other work shared the cores;
-# the per-call figure is the noisy one). 0.041 s/sample is about 22 samples/s at batch 8 and 1 step, in line
-# with FACTS.md (14-17 UNet evaluations/s for a 4.6M-parameter UNet; this one has 2.0M parameters).
-DEFAULT_SECONDS_PER_CALL = 0.010
-DEFAULT_SECONDS_PER_SAMPLE = 0.041
+# Defaults measured on the project's 2-core CPU machine (torch 2.13 CPU, 2 torch threads, the default
+# GeneratorConfig = the packaged base model: 0.59M parameters, space-to-depth x2, 64x64, DDIM), three runs of
+#   python -c "from media.generator import *; from media.embedding import get_text_embedder; \
+#              from media.cost_model import calibrate; \
+#              print(calibrate(TinyDiffusionGenerator(GeneratorConfig(), get_text_embedder())))"
+# on a quiet machine gave seconds_per_call 0.0056..0.0072 and seconds_per_sample 0.0040..0.0046: about
+# 220 samples/s at batch 8 and 1 step (bench/media.py measured 222). The previous defaults (0.010, 0.041)
+# described the 2.0M-parameter pixel UNet of the first engine, ten times slower.
+DEFAULT_SECONDS_PER_CALL = 0.006
+DEFAULT_SECONDS_PER_SAMPLE = 0.004
 
 
 class CostModel(BaseModel):
