@@ -118,7 +118,7 @@ class _Stream:
     buffer: StreamBuffer
     generator: torch.Generator
     settings_seed: int
-    metrics: RoundMetrics = field(default_factory=RoundMetrics)
+    metrics: RoundMetrics = field(default_factory=RoundMetrics.sampled)
     guard: DriftGuard = field(default_factory=DriftGuard)
     prev_frame: np.ndarray | None = None  # the latest keyframe: img2img init and interpolation start
     transition: PromptTransition | None = None

@@ -46,6 +46,14 @@ from media.topic_features import FEATURE_DIM, frame_features
 MAX_SIDE = 128  # larger frames are strided down to about this size first: metrics stay cheap at 512 px
 DRIFT_WINDOW = 16  # output frames in the first and the latest window of the drift metric
 NOVELTY_DECAY = 0.5  # weight of older rounds in the novelty history (half-life: one round)
+# In the engine (RoundMetrics.sampled()), the expensive per-frame work runs on a deterministic subsample of output frames (counted over the stream's
+# life, so a resumed season samples the same frames): the still metrics on every frame, SSIM and the mean
+# absolute difference on every PAIR_EVERY-th frame with its immediate predecessor (so they still measure
+# consecutive frames), the colour/structure features (novelty, drift, trend distance) on every
+# FEATURE_EVERY-th frame. With a ~4.5 ms/frame generator, doing all of it on every frame cost ~25% of the
+# engine's time (bench/season.py); the round means barely move with the subsample.
+PAIR_EVERY = 2
+FEATURE_EVERY = 4
 
 
 def _gauss_kernel(size: int = 11, sigma: float = 1.5) -> np.ndarray:
@@ -142,16 +150,25 @@ class RoundMetrics:
 
     _STILL = ("colourfulness", "sharpness", "brightness", "noise")
 
-    def __init__(self) -> None:
+    def __init__(self, pair_every: int = 1, feature_every: int = 1) -> None:
+        if pair_every < 1 or feature_every < 1:
+            raise ValueError("pair_every and feature_every must be >= 1")
+        self.pair_every, self.feature_every = int(pair_every), int(feature_every)
         self._prev_rgb: np.ndarray | None = None
         self._prev_grey: np.ndarray | None = None
         # Long-horizon state (kept across rounds): novelty history, first/latest drift windows.
+        self._seen = 0  # output frames seen over the stream's life (picks the subsample)
         self._history: np.ndarray | None = None  # decayed mean features of previous rounds
         self._last_mean: np.ndarray | None = None  # the latest round mean (stands in for an empty round)
         self._first: tuple[tuple[np.ndarray, float], ...] = ()  # (features, quality) of the first output frames
         self._latest: deque[tuple[np.ndarray, float]] = deque(maxlen=DRIFT_WINDOW)
         self.references: dict[str, np.ndarray] = {}  # set by the engine: sanitised key -> centroid
         self.reset(keep_previous=False)
+
+    @classmethod
+    def sampled(cls) -> "RoundMetrics":
+        """The engine's metrics: SSIM/difference on every PAIR_EVERY-th frame, features on every FEATURE_EVERY-th."""
+        return cls(PAIR_EVERY, FEATURE_EVERY)
 
     def reset(self, keep_previous: bool = True) -> None:
         """Start a new round; with keep_previous the first pair spans the round boundary (no free pass)."""
@@ -177,17 +194,19 @@ class RoundMetrics:
         for k, v in still.items():
             self._sums[k] += v
         self.frames += 1
-        f = np.asarray(frame)
-        step = max(1, math.ceil(max(f.shape[:2]) / MAX_SIDE))
-        feat = frame_features(f[::step, ::step])[0].astype(np.float64)
-        self._feat_sum += feat
-        self._feat_n += 1
-        entry = (feat, quality_score(still["colourfulness"], still["sharpness"], still["brightness"], still["noise"]))
-        if len(self._first) < DRIFT_WINDOW:
-            self._first = (*self._first, entry)  # a tuple: it stops growing at DRIFT_WINDOW
-        self._latest.append(entry)
+        seen, self._seen = self._seen, self._seen + 1
+        if seen % self.feature_every == 0:
+            f = np.asarray(frame)
+            step = max(1, math.ceil(max(f.shape[:2]) / MAX_SIDE))
+            feat = frame_features(f[::step, ::step])[0].astype(np.float64)
+            self._feat_sum += feat
+            self._feat_n += 1
+            entry = (feat, quality_score(still["colourfulness"], still["sharpness"], still["brightness"], still["noise"]))
+            if len(self._first) < DRIFT_WINDOW:
+                self._first = (*self._first, entry)  # a tuple: it stops growing at DRIFT_WINDOW
+            self._latest.append(entry)
         prev = self._prev_rgb
-        if prev is not None and prev.shape == rgb.shape:
+        if seen % self.pair_every == 0 and prev is not None and prev.shape == rgb.shape:
             self._abs_diff += float(np.abs(rgb - prev).mean())
             self._ssim += ssim(grey, self._prev_grey)
             self.pairs += 1
@@ -235,6 +254,7 @@ class RoundMetrics:
             "round_history": arr(self._round_history), "last_mean": arr(self._last_mean),
             "first": [(f.copy(), q) for f, q in self._first], "latest": [(f.copy(), q) for f, q in self._latest],
             "references": {k: v.copy() for k, v in self.references.items()},
+            "seen": self._seen,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -244,6 +264,7 @@ class RoundMetrics:
         prev = state["prev"]
         self._prev_rgb = None if prev is None else np.asarray(prev, dtype=np.float64)
         self._prev_grey = None if prev is None else _grey(self._prev_rgb)
+        self._seen = int(state.get("seen", 0))
         if "feat_sum" not in state:  # a state saved before the content metrics existed
             return
 

@@ -193,3 +193,25 @@ def test_content_metrics_survive_state_round_trip() -> None:
     for x in (m, n):
         x.update(const((10, 200, 30), 64))
     assert m.result() == n.result()
+
+
+def test_sampled_metrics_pair_consecutive_frames_and_resume_exactly() -> None:
+    """The engine's subsample: pairs are still consecutive frames (every 2nd frame with its predecessor),
+    features come from every 4th frame, and a state round trip continues on the same subsample."""
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(12)]
+    full, sampled = RoundMetrics(), RoundMetrics.sampled()
+    for f in frames:
+        full.update(f)
+        sampled.update(f)
+    assert (full.pairs, sampled.pairs) == (11, 5) and (full._feat_n, sampled._feat_n) == (12, 3)
+    twin = RoundMetrics.sampled()
+    for f in frames[:5]:
+        twin.update(f)
+    copy = RoundMetrics.sampled()
+    copy.load_state_dict(twin.state_dict())
+    for f in frames[5:]:
+        copy.update(f)
+    assert copy.result() == sampled.result()
+    with pytest.raises(ValueError):
+        RoundMetrics(pair_every=0)
