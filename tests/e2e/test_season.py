@@ -78,12 +78,14 @@ def test_one_file_many_seasons(tmp_path):
 
 def test_live_clock_streams_while_agents_think(tmp_path):
     """Live mode: wall-clock timing, decisions run concurrently with the engine, everything still stored."""
-    db, season = run_season(write_config(tmp_path, clock="live", rounds=2, round_seconds=1.5), name="live")
+    # 3 rounds of 2 s: in full-suite runs on 2 shared cores, two 1.5 s rounds sometimes produced no frame at all
+    # (wall timing; cause under investigation: see the session note).
+    db, season = run_season(write_config(tmp_path, clock="live", rounds=3, round_seconds=2.0), name="live")
     stats = db.stats(season.id)
-    assert season.status == "finished" and len(stats) == 6
+    assert season.status == "finished" and len(stats) == 9
     per_streamer: dict[int, int] = {}
     for s in stats:  # wall timing: a loaded machine may starve one round, never a whole season
         per_streamer[s.streamer_id] = per_streamer.get(s.streamer_id, 0) + s.frames_generated
     assert all(n > 0 for n in per_streamer.values()), per_streamer
-    assert len(db.events(season.id, kinds=["decision"])) == 6
-    assert db.rounds(season.id)[-1].sim_time >= 3.0
+    assert len(db.events(season.id, kinds=["decision"])) == 9
+    assert db.rounds(season.id)[-1].sim_time >= 6.0
