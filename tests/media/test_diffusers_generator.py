@@ -18,13 +18,7 @@ R = 32  # pixels; the tiny VAEs downsample by 4, so latents are 8x8
 PROMPTS = ["a red fox in snow", "a neon city at night", "ocean waves at dawn", "a bowl of fruit"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny models run faster on one thread, and far faster when other work shares the 2 cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def write_tokenizer(folder: Path) -> None:

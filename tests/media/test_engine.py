@@ -9,7 +9,6 @@ import weakref
 
 import numpy as np
 import pytest
-import torch
 
 from media.cost_model import CostModel, calibrate
 from media.embedding import get_text_embedder
@@ -44,13 +43,7 @@ class SpyGenerator:
         return self.real.generate(cond, resolution, steps, generators, init=init, strength=strength)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Small 32 px batches run faster on one thread, and far faster when other work shares the 2 cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

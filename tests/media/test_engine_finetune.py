@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from media.cost_model import CostModel
 from media.embedding import get_text_embedder
@@ -18,12 +17,7 @@ from media.sources import SyntheticScene
 COST = CostModel(seconds_per_call=0.1, seconds_per_sample=0.4)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -37,12 +37,7 @@ from media.temporal import (
 FAST = CostModel(seconds_per_call=0.001, seconds_per_sample=0.004)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class TextHashEmbedder:
