@@ -127,9 +127,10 @@ class FinetuneQueue:
         """PBT exploit: the child's first checkpoint is a copy of the parent's latest (None if it has none)."""
         if self.checkpoint_root is None:
             return None
-        name = CheckpointDir(self.checkpoint_root).inherit(parent_owner, child_owner)
-        if name is not None:
-            self.counts[child_owner] = max(self.counts.get(child_owner, 0), int(name.rsplit("-", 1)[1].split(".")[0]))
+        folder = CheckpointDir(self.checkpoint_root)
+        name = folder.inherit(parent_owner, child_owner)
+        if name is not None:  # later finetunes of the child number after the inherited file
+            self.counts[child_owner] = max(self.counts.get(child_owner, 0), folder.numbers(child_owner)[-1])
         return name
 
     def drain_events(self) -> list[dict[str, Any]]:
