@@ -575,11 +575,27 @@ class SeasonRunner:
         """Play the remaining rounds. Returns the final status: finished | stopped."""
         self.world.trends.start()  # network sources (yt-dlp) refresh in the background
         try:
+            self._prepare_policy()
             return self._run(on_round)
         finally:
             self.world.trends.close()
             if self.broadcaster:
                 self.broadcaster.stop()
+
+    def _prepare_policy(self) -> None:
+        """Load the policy's local model before round 1 (a failure is left to the first decision, which
+        logs it and keeps the stream as it was)."""
+        if self.season.rounds_done >= self.config.rounds:
+            return
+        try:
+            ready = self.policy.prepare()
+        except Exception as e:  # noqa: BLE001
+            ready = {"error": f"{type(e).__name__}: {e}"[:300]}
+        if ready is not None:
+            with self.db.session() as s:
+                s.add(Event(season_id=self.season.id, round=self.season.rounds_done, kind="policy_ready",
+                            payload_json=dumps(ready)))
+                s.commit()
 
     def _run(self, on_round: Callable[[RoundResult], None] | None) -> str:
         start = self.season.rounds_done + 1

@@ -13,6 +13,7 @@ tool call it still makes is refused by the decision's gate.
 from __future__ import annotations
 
 import asyncio
+import time
 import threading
 from typing import Any
 
@@ -61,6 +62,20 @@ class LLMPolicy(Policy):
         self.personas: dict[str, Any] = {}  # slot -> agents.persona.Persona, set by the arena each round
         self._sessions: list[CallSession] = []
         self._lock = threading.Lock()
+
+    def prepare(self) -> dict[str, Any] | None:
+        """Load the embedded model (and crewai) before round 1; remote and replayed models need nothing."""
+        if not self.model.startswith("embedded/"):
+            return None
+
+        t = time.perf_counter()
+        import crews.agent  # noqa: F401  (crewai's import is a few seconds of the first decision otherwise)
+        from crews.llm.embedded_model import get_model
+
+        m = get_model()
+        m.generate(m.tokenizer.encode("Hello"), max_new_tokens=1)  # first forward pass initialises the kernels
+        return {"model": self.model, "dtype": m.dtype, "loaded_from": m.loaded_from,
+                "seconds": round(time.perf_counter() - t, 3)}
 
     # ---- records ----------------------------------------------------------------------------------------------
     def drain_records(self) -> list[dict[str, Any]]:

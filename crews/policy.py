@@ -24,6 +24,12 @@ class Policy:
     def decide(self, obs: Observation, act: Act, rng: np.random.Generator) -> None:
         raise NotImplementedError
 
+    def prepare(self) -> dict[str, Any] | None:
+        """Load what the first decision would otherwise wait for (a local model); called once before the
+        first round, so a one-off start-up cost is not counted as a decision's latency. Returns what was
+        done, for the event log, or None when there was nothing to do."""
+        return None
+
     async def adecide(self, obs: Observation, act: Act, rng: np.random.Generator) -> None:
         """Async entry point used by `crews.decide`. Sync policies run in a worker thread."""
         await asyncio.to_thread(self.decide, obs, act, rng)

@@ -155,29 +155,51 @@ class JsonSchemaLogitsProcessor(LogitsProcessor):
     """transformers-style LogitsProcessor: only tokens that keep the output inside the grammar survive.
 
     Call order is the one `generate` uses: `(input_ids, scores)` once per step; the first call sees the
-    prompt, later calls see one new token each, which we feed to the matcher before masking.
+    prompt, later calls see the new tokens since the last call (one sampled token, plus any the grammar
+    forced), which we feed to the matcher before masking.
     """
 
     def __init__(self, grammar: str, hf_tokenizer, vocab_size: int):
         self.matcher = llguidance.LLMatcher(ll_tokenizer(hf_tokenizer), grammar)
         self.mask = llt.allocate_token_bitmask(1, vocab_size)
-        self._prompt_len: int | None = None
+        self._seen: int | None = None  # length of the sequence the matcher has consumed up to
+        self.eos_token_id = hf_tokenizer.eos_token_id
 
-    def __call__(self, input_ids, scores):
-        n = input_ids.shape[1]
-        if self._prompt_len is None:
-            self._prompt_len = n
-        elif n > self._prompt_len:
-            self.matcher.consume_token(int(input_ids[0, -1]))
-            self._prompt_len = n
+    def _catch_up(self, seq) -> None:
+        n = len(seq)
+        if self._seen is None:
+            self._seen = n
+        elif n > self._seen:
+            new = [int(t) for t in seq[self._seen:]]
+            if self.matcher.consume_tokens(new) is False or self.matcher.is_error():
+                raise GrammarError(f"grammar matcher failed: {self.matcher.get_error()[:300]}")
+            self._seen = n
         if self.matcher.is_error():
             raise GrammarError(f"grammar matcher failed: {self.matcher.get_error()[:300]}")
+
+    def __call__(self, input_ids, scores):
+        self._catch_up(input_ids[0].tolist())
         t = time.perf_counter()
         llt.fill_next_token_bitmask(self.matcher, self.mask, 0)
         apply_bitmask(scores, self.mask)
         _STATS["masked_tokens"] += 1
         _STATS["mask_seconds"] += time.perf_counter() - t
         return scores
+
+    def fast_forward(self, seq: list[int], room: int) -> tuple[list[int], bool]:
+        """(tokens the grammar forces after `seq`, at most `room` of them; whether the answer is complete).
+
+        The forced tokens are consumed here: the caller appends them to the sequence unchanged. An
+        end-of-text token is never returned as forced; `complete` says the grammar admits nothing but it."""
+        self._catch_up(seq)
+        forced: list[int] = []
+        if room > 0 and not self.matcher.is_stopped():
+            forced = [int(t) for t in self.matcher.compute_ff_tokens()[:room]]
+            if self.eos_token_id is not None:
+                forced = forced[: forced.index(self.eos_token_id)] if self.eos_token_id in forced else forced
+            if forced:
+                self._catch_up(seq + forced)
+        return forced, self.matcher.is_stopped()
 
     def accepted(self) -> bool:
         """True when the text so far is a complete match of the schema."""

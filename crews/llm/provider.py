@@ -11,6 +11,7 @@ Behaviour (OpenAI chat semantics, adapted to a 135M model):
   tool_choice naming a function restricts the grammar to that function; "auto"/"required" both force a call.
 - `response_format` json_schema / json_object: content is JSON constrained to the schema.
 - otherwise plain text; `stop` is honoured.
+- a degenerate repetition loop is broken (`loop_guard`), so a looping answer ends instead of hitting max_tokens.
 - temperature absent or 0 -> greedy (deterministic, what replay wants); >0 -> sampling seeded by `seed`.
 - A schema the grammar cannot compile, or a constrained answer cut off by max_tokens, raises
   `GrammarError` (litellm surfaces it) rather than returning invalid JSON.
@@ -32,6 +33,7 @@ from litellm.types.utils import ChatCompletionMessageToolCall, Function, Message
 from . import constrained, prompting
 from .constrained import GrammarError
 from .embedded_model import get_model
+from .loop_guard import LoopGuard
 
 PROVIDER = "embedded"
 MODEL_NAME = "smollm2-135m"
@@ -141,16 +143,19 @@ class EmbeddedLLM(CustomLLM):
         if isinstance(stop, str):
             stop = (stop,)
 
-        procs = []
+        procs: list = []
+        matcher = None
         if schema is not None:
             grammar = constrained.compile_schema(schema, tok)
-            procs = [constrained.JsonSchemaLogitsProcessor(grammar, tok, m.vocab_size)]
+            matcher = constrained.JsonSchemaLogitsProcessor(grammar, tok, m.vocab_size)
+            procs = [matcher]
             stop = ()  # a stop string must not cut a JSON answer in half
+        procs.append(LoopGuard(len(prompt_ids)))  # after the grammar: it never blocks the only allowed token
         gen = m.generate(prompt_ids, max_new_tokens=max_new, temperature=temperature,
                          top_p=float(p.get("top_p") or 1.0), seed=seed, logits_processors=procs,
                          stop=[s for s in stop if isinstance(s, str)][:4])
 
-        if procs and not procs[0].accepted():
+        if matcher is not None and not matcher.accepted():
             raise GrammarError(f"constrained answer incomplete after {gen.completion_tokens} tokens "
                                f"(max_tokens={max_new}); raise max_tokens")
         if call_tools:
@@ -167,9 +172,11 @@ class EmbeddedLLM(CustomLLM):
         model_response.choices[0].finish_reason = finish
         model_response.model = MODEL
         model_response.created = int(time.time())
+        # OpenAI's usage shape: cached prompt tokens (our prefix cache) under prompt_tokens_details.
         setattr(model_response, "usage", Usage(prompt_tokens=gen.prompt_tokens,
                                                completion_tokens=gen.completion_tokens,
-                                               total_tokens=gen.prompt_tokens + gen.completion_tokens))
+                                               total_tokens=gen.prompt_tokens + gen.completion_tokens,
+                                               prompt_tokens_details={"cached_tokens": gen.cached_tokens}))
         return model_response
 
 

@@ -1,0 +1,171 @@
+"""The embedded model's speed paths must not change what it answers: prefix reuse, grammar fast-forward,
+the loop guard and the dtype choice. Real model, real grammar, short prompts."""
+
+from __future__ import annotations
+
+import json
+
+import litellm
+import pytest
+import torch
+from transformers import DynamicCache
+
+import crews.llm as cl
+from crews.llm import constrained
+from crews.llm.embedded_model import choose_dtype
+from crews.llm.loop_guard import LoopGuard, repeating_tokens
+from crews.llm.prefix_cache import PrefixCache, common_prefix
+
+SYSTEM = ("You are Mara Vex, a retired lighthouse keeper who streams storms at sea. Goal: grow the audience "
+          "and stay out of the relegation zone. Your viewers love waves, thunder, lightning and old ships. ")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return cl.get_model()
+
+
+def prompt_ids(model, user: str) -> list[int]:
+    msgs = [{"role": "system", "content": SYSTEM * 6}, {"role": "user", "content": user}]
+    return list(model.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True,
+                                                    return_dict=True)["input_ids"])
+
+
+# ---- prefix cache -------------------------------------------------------------------------------------------
+
+def test_common_prefix():
+    assert common_prefix([1, 2, 3], [1, 2, 4]) == 2
+    assert common_prefix([], [1]) == 0
+    assert common_prefix([5, 6], [5, 6]) == 2
+
+
+def _cache_of(n: int) -> DynamicCache:
+    c = DynamicCache()
+    c.update(torch.arange(n, dtype=torch.float32).view(1, 1, n, 1), torch.zeros(1, 1, n, 1), 0)
+    return c
+
+
+def test_lookup_reuses_only_aligned_prefixes_and_leaves_a_token_to_compute():
+    pc = PrefixCache(max_entries=2, chunk=4)
+    pc.store(list(range(8)), _cache_of(8))
+    assert pc.lookup([9, 9, 9, 9, 9]) == (0, None)  # nothing shared
+    n, c = pc.lookup(list(range(6)) + [99])  # shares 6 tokens: reuse the aligned 4
+    assert n == 4 and c.get_seq_length() == 4
+    n, c = pc.lookup(list(range(8)))  # the whole prompt is stored, but one token must be left for the logits
+    assert n == 4 and c.get_seq_length() == 4
+    n, c = pc.lookup(list(range(9)))
+    assert n == 8 and c.get_seq_length() == 8
+    c.update(torch.ones(1, 1, 1, 1), torch.ones(1, 1, 1, 1), 0)  # the caller appends to its copy ...
+    assert pc.lookup(list(range(9)))[1].get_seq_length() == 8  # ... the stored entry is untouched
+    assert pc.stats()["hits"] == 4 and pc.stats()["misses"] == 1
+
+
+def test_store_ignores_unaligned_prefixes_evicts_lru_and_drops_redundant_entries():
+    pc = PrefixCache(max_entries=2, chunk=4)
+    pc.store(list(range(6)), _cache_of(6))
+    assert len(pc) == 0
+    pc.store(list(range(4)), _cache_of(4))
+    pc.store(list(range(8)), _cache_of(8))  # extends the first: it replaces it
+    assert len(pc) == 1
+    pc.store([7] * 4, _cache_of(4))
+    pc.store([8] * 4, _cache_of(4))  # third entry: the least recently used (range(8)) goes
+    assert len(pc) == 2 and pc.lookup(list(range(9))) == (0, None)
+
+
+def test_reused_prefix_gives_bit_identical_logits(model):
+    """The point of chunk-aligned reuse: an answer must not depend on what was asked before."""
+    ids = prompt_ids(model, "Viewers want storms. Change the scene.")
+    assert len(ids) > 2 * model.prefix_cache.chunk
+    with torch.inference_mode():
+        model.prefix_cache.clear()
+        _, cold, reused_cold = model._prefill(ids)
+        _, warm, reused_warm = model._prefill(ids)
+    assert reused_cold == 0 and reused_warm == (len(ids) - 1) // model.prefix_cache.chunk * model.prefix_cache.chunk
+    assert torch.equal(cold, warm)
+
+
+def test_answers_are_identical_with_and_without_reuse(model):
+    tools = [{"type": "function", "function": {"name": "choose_prompt", "description": "Change the scene.",
+              "parameters": {"type": "object", "properties": {"prompt": {"type": "string", "maxLength": 40}},
+                             "required": ["prompt"]}}}]
+    msgs = [{"role": "system", "content": SYSTEM * 6}, {"role": "user", "content": "Show a storm."}]
+
+    def ask():
+        r = litellm.completion(model=cl.MODEL, messages=msgs, tools=tools, temperature=0,
+                               **cl.litellm_extra_kwargs())
+        return r.choices[0].message.tool_calls[0].function.arguments, r.usage
+
+    model.prefix_cache.clear()
+    cold, usage_cold = ask()
+    warm, usage_warm = ask()
+    assert cold == warm
+    assert usage_cold.prompt_tokens_details.cached_tokens == 0
+    assert usage_warm.prompt_tokens_details.cached_tokens >= model.prefix_cache.chunk
+
+
+# ---- grammar fast-forward -------------------------------------------------------------------------------------
+
+def test_fast_forward_returns_the_forced_json_prefix(model):
+    schema = constrained.tool_call_schema([{"type": "function", "function": {
+        "name": "speak", "parameters": {"type": "object", "properties": {"line": {"type": "string"}},
+                                        "required": ["line"]}}}])
+    grammar = constrained.compile_schema(schema, model.tokenizer)
+
+    def proc():
+        return constrained.JsonSchemaLogitsProcessor(grammar, model.tokenizer, model.vocab_size)
+
+    p, prompt = proc(), [1, 2, 3]
+    forced, done = p.fast_forward(prompt, 100)
+    assert not done
+    # Up to the property name; the closing quote and colon may merge with what the model writes next.
+    assert model.tokenizer.decode(forced).startswith('{"name":"speak","arguments":{"line')
+    p.fast_forward(prompt + forced, 100)  # the rest of the forced punctuation
+    assert len(proc().fast_forward(prompt, 2)[0]) == 2  # `room` caps what one call forces
+
+
+def test_tool_call_decoding_skips_forced_tokens(model):
+    ids = prompt_ids(model, "Set steps to 2.")
+    schema = constrained.tool_call_schema([{"type": "function", "function": {
+        "name": "tune_generator", "parameters": {"type": "object", "properties": {
+            "steps": {"type": "integer", "minimum": 1, "maximum": 4},
+            "resolution": {"type": "integer", "enum": [32, 64]}}, "required": ["steps", "resolution"]}}}])
+    proc = constrained.JsonSchemaLogitsProcessor(constrained.compile_schema(schema, model.tokenizer),
+                                                 model.tokenizer, model.vocab_size)
+    g = model.generate(ids, max_new_tokens=64, logits_processors=[proc])
+    call = json.loads(g.text)
+    assert call["name"] == "tune_generator" and set(call["arguments"]) == {"steps", "resolution"}
+    assert proc.accepted() and g.finish_reason == "stop"
+    assert g.forced_tokens >= g.completion_tokens // 2  # most of a call is punctuation and names
+
+
+# ---- loop guard ------------------------------------------------------------------------------------------------
+
+def test_repeating_tokens_finds_the_continuation_of_a_seen_run():
+    seq = list(range(10)) * 2 + [0]  # the cycle 0..9 twice, then 0: continuing with 1 repeats a 12-gram
+    assert repeating_tokens(seq, 12) == {1}
+    assert repeating_tokens(list(range(30)), 12) == set()
+    assert repeating_tokens([7] * 11, 12) == set() and repeating_tokens([7] * 12, 12) == {7}
+
+
+def test_loop_guard_blocks_a_loop_but_never_the_only_allowed_token():
+    guard = LoopGuard(prompt_len=2, n=3)
+    ids = torch.tensor([[100, 101, 5, 6, 5, 6]])  # generated 5 6 5 6: next 5 would repeat "6 5 6"? no: "5 6 5"
+    scores = torch.zeros(1, 10)
+    out = guard(ids, scores.clone())
+    assert out[0, 5] == float("-inf") and torch.isfinite(out[0, :5]).all()
+    only = torch.full((1, 10), float("-inf"))
+    only[0, 5] = 0.0  # the grammar allows nothing else
+    assert torch.equal(guard(ids, only.clone()), only)
+
+
+# ---- dtype -----------------------------------------------------------------------------------------------------
+
+def test_dtype_choice_and_override(monkeypatch, model):
+    monkeypatch.setenv("TOTOROID_LLM_DTYPE", "float32")
+    assert choose_dtype() == "float32"
+    monkeypatch.setenv("TOTOROID_LLM_DTYPE", "int4")
+    with pytest.raises(ValueError, match="TOTOROID_LLM_DTYPE"):
+        choose_dtype()
+    monkeypatch.delenv("TOTOROID_LLM_DTYPE")
+    assert choose_dtype() in ("float32", "bfloat16")
+    assert str(next(model.model.parameters()).dtype) == f"torch.{model.dtype}"
