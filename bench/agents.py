@@ -15,7 +15,7 @@ Seasons are tiny (2 streamers, 2 rounds of 2 s, the complete built-in personas) 
 minutes; every LLM request is a real model call (no replay), so the model's speed dominates.
 
 Usage: .venv/bin/python bench/agents.py [--seeds 5] [--rounds 2] [--streamers 2] [--model embedded/smollm2-135m]
-       [--max-tool-calls 2] [--policies llm,hold,random]
+       [--max-tool-calls N (default: the default season's)] [--policies llm,hold,random]
 """
 
 from __future__ import annotations
@@ -69,6 +69,24 @@ def complete_personas(folder: Path) -> None:
             shutil.copy(f, folder / f.name)
 
 
+def default_max_tool_calls() -> int:
+    """What `python -m arena run --policy llm` uses: the default season's `llm.max_tool_calls`."""
+    from arena.config import load_season_config
+
+    return load_season_config(None).llm.max_tool_calls
+
+
+def embedded_stats(model: str) -> dict | None:
+    """Where the embedded model's time went: dtype, prefix-cache reuse, grammar mask cost."""
+    if not model.startswith("embedded/"):
+        return None
+    from crews.llm import constrained
+    from crews.llm.embedded_model import get_model
+
+    m = get_model()
+    return {"dtype": m.dtype, "prefix_cache": m.prefix_cache.stats(), "grammar": constrained.stats()}
+
+
 def schema_valid(name: str, arguments: str) -> bool:
     model = SCHEMAS.get(name)
     if model is None:
@@ -89,6 +107,7 @@ def run(a: argparse.Namespace) -> dict:
     ern: dict[str, list[float]] = {p: [] for p in policies}
     lat, req_lat, tokens_round, tokens_sr, req_prompt, req_completion = [], [], [], [], [], []
     calls = valid = applied = actions = failed = 0
+    load_seconds: list = []  # before round 1 (policy_ready), not part of any decision
     t_all = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         complete_personas(Path(tmp) / "personas")
@@ -102,6 +121,8 @@ def run(a: argparse.Namespace) -> dict:
                 ern[policy].append(float(np.mean([s.ern_mean for s in db.stats(season.id)])))
                 if policy != "llm":
                     continue
+                for e in db.events(season.id, kinds=["policy_ready"]):
+                    load_seconds.append(e.payload.get("seconds"))
                 for e in db.events(season.id, kinds=["decision"]):
                     d = e.payload
                     lat.append(d["seconds"])
@@ -134,6 +155,8 @@ def run(a: argparse.Namespace) -> dict:
                    "per_streamer_round_mean": round(float(np.mean(tokens_sr)), 1) if tokens_sr else None,
                    "prompt_per_request_mean": round(float(np.mean(req_prompt)), 1) if req_prompt else None,
                    "completion_per_request_mean": round(float(np.mean(req_completion)), 1) if req_completion else None},
+        "embedded": embedded_stats(a.model) if "llm" in policies else None,
+        "model_load_seconds": load_seconds,
         "ern": {p: {"mean": round(float(np.mean(v)), 2), "per_seed": [round(x, 2) for x in v]} for p, v in ern.items()},
     }
 
@@ -145,7 +168,8 @@ def main() -> None:
     p.add_argument("--streamers", type=int, default=2)
     p.add_argument("--round-seconds", type=float, default=2.0)
     p.add_argument("--model", default="embedded/smollm2-135m", help="any litellm model string")
-    p.add_argument("--max-tool-calls", type=int, default=2)
+    p.add_argument("--max-tool-calls", type=int, default=default_max_tool_calls(),
+                   help="default: the default season's llm.max_tool_calls")
     p.add_argument("--max-tokens", type=int, default=96)
     p.add_argument("--decision-timeout", type=float, default=600.0)
     p.add_argument("--policies", default="llm,hold,random")

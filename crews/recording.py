@@ -16,7 +16,8 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,6 +156,14 @@ class CallSession:
         return {"totoroid": {"actor": self.actor, "round": self.round, "purpose": self.purpose, "index": index}}
 
 
+@dataclass
+class _Pending:
+    """One call in flight: the budget-stop text that replaces it, or the result to record."""
+
+    stop: str | None = None
+    result: Any = None
+
+
 class RecordingLLM(LLM):
     """A `crewai.LLM` (litellm path) that records each call into its `CallSession` and stops on budgets."""
 
@@ -211,37 +220,38 @@ class RecordingLLM(LLM):
                 if c["name"] not in offered:
                     s.on_unknown_tool(str(c["name"])[:80], _args_object(c["arguments"]))
 
+    @contextmanager
+    def _recorded(self, messages: Any, tools: list[dict] | None) -> Iterator[_Pending]:
+        """Budget check before a call, record after it (also when it raises); shared by call and acall."""
+        s, index, stop = self._begin(messages, tools)
+        pending = _Pending(stop=stop)
+        if stop is not None or s is None:
+            yield pending
+            return
+        before, t0 = dict(self._token_usage), time.perf_counter()
+        try:
+            yield pending
+        except BaseException as exc:
+            self._record(s, index, messages, tools, None, exc, before, time.perf_counter() - t0)
+            raise
+        self._record(s, index, messages, tools, pending.result, None, before, time.perf_counter() - t0)
+
     def call(self, messages: Any, tools: list[dict] | None = None, callbacks: list[Any] | None = None,
              available_functions: dict[str, Any] | None = None, from_task: Any = None, from_agent: Any = None,
              response_model: Any = None) -> Any:
-        s, index, stop = self._begin(messages, tools)
-        if stop is not None:
-            return stop
-        before, t0 = dict(self._token_usage), time.perf_counter()
-        try:
-            result = super().call(messages, tools, callbacks, available_functions, from_task, from_agent, response_model)
-        except BaseException as exc:
-            if s is not None:
-                self._record(s, index, messages, tools, None, exc, before, time.perf_counter() - t0)
-            raise
-        if s is not None:
-            self._record(s, index, messages, tools, result, None, before, time.perf_counter() - t0)
-        return result
+        with self._recorded(messages, tools) as rec:
+            if rec.stop is not None:
+                return rec.stop
+            rec.result = super().call(messages, tools, callbacks, available_functions, from_task, from_agent,
+                                      response_model)
+        return rec.result
 
     async def acall(self, messages: Any, tools: list[dict] | None = None, callbacks: list[Any] | None = None,
                     available_functions: dict[str, Any] | None = None, from_task: Any = None, from_agent: Any = None,
                     response_model: Any = None) -> Any:
-        s, index, stop = self._begin(messages, tools)
-        if stop is not None:
-            return stop
-        before, t0 = dict(self._token_usage), time.perf_counter()
-        try:
-            result = await super().acall(messages, tools, callbacks, available_functions, from_task, from_agent,
-                                         response_model)
-        except BaseException as exc:
-            if s is not None:
-                self._record(s, index, messages, tools, None, exc, before, time.perf_counter() - t0)
-            raise
-        if s is not None:
-            self._record(s, index, messages, tools, result, None, before, time.perf_counter() - t0)
-        return result
+        with self._recorded(messages, tools) as rec:
+            if rec.stop is not None:
+                return rec.stop
+            rec.result = await super().acall(messages, tools, callbacks, available_functions, from_task, from_agent,
+                                             response_model)
+        return rec.result

@@ -3,10 +3,12 @@ app's `SeasonModel` when it has changed (called on new data and when the screen 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Header, Static
 
 from tui.data import SeasonModel
@@ -79,6 +81,24 @@ class ArenaScreen(Screen):
             self.update_view(model)
         elif model is None:
             self.show_empty(problem)
+
+    def sync_streamer_widgets(self, container: Widget, wanted: list[int], make: Callable[[int], Widget],
+                              model: SeasonModel) -> None:
+        """Keep one child of `container` per streamer id in `wanted` (remounted only when the set or order
+        changed, since remounting is what makes a screen flicker), then `fill_streamer_widgets`."""
+        if getattr(self, "_shown", None) != wanted:
+            self._shown = wanted
+            self.call_later(self._remount, container, [make(sid) for sid in wanted], model)
+            return
+        self.fill_streamer_widgets(model)
+
+    async def _remount(self, container: Widget, children: list[Widget], model: SeasonModel) -> None:
+        await container.remove_children()
+        await container.mount_all(children)
+        self.fill_streamer_widgets(model)
+
+    def fill_streamer_widgets(self, model: SeasonModel) -> None:
+        """Update the per-streamer children from `model` (screens using `sync_streamer_widgets`)."""
 
     def reset(self) -> None:
         """The app switched to another season (or lost it): forget what is shown."""

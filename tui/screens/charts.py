@@ -40,20 +40,10 @@ class ChartsScreen(ArenaScreen):
         windows = [r for r in range(every, model.last_round + 1, every) if r < info.rounds_planned]
         title = f"{info.name}: ERN per round" if model.last_round else f"{info.name}: no round scored yet"
         self.query_one(SeasonChart).show(plotted, windows, title)
-        wanted = [r.streamer_id for r in rows]
-        if getattr(self, "_shown", None) != wanted:
-            self._shown = wanted
-            self.call_later(self._rebuild, wanted, model)
-            return
-        self._fill(model)
+        self.sync_streamer_widgets(self.query_one("#sparks", VerticalScroll), [r.streamer_id for r in rows],
+                                   SparkRow, model)
 
-    async def _rebuild(self, wanted: list[int], model: SeasonModel) -> None:
-        box = self.query_one("#sparks", VerticalScroll)
-        await box.remove_children()
-        await box.mount_all([SparkRow(sid) for sid in wanted])
-        self._fill(model)
-
-    def _fill(self, model: SeasonModel) -> None:
+    def fill_streamer_widgets(self, model: SeasonModel) -> None:
         series = model.ern_series()
         table = model.live_table()
         box = self.query_one("#sparks", VerticalScroll)

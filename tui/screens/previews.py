@@ -34,20 +34,10 @@ class PreviewsScreen(ArenaScreen):
         empty = self.query_one("#previews-empty", Static)
         empty.display = not rows
         empty.update("no streams yet")
-        wanted = [r.streamer_id for r in rows]
-        if getattr(self, "_shown", None) != wanted:
-            self._shown = wanted
-            self.call_later(self._rebuild, wanted, model)
-            return
-        self._fill(model)
+        self.sync_streamer_widgets(self.query_one("#previews", Grid), [r.streamer_id for r in rows],
+                                   PreviewCard, model)
 
-    async def _rebuild(self, wanted: list[int], model: SeasonModel) -> None:
-        grid = self.query_one("#previews", Grid)
-        await grid.remove_children()
-        await grid.mount_all([PreviewCard(sid) for sid in wanted])
-        self._fill(model)
-
-    def _fill(self, model: SeasonModel) -> None:
+    def fill_streamer_widgets(self, model: SeasonModel) -> None:
         table = model.live_table()
         for card in self.query_one("#previews", Grid).query(PreviewCard):
             row = table.row(card.streamer_id)
