@@ -78,9 +78,12 @@ def test_one_file_many_seasons(tmp_path):
 
 def test_live_clock_streams_while_agents_think(tmp_path):
     """Live mode: wall-clock timing, decisions run concurrently with the engine, everything still stored."""
-    # 3 rounds of 2 s: in full-suite runs on 2 shared cores, two 1.5 s rounds sometimes produced no frame at all
-    # (wall timing; cause under investigation: see the session note).
-    db, season = run_season(write_config(tmp_path, clock="live", rounds=3, round_seconds=2.0), name="live")
+    # No relegation: in wall timing a stream respawned for the last round has one 2 s round to show its first
+    # frame, and on 2 cores shared with other work its first batch (with its new prompt's encoding, while the
+    # decision thread also runs torch) took longer than that: 0 frames, a flaky assertion about load, not about
+    # the live clock. Relegation and respawn are covered in turn mode.
+    db, season = run_season(write_config(tmp_path, clock="live", rounds=3, round_seconds=2.0,
+                                         relegation={"every": 5}), name="live")
     stats = db.stats(season.id)
     assert season.status == "finished" and len(stats) == 9
     per_streamer: dict[int, int] = {}
