@@ -262,7 +262,7 @@ class TinyDiffusionGenerator:
             c = torch.from_numpy(emb).to(self.device)
             x = noise.to(self.device)  # pure noise = the txt2img start (DDIM's init_noise_sigma is 1)
             if init is not None:
-                x0_init = torch.from_numpy(np.ascontiguousarray(init)).to(self.device).permute(0, 3, 1, 2)
+                x0_init = torch.from_numpy(np.ascontiguousarray(init)).to(self.device).permute(0, 3, 1, 2).contiguous()
                 x0_init = to_latent(x0_init.to(torch.float32) / 127.5 - 1.0, f)
                 partial = torch.from_numpy(strength_arr < 1.0).to(self.device).view(b, 1, 1, 1)
                 a0 = _gather(self._alphas, ts[:, 0])

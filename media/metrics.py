@@ -5,7 +5,12 @@ motion (does it flicker?). All are no-reference and cheap enough to run on every
 
 * flicker: VBench temporal flickering score, (255 - mean |f_t - f_t-1|) / 255 (FACTS.md), mean over pairs;
   1 = static, about 0.67 for independent uniform noise.
-* ssim: mean SSIM of consecutive grey frames (Wang et al. 2004, 11x11 Gaussian window, sigma 1.5).
+* ssim: mean SSIM of consecutive grey frames (Wang et al. 2004, 11x11 Gaussian window, sigma 1.5, 'valid'
+  region, C1 = (0.01 * 255)^2, C2 = (0.03 * 255)^2), at the frame's own resolution up to MAX_SIDE (Wang's
+  ssim.m would only downsample from about 384 px on: factor max(1, round(min(H, W) / 256))). Computed in
+  float32 with four filtered maps instead of five (the denominator needs only the sum of the two local
+  variances, as in Turcotte & Robidoux's refactor of ssim.m); it agrees with the float64 five-map form to
+  ~1e-6.
 * colourfulness: Hasler & Suesstrunk 2003, M = sqrt(std_rg^2 + std_yb^2) + 0.3 sqrt(mean_rg^2 + mean_yb^2)
   (their scale: 15 slightly, 33 moderately, 45 averagely, 59 quite, 82 highly, 109 extremely colourful).
 * sharpness: variance of the 4-neighbour Laplacian of the grey frame (8-bit units; < ~100 reads as blurry).
@@ -51,7 +56,8 @@ NOVELTY_DECAY = 0.5  # weight of older rounds in the novelty history (half-life:
 # absolute difference on every PAIR_EVERY-th frame with its immediate predecessor (so they still measure
 # consecutive frames), the colour/structure features (novelty, drift, trend distance) on every
 # FEATURE_EVERY-th frame. With a ~4.5 ms/frame generator, doing all of it on every frame cost ~25% of the
-# engine's time (bench/season.py); the round means barely move with the subsample.
+# engine's time (bench/season.py); the round means barely move with the subsample. With the float32 planar
+# arithmetic below, RoundMetrics.sampled().update takes ~0.14 ms per 64 px frame (it was ~0.34 ms in float64).
 PAIR_EVERY = 2
 FEATURE_EVERY = 4
 
@@ -63,73 +69,163 @@ def _gauss_kernel(size: int = 11, sigma: float = 1.5) -> np.ndarray:
 
 
 _KERNEL = _gauss_kernel()
+_KERNELS32: dict[int, np.ndarray] = {}  # window size -> the float32 window (small images use a smaller one)
 
 
-def _prep(frame: np.ndarray) -> np.ndarray:
+def _kernel32(side: int) -> np.ndarray:
+    size = _KERNEL.size if side >= _KERNEL.size else (side if side % 2 else side - 1)
+    k = _KERNELS32.get(size)
+    if k is None:
+        k = _KERNELS32[size] = (_KERNEL if size == _KERNEL.size else _gauss_kernel(size)).astype(np.float32)
+    return k
+
+
+# Per-frame arithmetic is float32 on contiguous channel planes (3, H, W); sums accumulate in float64. The
+# metrics agree with a float64 computation to ~1e-6 relative (tests/media/test_metrics.py). Elementwise
+# arithmetic and numpy reductions in a fixed order only (no BLAS matmul): BLAS blocking can change the last
+# bits between calls, and a season replayed from its seed must see bit-identical metrics.
+def _check(frame: np.ndarray) -> np.ndarray:
+    """The frame, validated and strided down to at most about MAX_SIDE pixels a side (a uint8 view)."""
     f = np.asarray(frame)
     if f.ndim != 3 or f.shape[2] != 3 or f.dtype != np.uint8:
         raise ValueError(f"expected a uint8 (H, W, 3) frame, got {f.dtype} {f.shape}")
     step = max(1, math.ceil(max(f.shape[:2]) / MAX_SIDE))
-    return f[::step, ::step].astype(np.float64)
+    return f[::step, ::step] if step > 1 else f
 
 
-# Elementwise arithmetic only (no BLAS matmul): BLAS blocking can change the last bits between calls, and a
-# season replayed from its seed must see bit-identical metrics.
-def _grey(rgb: np.ndarray) -> np.ndarray:
-    return 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+def _planes(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) RGB (any dtype, 0..255) as contiguous float32 channel planes (3, H, W): every per-channel
+    operation then runs on contiguous memory."""
+    return np.ascontiguousarray(np.asarray(rgb).transpose(2, 0, 1)).astype(np.float32, copy=False)
 
 
-def _filter(img: np.ndarray) -> np.ndarray:
-    """Separable 'valid' Gaussian filter; images smaller than the window use a window that fits."""
-    k = _KERNEL
-    side = min(img.shape)
-    if side < k.size:
-        k = _gauss_kernel(side if side % 2 else side - 1)
-    n = k.size
-    rows = img.shape[0] - n + 1
-    out = sum(k[i] * img[i : i + rows] for i in range(n))
-    cols = img.shape[1] - n + 1
-    return sum(k[i] * out[:, i : i + cols] for i in range(n))
+def _grey(planes: np.ndarray) -> np.ndarray:
+    r, g, b = planes
+    grey = r * 0.299
+    grey += g * 0.587
+    grey += b * 0.114
+    return grey
+
+
+def _filter(stack: np.ndarray) -> np.ndarray:
+    """Separable 'valid' Gaussian filter of each image of a C-contiguous float32 stack (..., H, W), all in
+    one pass; images smaller than the window use a window that fits.
+
+    Each pass runs on the flattened stack, so every step is one contiguous 1-d operation: the vertical pass
+    shifts by whole rows (W), the horizontal one by single pixels; outputs whose window would cross an
+    image's bottom or right edge are junk and cut off at the end. The window is symmetric, so tap pairs are
+    added first: k_i (x_i + x_(n-1-i)). Fixed order of operations: the same input gives the same bits.
+    """
+    k = _kernel32(min(stack.shape[-2:]))
+    n, h = k.size, k.size // 2
+    *lead, height, width = stack.shape
+    x = stack.reshape(-1)
+    size = x.size
+    span = size - (n - 1) * width  # vertical pass: flat output j = sum_i k_i x[j + i W]
+    vert = np.empty(size, dtype=np.float32)  # the stack's size, so the result reshapes; the tail is unused
+    v = vert[:span]
+    np.multiply(x[h * width : h * width + span], k[h], out=v)
+    tmp = np.empty(span, dtype=np.float32)
+    for i in range(h):
+        j = n - 1 - i
+        np.add(x[i * width : i * width + span], x[j * width : j * width + span], out=tmp)
+        tmp *= k[i]
+        v += tmp
+    span2 = span - (n - 1)  # horizontal pass: flat output j = sum_i k_i v[j + i]
+    out = np.empty(size, dtype=np.float32)
+    o, tmp = out[:span2], tmp[:span2]
+    np.multiply(v[h : h + span2], k[h], out=o)
+    for i in range(h):
+        np.add(v[i : i + span2], v[n - 1 - i : n - 1 - i + span2], out=tmp)
+        tmp *= k[i]
+        o += tmp
+    return out.reshape(*lead, height, width)[..., : height - n + 1, : width - n + 1]
+
+
+_C1, _C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+
+def _ssim32(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean SSIM of two float32 grey images. The denominator only needs the sum of the two local variances,
+    so four maps are filtered, as one (4, H, W) stack: a, b, a^2 + b^2, a b."""
+    s = np.empty((4, *a.shape), dtype=np.float32)
+    s[0], s[1] = a, b
+    np.multiply(a, a, out=s[2])
+    s[2] += b * b
+    np.multiply(a, b, out=s[3])
+    mu_a, mu_b, e_sq, e_ab = _filter(s)
+    mu_ab = mu_a * mu_b
+    mu_sq = mu_a * mu_a
+    mu_sq += mu_b * mu_b
+    e_ab -= mu_ab  # covariance
+    e_sq -= mu_sq  # sum of the variances
+    mu_ab *= 2
+    mu_ab += _C1
+    e_ab *= 2
+    e_ab += _C2
+    mu_ab *= e_ab  # numerator
+    mu_sq += _C1
+    e_sq += _C2
+    mu_sq *= e_sq  # denominator
+    mu_ab /= mu_sq
+    return float(np.add.reduce(mu_ab, axis=None, dtype=np.float64)) / mu_ab.size
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean SSIM of two grey images in 0..255 (float arrays of the same shape)."""
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    mu_a, mu_b = _filter(a), _filter(b)
-    saa = _filter(a * a) - mu_a**2
-    sbb = _filter(b * b) - mu_b**2
-    sab = _filter(a * b) - mu_a * mu_b
-    num = (2 * mu_a * mu_b + c1) * (2 * sab + c2)
-    den = (mu_a**2 + mu_b**2 + c1) * (saa + sbb + c2)
-    return float(np.mean(num / den))
+    """Mean SSIM of two grey images in 0..255 (float arrays of the same shape), computed in float32."""
+    return _ssim32(np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32))
 
 
 def colourfulness(rgb: np.ndarray) -> float:
-    """Hasler & Suesstrunk (2003) colourfulness of an RGB frame in 0..255 units."""
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    rg, yb = r - g, 0.5 * (r + g) - b
-    return float(math.hypot(rg.std(), yb.std()) + 0.3 * math.hypot(rg.mean(), yb.mean()))
+    """Hasler & Suesstrunk (2003) colourfulness of an RGB frame (H, W, 3) in 0..255 units."""
+    p = _planes(rgb)
+    return _still(p, _grey(p))["colourfulness"]
 
 
 def laplacian(grey: np.ndarray) -> np.ndarray:
     """4-neighbour Laplacian on the interior pixels."""
-    return grey[:-2, 1:-1] + grey[2:, 1:-1] + grey[1:-1, :-2] + grey[1:-1, 2:] - 4 * grey[1:-1, 1:-1]
+    lap = grey[:-2, 1:-1] + grey[2:, 1:-1]
+    lap += grey[1:-1, :-2]
+    lap += grey[1:-1, 2:]
+    lap -= grey[1:-1, 1:-1] * 4
+    return lap
 
 
 def frame_stats(frame: np.ndarray) -> dict[str, float]:
     """Still-picture metrics of one frame (see the module docstring)."""
-    rgb = _prep(frame)
-    return _still(rgb, _grey(rgb))
+    p = _planes(_check(frame))
+    return _still(p, _grey(p))
 
 
-def _still(rgb: np.ndarray, grey: np.ndarray) -> dict[str, float]:
-    lap = laplacian(grey) if min(grey.shape) >= 3 else np.zeros(1)
-    lap_var = float(lap.var())
-    grey_var = float(grey.var())
+def _still(planes: np.ndarray, grey: np.ndarray) -> dict[str, float]:
+    """Colourfulness, sharpness, brightness and noise from the frame's float32 planes and grey image: the
+    means and variances of rg, yb and grey come from one (3, N) reduction each (two-pass variance)."""
+    r, g, b = planes
+    n = grey.size
+    m = np.empty((3, n), dtype=np.float32)
+    rg, yb = m[0].reshape(grey.shape), m[1].reshape(grey.shape)
+    np.subtract(r, g, out=rg)
+    np.add(r, g, out=yb)
+    yb *= 0.5
+    yb -= b
+    m[2] = grey.reshape(-1)
+    mean = np.add.reduce(m, axis=1, dtype=np.float64) / n
+    m -= mean.astype(np.float32)[:, None]
+    m *= m
+    var = np.add.reduce(m, axis=1, dtype=np.float64) / n
+    mean_rg, mean_yb, mean_grey = mean.tolist()
+    var_rg, var_yb, grey_var = var.tolist()
+    if min(grey.shape) >= 3:
+        lap = laplacian(grey)
+        lap -= np.float32(float(np.add.reduce(lap, axis=None, dtype=np.float64)) / lap.size)
+        lap *= lap
+        lap_var = float(np.add.reduce(lap, axis=None, dtype=np.float64)) / lap.size
+    else:
+        lap_var = 0.0
     return {
-        "colourfulness": colourfulness(rgb),
+        "colourfulness": math.hypot(math.sqrt(var_rg), math.sqrt(var_yb)) + 0.3 * math.hypot(mean_rg, mean_yb),
         "sharpness": lap_var,
-        "brightness": float(grey.mean() / 255.0),
+        "brightness": mean_grey / 255.0,
         "noise": min(1.0, lap_var / (20.0 * grey_var)) if grey_var > 1e-9 else 0.0,
     }
 
@@ -188,17 +284,17 @@ class RoundMetrics:
             self._prev_rgb = self._prev_grey = None
 
     def update(self, frame: np.ndarray) -> None:
-        rgb = _prep(frame)
-        grey = _grey(rgb)
-        still = _still(rgb, grey)
+        f = _check(frame)
+        planes = _planes(f)
+        grey = _grey(planes)
+        still = _still(planes, grey)
+        sums = self._sums
         for k, v in still.items():
-            self._sums[k] += v
+            sums[k] += v
         self.frames += 1
         seen, self._seen = self._seen, self._seen + 1
         if seen % self.feature_every == 0:
-            f = np.asarray(frame)
-            step = max(1, math.ceil(max(f.shape[:2]) / MAX_SIDE))
-            feat = frame_features(f[::step, ::step])[0].astype(np.float64)
+            feat = frame_features(f)[0].astype(np.float64)
             self._feat_sum += feat
             self._feat_n += 1
             entry = (feat, quality_score(still["colourfulness"], still["sharpness"], still["brightness"], still["noise"]))
@@ -206,11 +302,14 @@ class RoundMetrics:
                 self._first = (*self._first, entry)  # a tuple: it stops growing at DRIFT_WINDOW
             self._latest.append(entry)
         prev = self._prev_rgb
-        if seen % self.pair_every == 0 and prev is not None and prev.shape == rgb.shape:
-            self._abs_diff += float(np.abs(rgb - prev).mean())
-            self._ssim += ssim(grey, self._prev_grey)
+        if seen % self.pair_every == 0 and prev is not None and prev.shape == planes.shape:
+            # Differences of 0..255 integers and their float32 sums (< 2^24 at <= 128 x 128 x 3) are exact.
+            diff = planes - prev
+            np.abs(diff, out=diff)
+            self._abs_diff += float(diff.sum()) / diff.size
+            self._ssim += _ssim32(grey, self._prev_grey)
             self.pairs += 1
-        self._prev_rgb, self._prev_grey = rgb, grey
+        self._prev_rgb, self._prev_grey = planes, grey
 
     def result(self) -> dict[str, float]:
         """The round's metrics; all zero quality (and still-picture stability) when nothing was output."""
@@ -249,7 +348,8 @@ class RoundMetrics:
 
         return {
             "frames": self.frames, "pairs": self.pairs, "sums": dict(self._sums), "abs_diff": self._abs_diff,
-            "ssim": self._ssim, "prev": None if self._prev_rgb is None else self._prev_rgb.astype(np.uint8),
+            "ssim": self._ssim,
+            "prev": None if self._prev_rgb is None else np.moveaxis(self._prev_rgb, 0, -1).astype(np.uint8),
             "feat_sum": self._feat_sum.copy(), "feat_n": self._feat_n, "history": arr(self._history),
             "round_history": arr(self._round_history), "last_mean": arr(self._last_mean),
             "first": [(f.copy(), q) for f, q in self._first], "latest": [(f.copy(), q) for f, q in self._latest],
@@ -262,7 +362,7 @@ class RoundMetrics:
         self._sums = {k: float(v) for k, v in state["sums"].items()}
         self._abs_diff, self._ssim = float(state["abs_diff"]), float(state["ssim"])
         prev = state["prev"]
-        self._prev_rgb = None if prev is None else np.asarray(prev, dtype=np.float64)
+        self._prev_rgb = None if prev is None else _planes(np.asarray(prev, dtype=np.uint8))  # as update() made it
         self._prev_grey = None if prev is None else _grey(self._prev_rgb)
         self._seen = int(state.get("seen", 0))
         if "feat_sum" not in state:  # a state saved before the content metrics existed

@@ -38,9 +38,12 @@ from pydantic import BaseModel, ConfigDict, Field
 def colour_std(frames: np.ndarray) -> np.ndarray:
     """Per-frame colour standard deviation (0..255 units): the std over pixels of each RGB channel, averaged
     over the 3 channels. (B, H, W, 3) or (H, W, 3) uint8 -> (B,) float64. A single-colour frame gives 0."""
-    f = _batch(frames).astype(np.float64)
-    flat = f.reshape(f.shape[0], -1, 3)
-    return flat.std(axis=1).mean(axis=1)
+    f = _batch(frames)
+    # As contiguous channel planes (B, 3, H*W): reducing the pixel axis of (B, H*W, 3) directly is ~7x slower
+    # (this runs on every generated batch). Same values: bit-identical at 32 and 64 px, within 1e-10 (and
+    # nearer the exact integer result) at other sizes.
+    planes = np.ascontiguousarray(f.reshape(f.shape[0], -1, 3).transpose(0, 2, 1)).astype(np.float64)
+    return planes.std(axis=2).mean(axis=1)
 
 
 def saturation_share(frames: np.ndarray) -> np.ndarray:

@@ -215,3 +215,99 @@ def test_sampled_metrics_pair_consecutive_frames_and_resume_exactly() -> None:
     assert copy.result() == sampled.result()
     with pytest.raises(ValueError):
         RoundMetrics(pair_every=0)
+
+
+# ------------------------------------------------------------------ float32 fast path vs a float64 reference
+from media.metrics import _filter, _gauss_kernel  # noqa: E402
+from media.sources.synthetic import SyntheticScene  # noqa: E402
+
+
+def _ref_filter(img: np.ndarray) -> np.ndarray:
+    """The textbook form in float64: 'valid' 2-d correlation with the outer product of the 1-d window."""
+    side = min(img.shape)
+    k = _gauss_kernel(11 if side >= 11 else (side if side % 2 else side - 1))
+    w = np.outer(k, k)
+    n = k.size
+    out = np.zeros((img.shape[0] - n + 1, img.shape[1] - n + 1))
+    for i in range(n):
+        for j in range(n):
+            out += w[i, j] * img[i : i + out.shape[0], j : j + out.shape[1]]
+    return out
+
+
+def _ref_ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Wang et al.'s five-filter SSIM in float64."""
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    mu_a, mu_b = _ref_filter(a), _ref_filter(b)
+    saa, sbb, sab = _ref_filter(a * a) - mu_a**2, _ref_filter(b * b) - mu_b**2, _ref_filter(a * b) - mu_a * mu_b
+    return float(np.mean((2 * mu_a * mu_b + c1) * (2 * sab + c2) / ((mu_a**2 + mu_b**2 + c1) * (saa + sbb + c2))))
+
+
+def _grey64(frame: np.ndarray) -> np.ndarray:
+    f = frame.astype(np.float64)
+    return 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
+
+
+def _scene(topic: str = "ocean waves", n: int = 4, size: int = 64) -> np.ndarray:
+    return SyntheticScene(topic, 0).frames(0.0, n, 8.0, size)
+
+
+def test_stacked_flat_filter_matches_the_2d_window() -> None:
+    rng = np.random.default_rng(5)
+    for shape in [(64, 64), (37, 51), (11, 11), (12, 30), (7, 9), (5, 100), (2, 2)]:
+        imgs = rng.random((3, *shape)) * 255
+        out = _filter(imgs.astype(np.float32))
+        assert out.shape == (3, *_ref_filter(imgs[0]).shape)
+        for i in range(3):
+            np.testing.assert_allclose(out[i], _ref_filter(imgs[i]), rtol=1e-5, atol=1e-3)
+
+
+def test_float32_ssim_matches_the_float64_five_filter_form() -> None:
+    rng = np.random.default_rng(6)
+    scene = _scene(n=3)
+    cases = [
+        (_grey64(scene[0]), _grey64(scene[1])),
+        (_grey64(scene[0]), _grey64(scene[2])),
+        (_grey64(gradient()), _grey64(gradient(3))),
+        (_grey64(gradient()), rng.integers(0, 256, (64, 64)).astype(float)),
+        (_grey64(noise(rng, 9)), _grey64(noise(rng, 9))),  # smaller than the window
+        (_grey64(const((0, 0, 0))), _grey64(const((255, 255, 255)))),
+    ]
+    for a, b in cases:
+        assert ssim(a, b) == pytest.approx(_ref_ssim(a, b), abs=1e-5)
+        assert ssim(a, a) == 1.0  # identical images: numerator and denominator are the same float32 numbers
+
+
+def test_ssim_falls_as_noise_grows() -> None:
+    rng = np.random.default_rng(7)
+    a = _grey64(_scene(n=1)[0])
+    values = [ssim(a, np.clip(a + rng.normal(0, s, a.shape), 0, 255)) for s in (0, 2, 5, 10, 20, 40, 80)]
+    assert values[0] == 1.0 and all(x > y for x, y in zip(values, values[1:])) and values[-1] < 0.5
+
+
+def test_still_metrics_match_a_float64_reference() -> None:
+    rng = np.random.default_rng(8)
+    for frame in [*_scene("desert sunset", 2), gradient(), noise(rng), noise(rng, 13), const((20, 200, 90))]:
+        f = frame.astype(np.float64)
+        grey = _grey64(frame)
+        rg, yb = f[..., 0] - f[..., 1], 0.5 * (f[..., 0] + f[..., 1]) - f[..., 2]
+        lap = grey[:-2, 1:-1] + grey[2:, 1:-1] + grey[1:-1, :-2] + grey[1:-1, 2:] - 4 * grey[1:-1, 1:-1]
+        got = frame_stats(frame)
+        assert got["colourfulness"] == pytest.approx(
+            math.hypot(rg.std(), yb.std()) + 0.3 * math.hypot(rg.mean(), yb.mean()), rel=1e-6, abs=1e-9)
+        assert got["sharpness"] == pytest.approx(lap.var(), rel=1e-5, abs=1e-6)
+        assert got["brightness"] == pytest.approx(grey.mean() / 255, rel=1e-6)
+        expected_noise = min(1.0, lap.var() / (20 * grey.var())) if grey.var() > 1e-9 else 0.0
+        assert got["noise"] == pytest.approx(expected_noise, rel=1e-5, abs=1e-9)
+
+
+def test_round_metrics_are_bit_identical_on_replay() -> None:
+    frames = _scene("neon tunnel", 9)
+    runs = []
+    for _ in range(2):
+        m = RoundMetrics.sampled()
+        for f in frames:
+            m.update(f.copy())
+        runs.append(m.result())
+    assert runs[0] == runs[1]

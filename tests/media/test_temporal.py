@@ -162,6 +162,11 @@ def test_colour_std_and_saturation_by_hand() -> None:
     assert colour_std(half)[0] == pytest.approx(127.5) and saturation_share(half)[0] == 1.0
     with pytest.raises(ValueError, match="uint8"):
         colour_std(np.zeros((4, 4, 3), np.float32))
+    rng = np.random.default_rng(0)
+    for size in (5, 17, 64, 100):  # the planar computation gives the textbook per-channel std
+        frames = (rng.random((3, size, size, 3)) ** 3 * 255).astype(np.uint8)
+        expected = frames.reshape(3, -1, 3).astype(np.float64).std(axis=1).mean(axis=1)
+        np.testing.assert_allclose(colour_std(frames), expected, rtol=1e-12)
 
 
 # ----------------------------------------------------------------------------------------- transitions
