@@ -215,6 +215,7 @@ class StreamEngine:
             st = _Stream(stream_id, settings_source, int(seed), settings, buf, gen, settings.seed)
             st.guard = DriftGuard(self.drift_guard)
             st.metrics.references = self._references
+            st.metrics.set_fps(settings.fps)
             self._streams[stream_id] = st
 
     def remove_stream(self, stream_id: str) -> None:
@@ -351,6 +352,8 @@ class StreamEngine:
                 continue
             if new.fps != st.buffer.fps:
                 st.buffer.set_fps(new.fps)
+            if new.fps != st.metrics.fps:
+                st.metrics.set_fps(new.fps)  # metrics sample at most so many frames per stream second
             cap = self.capacity_for(new.fps, new.interpolation)
             if cap != st.buffer.capacity:
                 st.buffer.set_capacity(cap)

@@ -1,7 +1,8 @@
 """Per-stream, per-round image metrics on uint8 RGB frames (numpy only), as the audience model's inputs.
 
 Why these: a viewer perceives a stream's picture (is it colourful, sharp, well exposed, or noise?) and its
-motion (does it flicker?). All are no-reference and cheap enough to run on every output frame:
+motion (does it flicker?). All are no-reference and cheap enough to run on every output frame (the engine runs
+them on a deterministic subsample: see STILL_EVERY below):
 
 * flicker: VBench temporal flickering score, (255 - mean |f_t - f_t-1|) / 255 (FACTS.md), mean over pairs;
   1 = static, about 0.67 for independent uniform noise.
@@ -51,15 +52,18 @@ from media.topic_features import FEATURE_DIM, frame_features
 MAX_SIDE = 128  # larger frames are strided down to about this size first: metrics stay cheap at 512 px
 DRIFT_WINDOW = 16  # output frames in the first and the latest window of the drift metric
 NOVELTY_DECAY = 0.5  # weight of older rounds in the novelty history (half-life: one round)
-# In the engine (RoundMetrics.sampled()), the expensive per-frame work runs on a deterministic subsample of output frames (counted over the stream's
-# life, so a resumed season samples the same frames): the still metrics on every frame, SSIM and the mean
-# absolute difference on every PAIR_EVERY-th frame with its immediate predecessor (so they still measure
-# consecutive frames), the colour/structure features (novelty, drift, trend distance) on every
-# FEATURE_EVERY-th frame. With a ~4.5 ms/frame generator, doing all of it on every frame cost ~25% of the
-# engine's time (bench/season.py); the round means barely move with the subsample. With the float32 planar
-# arithmetic below, RoundMetrics.sampled().update takes ~0.14 ms per 64 px frame (it was ~0.34 ms in float64).
-PAIR_EVERY = 2
-FEATURE_EVERY = 4
+# In the engine (RoundMetrics.sampled()), the expensive per-frame work runs on a deterministic subsample of
+# output frames (counted over the stream's life, so a resumed season samples the same frames): the still
+# metrics on every STILL_EVERY-th frame, SSIM and the mean absolute difference on every PAIR_EVERY-th frame
+# with its immediate predecessor (so they still measure consecutive frames), the colour/structure features
+# (novelty, drift, trend distance) on every FEATURE_EVERY-th frame. Those are the densest rates; a stream
+# told its fps (set_fps) also caps each kind at so many samples per second of stream (the *_PER_SECOND
+# below), because a round mean needs a number of samples per round, not one per frame, while the cost per
+# frame is fixed: at the default season's 6-8 fps nothing changes, at 60 fps the still metrics run on every
+# 5th frame. With a ~4 ms/frame generator, all of it on every frame cost ~25% of the engine's time
+# (bench/season.py); RoundMetrics.sampled().update takes ~0.14 ms per sampled 64 px frame in float32.
+STILL_EVERY, PAIR_EVERY, FEATURE_EVERY = 1, 2, 4
+STILL_PER_SECOND, PAIRS_PER_SECOND, FEATURES_PER_SECOND = 12.0, 6.0, 3.0
 
 
 def _gauss_kernel(size: int = 11, sigma: float = 1.5) -> np.ndarray:
@@ -246,12 +250,15 @@ class RoundMetrics:
 
     _STILL = ("colourfulness", "sharpness", "brightness", "noise")
 
-    def __init__(self, pair_every: int = 1, feature_every: int = 1) -> None:
-        if pair_every < 1 or feature_every < 1:
-            raise ValueError("pair_every and feature_every must be >= 1")
-        self.pair_every, self.feature_every = int(pair_every), int(feature_every)
-        self._prev_rgb: np.ndarray | None = None
-        self._prev_grey: np.ndarray | None = None
+    def __init__(self, pair_every: int = 1, feature_every: int = 1, still_every: int = 1,
+                 rate_caps: tuple[float, float, float] | None = None) -> None:
+        if pair_every < 1 or feature_every < 1 or still_every < 1:
+            raise ValueError("still_every, pair_every and feature_every must be >= 1")
+        self._base = (int(still_every), int(pair_every), int(feature_every))
+        self.still_every, self.pair_every, self.feature_every = self._base
+        self._caps = rate_caps  # (still, pairs, features) per second of stream, or None: no cap
+        self.fps: float | None = None
+        self._prev: np.ndarray | None = None  # the previous output frame as given (uint8 view); converted lazily
         # Long-horizon state (kept across rounds): novelty history, first/latest drift windows.
         self._seen = 0  # output frames seen over the stream's life (picks the subsample)
         self._history: np.ndarray | None = None  # decayed mean features of previous rounds
@@ -263,13 +270,24 @@ class RoundMetrics:
 
     @classmethod
     def sampled(cls) -> "RoundMetrics":
-        """The engine's metrics: SSIM/difference on every PAIR_EVERY-th frame, features on every FEATURE_EVERY-th."""
-        return cls(PAIR_EVERY, FEATURE_EVERY)
+        """The engine's metrics: the subsample and per-second caps described at STILL_EVERY above."""
+        return cls(PAIR_EVERY, FEATURE_EVERY, STILL_EVERY, (STILL_PER_SECOND, PAIRS_PER_SECOND, FEATURES_PER_SECOND))
+
+    def set_fps(self, fps: float) -> None:
+        """The stream's output rate: with rate caps, sample every max(base, ceil(fps / cap))-th frame."""
+        if not (fps > 0 and math.isfinite(fps)):
+            raise ValueError(f"fps must be a positive number, got {fps!r}")
+        self.fps = float(fps)
+        if self._caps is None:
+            return
+        self.still_every, self.pair_every, self.feature_every = (
+            max(base, math.ceil(self.fps / cap - 1e-9)) for base, cap in zip(self._base, self._caps))
 
     def reset(self, keep_previous: bool = True) -> None:
         """Start a new round; with keep_previous the first pair spans the round boundary (no free pass)."""
         self.frames = 0
         self.pairs = 0
+        self.still_n = 0
         self._sums = dict.fromkeys(self._STILL, 0.0)
         self._abs_diff = 0.0
         self._ssim = 0.0
@@ -281,19 +299,30 @@ class RoundMetrics:
         self._feat_n = 0
         self._round_history = self._history  # what this round's novelty compares to
         if not keep_previous:
-            self._prev_rgb = self._prev_grey = None
+            self._prev = None
 
     def update(self, frame: np.ndarray) -> None:
         f = _check(frame)
-        planes = _planes(f)
-        grey = _grey(planes)
-        still = _still(planes, grey)
-        sums = self._sums
-        for k, v in still.items():
-            sums[k] += v
         self.frames += 1
         seen, self._seen = self._seen, self._seen + 1
-        if seen % self.feature_every == 0:
+        do_still = seen % self.still_every == 0 or self.still_n == 0  # a round with frames has still metrics
+        do_feat = seen % self.feature_every == 0
+        prev = self._prev
+        do_pair = seen % self.pair_every == 0 and prev is not None and prev.shape == f.shape
+        self._prev = f
+        if not (do_still or do_feat or do_pair):
+            return  # a frame outside every subsample costs only the counters
+        planes = _planes(f)
+        grey = _grey(planes)
+        still = None
+        if do_still or do_feat:
+            still = _still(planes, grey)
+        if do_still:
+            sums = self._sums
+            for k, v in still.items():
+                sums[k] += v
+            self.still_n += 1
+        if do_feat:
             feat = frame_features(f)[0].astype(np.float64)
             self._feat_sum += feat
             self._feat_n += 1
@@ -301,19 +330,18 @@ class RoundMetrics:
             if len(self._first) < DRIFT_WINDOW:
                 self._first = (*self._first, entry)  # a tuple: it stops growing at DRIFT_WINDOW
             self._latest.append(entry)
-        prev = self._prev_rgb
-        if seen % self.pair_every == 0 and prev is not None and prev.shape == planes.shape:
+        if do_pair:
+            prev_planes = _planes(prev)
             # Differences of 0..255 integers and their float32 sums (< 2^24 at <= 128 x 128 x 3) are exact.
-            diff = planes - prev
+            diff = planes - prev_planes
             np.abs(diff, out=diff)
             self._abs_diff += float(diff.sum()) / diff.size
-            self._ssim += _ssim32(grey, self._prev_grey)
+            self._ssim += _ssim32(grey, _grey(prev_planes))
             self.pairs += 1
-        self._prev_rgb, self._prev_grey = planes, grey
 
     def result(self) -> dict[str, float]:
         """The round's metrics; all zero quality (and still-picture stability) when nothing was output."""
-        n = max(1, self.frames)
+        n = max(1, self.still_n)
         out = {k: v / n for k, v in self._sums.items()}
         mad = self._abs_diff / self.pairs if self.pairs else 0.0
         ssim_mean = self._ssim / self.pairs if self.pairs else 1.0
@@ -349,7 +377,8 @@ class RoundMetrics:
         return {
             "frames": self.frames, "pairs": self.pairs, "sums": dict(self._sums), "abs_diff": self._abs_diff,
             "ssim": self._ssim,
-            "prev": None if self._prev_rgb is None else np.moveaxis(self._prev_rgb, 0, -1).astype(np.uint8),
+            "prev": None if self._prev is None else np.array(self._prev, dtype=np.uint8),
+            "still_n": self.still_n, "fps": self.fps,
             "feat_sum": self._feat_sum.copy(), "feat_n": self._feat_n, "history": arr(self._history),
             "round_history": arr(self._round_history), "last_mean": arr(self._last_mean),
             "first": [(f.copy(), q) for f, q in self._first], "latest": [(f.copy(), q) for f, q in self._latest],
@@ -362,9 +391,11 @@ class RoundMetrics:
         self._sums = {k: float(v) for k, v in state["sums"].items()}
         self._abs_diff, self._ssim = float(state["abs_diff"]), float(state["ssim"])
         prev = state["prev"]
-        self._prev_rgb = None if prev is None else _planes(np.asarray(prev, dtype=np.uint8))  # as update() made it
-        self._prev_grey = None if prev is None else _grey(self._prev_rgb)
+        self._prev = None if prev is None else np.asarray(prev, dtype=np.uint8)
         self._seen = int(state.get("seen", 0))
+        self.still_n = int(state.get("still_n", self.frames))  # older states sampled still metrics on every frame
+        if state.get("fps") is not None:
+            self.set_fps(float(state["fps"]))
         if "feat_sum" not in state:  # a state saved before the content metrics existed
             return
 

@@ -311,3 +311,50 @@ def test_round_metrics_are_bit_identical_on_replay() -> None:
             m.update(f.copy())
         runs.append(m.result())
     assert runs[0] == runs[1]
+
+
+def test_rate_caps_sample_per_stream_second_and_resume_exactly() -> None:
+    """At the default season's frame rates the subsample is the base one; at 60 fps each kind is capped at
+    so many samples per second, the round means stay close to the full ones, and a resumed stream samples
+    the same frames."""
+    m = RoundMetrics.sampled()
+    m.set_fps(6.0)
+    assert (m.still_every, m.pair_every, m.feature_every) == (1, 2, 4)
+    m.set_fps(60.0)
+    assert (m.still_every, m.pair_every, m.feature_every) == (5, 10, 20)
+    with pytest.raises(ValueError):
+        m.set_fps(0.0)
+
+    frames = list(SyntheticScene("ocean waves", 0).frames(0.0, 120, 60.0, 64))  # two seconds at 60 fps
+    full, capped = RoundMetrics(), RoundMetrics.sampled()
+    capped.set_fps(60.0)
+    for f in frames:
+        full.update(f)
+        capped.update(f)
+    assert (capped.frames, capped.still_n, capped.pairs, capped._feat_n) == (120, 24, 11, 6)  # frame 0 has no predecessor to pair with
+    a, b = full.result(), capped.result()
+    for k in ("quality", "stability", "brightness", "flicker", "ssim"):
+        assert abs(a[k] - b[k]) < 0.02, (k, a[k], b[k])
+
+    twin = RoundMetrics.sampled()
+    twin.set_fps(60.0)
+    for f in frames[:37]:
+        twin.update(f)
+    resumed = RoundMetrics.sampled()
+    resumed.load_state_dict(twin.state_dict())
+    assert resumed.fps == 60.0
+    for f in frames[37:]:
+        resumed.update(f)
+    assert resumed.result() == capped.result()
+
+
+def test_every_round_with_frames_has_still_metrics() -> None:
+    """A round shorter than one still-metrics period still measures its picture (not a zero quality)."""
+    m = RoundMetrics.sampled()
+    m.set_fps(60.0)
+    frames = _scene(n=8)
+    for f in frames[:6]:
+        m.update(f)
+    m.reset()
+    m.update(frames[6])  # frame 7 of the stream's life: not on the every-5th grid
+    assert m.still_n == 1 and m.result()["quality"] > 0
