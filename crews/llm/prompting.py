@@ -74,6 +74,11 @@ def _type_of(p: dict) -> str:
         t = "|".join(str(x) for x in t)
     short = {"integer": "int", "number": "num", "string": "str", "boolean": "bool"}.get(t, t or "any")
     if "enum" in p and isinstance(p["enum"], list):
+        if any(isinstance(v, str) for v in p["enum"]):
+            # String choices (trend ids) change every round and are listed in the task text; naming them here
+            # would make the tool block differ between rounds and defeat the prompt-prefix cache. The grammar
+            # still allows only these values.
+            return "str, one of the ids given"
         return "|".join(json.dumps(v) for v in p["enum"][:8])
     lo, hi = p.get("minimum"), p.get("maximum")
     if lo is not None or hi is not None:
@@ -122,11 +127,13 @@ def build_messages(messages: list, tools: list[dict] | None, json_schema: dict |
             turns.append({"role": "user", "content": text})
     system = sanitize("\n".join(p for p in system_parts if p) or DEFAULT_SYSTEM, specials, MAX_SYSTEM_CHARS)
     if tools:
+        # The tool block first: it is the same for every streamer of a season and every round, so its
+        # prompt prefix is computed once and reused (prefix_cache); the persona and the round follow it.
         if len(system) > MAX_PERSONA_CHARS:  # a long backstory would cost every request of the decision
             system = system[:MAX_PERSONA_CHARS].rsplit(" ", 1)[0] + " ..."
         sigs = "\n".join("- " + tool_signature(t.get("function", t), specials) for t in tools)
-        system += ("\nAct by calling one tool:\n" + sigs +
-                   '\nReply as JSON: {"name": tool, "arguments": {...}}')
+        system = ("Tools:\n" + sigs + "\n\n" + system +
+                  '\nAct by calling one tool. Reply as JSON: {"name": tool, "arguments": {...}}')
     elif json_schema is not None:
         s = json.dumps(json_schema, separators=(",", ":"))
         system += "\nReply only with JSON matching this schema: " + sanitize(s, specials, 800)
