@@ -13,6 +13,7 @@ tool call it still makes is refused by the decision's gate.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import threading
 from typing import Any
@@ -134,9 +135,18 @@ class LLMPolicy(Policy):
         session = self._session(obs, act)
         crew = self._crew(obs, act, session)
         try:
-            await _in_daemon_thread(crew.kickoff)
+            with self._model_host():
+                await _in_daemon_thread(crew.kickoff)
         finally:
-            session.close()  # also on timeout (CancelledError): the worker thread stops at its next LLM call
+            session.close()
+
+    def _model_host(self):
+        """The embedded model runs on this event loop's thread while decisions await it (host_thread)."""
+        if not self.model.startswith("embedded/"):
+            return contextlib.nullcontext()
+        from crews.llm.embedded_model import get_model
+
+        return get_model().host.hosted_by(asyncio.get_running_loop())  # also on timeout (CancelledError): the worker thread stops at its next LLM call
 
     def decide(self, obs: Observation, act: Act, rng: np.random.Generator) -> None:
         asyncio.run(self.adecide(obs, act, rng))

@@ -30,8 +30,9 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
+from .host_thread import HostThread
 from .prefix_cache import PrefixCache
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,7 @@ class EmbeddedModel:
             self._write_cache(conv)
         self.model.to(getattr(torch, self.dtype)).eval()
         self.prefix_cache = PrefixCache()
+        self.host = HostThread()
         self.load_seconds = time.perf_counter() - t
         self.vocab_size = int(self.model.config.vocab_size)
         self.max_context = int(getattr(self.model.config, "max_position_embeddings", 2048))
@@ -195,7 +197,12 @@ class EmbeddedModel:
                 self.prefix_cache.store(ids[:aligned], cache)
         return cache, logits, start
 
-    def generate(
+    def generate(self, prompt_ids: Sequence[int], **kwargs: Any) -> Generation:
+        """Decode after `prompt_ids` (see `_generate` for the arguments), on the host thread when one is set
+        (host_thread: one torch thread team instead of one per decision thread)."""
+        return self.host.run(lambda: self._generate(prompt_ids, **kwargs))
+
+    def _generate(
         self,
         prompt_ids: Sequence[int],
         *,
