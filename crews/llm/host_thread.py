@@ -23,6 +23,10 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 POLL_SECONDS = 0.5  # how often a waiting caller checks that its host loop is still alive
+# Loop iterations between two model calls. A decision that got its answer needs about three before the loop
+# has seen it end (thread settles a future -> the task wakes -> wait_for returns); without these hops each step
+# waited for another whole model call, and all decisions of a round ended together.
+YIELD_HOPS = 4
 
 
 class _Call:
@@ -76,9 +80,9 @@ class HostThread:
     def run(self, fn: Callable[[], Any]) -> Any:
         """fn() on the host thread when there is one and we are not on it; else right here.
 
-        Calls queue on the host and run one per loop iteration (`_serve` re-schedules itself at the back of
-        the loop's ready queue), so a decision that finished is seen by the loop between two model calls
-        instead of after every queued one."""
+        Calls queue on the host and run one at a time, YIELD_HOPS loop iterations apart (`_serve`
+        re-schedules itself at the back of the loop's ready queue), so a decision that finished is seen by the
+        loop between two model calls instead of after every queued one."""
         with self._lock:
             loop, tid = self._loop, self._thread_id
         if loop is None or tid == threading.get_ident():
@@ -102,7 +106,10 @@ class HostThread:
                     call.run()  # the host went away before running it
                     return call.future.result()
 
-    def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _serve(self, loop: asyncio.AbstractEventLoop, hops: int = 0) -> None:
+        if hops:  # let a finished decision's completion chain run before the next model call
+            loop.call_soon(self._serve, loop, hops - 1)
+            return
         with self._lock:
             call = self._queue.popleft() if self._queue else None
             more = bool(self._queue)
@@ -111,4 +118,4 @@ class HostThread:
         if call is not None and call.claim():
             call.run()
         if more:
-            loop.call_soon(self._serve, loop)
+            loop.call_soon(self._serve, loop, YIELD_HOPS)
