@@ -26,6 +26,7 @@ from agents.persona import Persona
 # complete(messages, response_format) -> the model's text answer (raises on transport errors)
 Complete = Callable[[list[dict[str, str]], dict[str, Any]], str]
 
+NAME_PATTERN = r"^[^\s,;:!?]+( [^\s,;:!?]+){0,3}$"
 TEXT_FIELDS = ("name", "character", "backstory", "visual_style", "voice", "survival_motive")
 
 
@@ -34,7 +35,10 @@ class PersonaFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=40, description="a short stage name")
+    # A name, not a sentence: the 135M default model once wrote its character line ("Calm, gentle, speaks
+    # rarely and warmly.") as the name. 1-4 words without sentence punctuation (a period inside a word, as in
+    # "Dr. Vex", is fine); the grammar enforces the pattern, so the model cannot do it again.
+    name: str = Field(min_length=1, max_length=40, pattern=NAME_PATTERN, description="a short stage name, 1-4 words")
     character: str = Field(min_length=3, max_length=300, description="personality in one or two sentences")
     backstory: str = Field(min_length=3, max_length=500, description="why it streams, two sentences")
     visual_style: str = Field(min_length=3, max_length=200, description="what its stream looks like: a scene prompt")

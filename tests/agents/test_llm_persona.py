@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from agents.llm_persona import PersonaFields, complete_with_llm, mutate_with_llm
 from agents.persona import Persona
 
@@ -92,3 +94,17 @@ def test_through_crewai_llm_with_a_scripted_provider():
     assert handler.requests[0]["response_format"]["type"] == "json_schema"
     [rec] = pol.drain_records()
     assert rec["purpose"] == "persona" and rec["actor"] == "spawn0" and json.loads(rec["response"]) == GOOD
+
+
+def test_a_generated_name_is_a_name_not_a_sentence():
+    """The default model once wrote its character line as the name; the schema (and so the grammar) refuses."""
+    from pydantic import ValidationError
+
+
+    good = {"character": "calm", "backstory": "keeps woods", "visual_style": "forest", "voice": "soft",
+            "goals": ["rest"], "survival_motive": "the roof"}
+    for name in ("Brother Moss", "Dr. Vex", "Old Beacon 2"):
+        assert PersonaFields.model_validate({**good, "name": name}).name == name
+    for name in ("Calm, gentle, speaks rarely and warmly.", "one two three four five", "Loud!"):
+        with pytest.raises(ValidationError):
+            PersonaFields.model_validate({**good, "name": name})
