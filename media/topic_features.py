@@ -16,27 +16,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from media.frames import as_frame_batch, channel_planes
+
 HUE_BINS = 6
 VALUE_BINS = 3
 FEATURE_DIM = 6 + HUE_BINS * VALUE_BINS + 1 + 3
 
 
-def _as_batch(frames: np.ndarray) -> np.ndarray:
-    f = np.asarray(frames)
-    if f.ndim == 3:
-        f = f[None]
-    if f.ndim != 4 or f.shape[-1] != 3 or f.dtype != np.uint8:
-        raise ValueError(f"expected uint8 frames (N, H, W, 3) or (H, W, 3), got {f.dtype} {f.shape}")
-    return f
-
-
 def frame_features(frames: np.ndarray) -> np.ndarray:
     """Features of each frame: float32 (N, FEATURE_DIM). Accepts (N, H, W, 3) or one (H, W, 3) uint8 frame."""
-    u = _as_batch(frames)
+    u = as_frame_batch(frames)
     n, height, width = u.shape[:3]
-    # Channel planes (N, 3, H*W), contiguous: per-channel reductions and arithmetic then run over contiguous
-    # memory (reducing the pixel axis of (N, H*W, 3) directly is several times slower).
-    planes = np.ascontiguousarray(u.reshape(n, -1, 3).transpose(0, 2, 1)).astype(np.float32) / 255.0
+    planes = channel_planes(u).astype(np.float32) / 255.0  # (N, 3, H*W): reductions on contiguous memory
     stats = np.concatenate([planes.mean(2), planes.std(2) * 2.0], axis=1)  # std of 0..1 values is <= 0.5
 
     r, g, b = planes[:, 0], planes[:, 1], planes[:, 2]
