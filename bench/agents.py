@@ -35,6 +35,7 @@ import crews  # noqa: E402,F401  (network features off before litellm is importe
 from arena.config import SeasonConfig  # noqa: E402
 from arena.db import Database  # noqa: E402
 from arena.loop import SeasonRunner  # noqa: E402
+from crews.llm_config import is_embedded  # noqa: E402
 from tools.stream_tools import ChoosePromptArgs, NoArgs, RequestFinetuneArgs, SpeakArgs, TuneGeneratorArgs  # noqa: E402
 
 SCHEMAS = {"choose_prompt": ChoosePromptArgs, "tune_generator": TuneGeneratorArgs,
@@ -78,7 +79,7 @@ def default_max_tool_calls() -> int:
 
 def embedded_stats(model: str) -> dict | None:
     """Where the embedded model's time went: dtype, prefix-cache reuse, grammar mask cost."""
-    if not model.startswith("embedded/"):
+    if not is_embedded(model):
         return None
     from crews.llm import constrained
     from crews.llm.embedded_model import get_model

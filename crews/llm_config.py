@@ -16,6 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULT_MODEL = "embedded/smollm2-135m"
 REPLAY_PREFIX = "replay:"
+EMBEDDED_PREFIX = "embedded/"  # crews.llm.provider registers this litellm provider (imported lazily: it loads torch)
+
+
+def is_embedded(model: str) -> bool:
+    """True for the in-process model (`embedded/...`), which needs loading and a host thread; not for remote
+    or replayed models."""
+    return model.startswith(EMBEDDED_PREFIX)
 
 # Set before crewai/litellm are imported anywhere in the process (crews.llm_config is imported by
 # arena.config, which every entry point loads first). setdefault: a user may still opt in explicitly.
@@ -79,7 +86,7 @@ def build_llm(section: LLMSection, *, model: str | None = None, **extra: Any):
     from crews.recording import RecordingLLM
 
     model = model or section.model
-    if model.startswith("embedded/"):
+    if is_embedded(model):
         import crews.llm  # noqa: F401  (registers the embedded provider with litellm; loads the model lazily)
 
     kwargs: dict[str, Any] = {"temperature": section.temperature, "max_tokens": section.max_tokens,

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import threading
+import time
 from typing import Any
 
 import numpy as np
 
-from crews.llm_config import LLMSection, build_llm
+from crews.llm_config import LLMSection, build_llm, is_embedded
 from crews.policy import Act, Policy
 from crews.recording import CallSession
 from tools.observation import Observation
@@ -66,9 +66,8 @@ class LLMPolicy(Policy):
 
     def prepare(self) -> dict[str, Any] | None:
         """Load the embedded model (and crewai) before round 1; remote and replayed models need nothing."""
-        if not self.model.startswith("embedded/"):
+        if not is_embedded(self.model):
             return None
-
         t = time.perf_counter()
         import crews.agent  # noqa: F401  (crewai's import is a few seconds of the first decision otherwise)
         from crews.llm.embedded_model import get_model
@@ -138,15 +137,15 @@ class LLMPolicy(Policy):
             with self._model_host():
                 await _in_daemon_thread(crew.kickoff)
         finally:
-            session.close()
+            session.close()  # also on timeout (CancelledError): the worker thread stops at its next LLM call
 
     def _model_host(self):
         """The embedded model runs on this event loop's thread while decisions await it (host_thread)."""
-        if not self.model.startswith("embedded/"):
+        if not is_embedded(self.model):
             return contextlib.nullcontext()
         from crews.llm.embedded_model import get_model
 
-        return get_model().host.hosted_by(asyncio.get_running_loop())  # also on timeout (CancelledError): the worker thread stops at its next LLM call
+        return get_model().host.hosted_by(asyncio.get_running_loop())
 
     def decide(self, obs: Observation, act: Act, rng: np.random.Generator) -> None:
         asyncio.run(self.adecide(obs, act, rng))

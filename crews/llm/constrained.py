@@ -170,9 +170,7 @@ class JsonSchemaLogitsProcessor(LogitsProcessor):
         if self._seen is None:
             self._seen = n
         elif n > self._seen:
-            new = [int(t) for t in seq[self._seen:]]
-            if self.matcher.consume_tokens(new) is False or self.matcher.is_error():
-                raise GrammarError(f"grammar matcher failed: {self.matcher.get_error()[:300]}")
+            self.matcher.consume_tokens([int(t) for t in seq[self._seen:]])  # False iff now in error: checked below
             self._seen = n
         if self.matcher.is_error():
             raise GrammarError(f"grammar matcher failed: {self.matcher.get_error()[:300]}")

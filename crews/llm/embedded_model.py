@@ -9,7 +9,8 @@ Why it is built this way:
   by the GGUF's size and content hash) so later processes load in ~1-2 s. Nothing is downloaded.
 - One model per process (streamers share it): a lazy singleton behind a lock. torch inference on CPU is
   not made faster by running two generations at once, and the KV cache is per call, so generation is
-  serialised by a second lock; callers that must not block (asyncio) run us in a thread.
+  serialised by a second lock; while decisions are being awaited it runs on their event loop's thread
+  (`host_thread`: one OpenMP team), otherwise in the caller's thread.
 - Speed (decision latency is the issue's target): weights in bfloat16 where the CPU has it natively
   (`choose_dtype`), prompt prefixes reused across requests (`prefix_cache`), and tokens the grammar
   forces fed in one forward pass (`generate`).
