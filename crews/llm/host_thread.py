@@ -47,35 +47,43 @@ class _Call:
             self.future.set_exception(exc)
 
 
+class _Host:
+    """One registration: a loop, its thread, how many decisions on it are inside `hosted_by`, and its own
+    queue. Per registration, so a loop that stopped with a call still queued cannot stall the next host."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.thread_id = threading.get_ident()
+        self.depth = 0
+        self.queue: deque[_Call] = deque()
+        self.serving = False  # a _serve callback is scheduled on the loop
+
+
 class HostThread:
     """A registry of the loop (and its thread) that model calls are sent to, with nesting counts."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread_id: int | None = None
-        self._depth = 0
-        self._queue: deque[_Call] = deque()
-        self._serving = False  # a _serve callback is scheduled on the host loop
+        self._host: _Host | None = None
 
     @contextmanager
     def hosted_by(self, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
         """While inside, calls from other threads run on `loop`'s thread (which must be the current one).
         Concurrent decisions of one round nest on the same loop; another loop keeps the first host."""
         with self._lock:
-            if self._loop is None:
-                self._loop, self._thread_id = loop, threading.get_ident()
-            mine = self._loop is loop
-            if mine:
-                self._depth += 1
+            if self._host is None:
+                self._host = _Host(loop)
+            host = self._host if self._host.loop is loop else None
+            if host is not None:
+                host.depth += 1
         try:
             yield
         finally:
-            if mine:
+            if host is not None:
                 with self._lock:
-                    self._depth -= 1
-                    if self._depth == 0:
-                        self._loop = self._thread_id = None
+                    host.depth -= 1
+                    if host.depth == 0 and self._host is host:
+                        self._host = None
 
     def run(self, fn: Callable[[], Any]) -> Any:
         """fn() on the host thread when there is one and we are not on it; else right here.
@@ -84,20 +92,22 @@ class HostThread:
         re-schedules itself at the back of the loop's ready queue), so a decision that finished is seen by the
         loop between two model calls instead of after every queued one."""
         with self._lock:
-            loop, tid = self._loop, self._thread_id
-        if loop is None or tid == threading.get_ident():
+            host = self._host
+            if host is None or host.thread_id == threading.get_ident():
+                host = None
+            else:
+                call = _Call(fn)
+                host.queue.append(call)
+                start, host.serving = not host.serving, True
+        if host is None:
             return fn()
-        call = _Call(fn)
-        with self._lock:
-            self._queue.append(call)
-            start = not self._serving
-            self._serving = True
+        loop = host.loop
         if start:
             try:
-                loop.call_soon_threadsafe(self._serve, loop)
+                loop.call_soon_threadsafe(self._serve, host)
             except RuntimeError:  # the loop is closed
                 with self._lock:
-                    self._serving = False
+                    host.serving = False
         while True:
             try:
                 return call.future.result(timeout=POLL_SECONDS)
@@ -106,16 +116,16 @@ class HostThread:
                     call.run()  # the host went away before running it
                     return call.future.result()
 
-    def _serve(self, loop: asyncio.AbstractEventLoop, hops: int = 0) -> None:
+    def _serve(self, host: _Host, hops: int = 0) -> None:
         if hops:  # let a finished decision's completion chain run before the next model call
-            loop.call_soon(self._serve, loop, hops - 1)
+            host.loop.call_soon(self._serve, host, hops - 1)
             return
         with self._lock:
-            call = self._queue.popleft() if self._queue else None
-            more = bool(self._queue)
+            call = host.queue.popleft() if host.queue else None
+            more = bool(host.queue)
             if not more:
-                self._serving = False
+                host.serving = False
         if call is not None and call.claim():
             call.run()
         if more:
-            loop.call_soon(self._serve, loop, YIELD_HOPS)
+            host.loop.call_soon(self._serve, host, YIELD_HOPS)

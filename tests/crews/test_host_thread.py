@@ -75,3 +75,10 @@ def test_a_call_whose_host_loop_is_gone_runs_in_the_caller():
         th.join(timeout=5)
         assert not th.is_alive() and result and time.perf_counter() - t0 < 5
     loop.close()
+
+    async def next_round():  # the call left queued on the dead loop must not stall the next host
+        with host.hosted_by(asyncio.get_running_loop()):
+            return await asyncio.wait_for(asyncio.to_thread(host.run, threading.get_ident), 5), threading.get_ident()
+
+    ran_on, loop_thread = asyncio.run(next_round())
+    assert ran_on == loop_thread
