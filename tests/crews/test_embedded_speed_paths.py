@@ -12,9 +12,9 @@ from transformers import DynamicCache
 
 import crews.llm as cl
 from crews.llm import constrained
-from crews.llm.embedded_model import choose_dtype
 from crews.llm.loop_guard import LoopGuard, repeating_tokens
 from crews.llm.prefix_cache import PrefixCache, common_prefix
+from crews.llm_config import choose_dtype
 
 SYSTEM = ("You are Mara Vex, a retired lighthouse keeper who streams storms at sea. Goal: grow the audience "
           "and stay out of the relegation zone. Your viewers love waves, thunder, lightning and old ships. ")

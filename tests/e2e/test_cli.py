@@ -17,9 +17,9 @@ from arena.db import Database
 from tests.conftest import REPO, write_config
 
 
-def arena(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess:
+def arena(*args: str, cwd: Path, timeout: float = 240, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "arena", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "160"})
+                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "160", **(env or {})})
 
 
 def spawn(*args: str, cwd: Path) -> subprocess.Popen:
@@ -117,6 +117,10 @@ def test_bad_flags_and_unknown_things(tmp_path):
     assert r.returncode == 2 and "no season 'nope'" in r.stderr
     r = arena("run", "--config", str(cfg), "--name", "x", cwd=tmp_path)
     assert r.returncode == 2 and "already exists" in r.stderr
+    r = arena("run", "--config", str(cfg), "--name", "y", "--policy", "llm", cwd=tmp_path,
+              env={"TOTOROID_LLM_DTYPE": "int4"})
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "TOTOROID_LLM_DTYPE" in r.stderr
+    assert [s.name for s in Database(str(tmp_path / "arena.db")).seasons()] == ["x"]  # nothing written, x kept
 
 
 def standings(db: Path, name: str) -> list[tuple]:
