@@ -94,10 +94,10 @@ def choose_dtype() -> str:
     """`TOTOROID_LLM_DTYPE` (float32 | bfloat16), else bfloat16 where the CPU computes it natively.
 
     Decoding a 135M model on CPU reads every weight once per token, so it is bound by memory bandwidth:
-    bfloat16 halves the bytes (measured on the 2-core dev machine: 45 -> 29 ms per token, prefill of 500
-    tokens 1.26 -> 0.40 s) and agrees with float32 on the greedy token 96% of the time (mean KL 0.002;
-    dynamic int8 was faster still but disagreed 58% of the time). Without native support bfloat16 is
-    emulated and slower, so those CPUs stay on float32."""
+    bfloat16 halves the bytes. bench/llm_speed.py on the 2-core dev machine: 43 -> 29 ms per decode step,
+    500-token prefill 1.11 -> 0.38 s, float32's greedy token kept 95% of the time (mean KL 0.0015). Dynamic
+    int8 was faster still but its greedy tokens diverged badly (ad-hoc check, not kept). Without native
+    support bfloat16 is emulated and slower, so those CPUs stay on float32."""
     env = os.environ.get("TOTOROID_LLM_DTYPE", "").strip().lower()
     if env:
         if env not in ("float32", "bfloat16"):
