@@ -8,7 +8,7 @@ reported (the caller logs it as an event that says the fallback was taken).
 
 Why the LLM is injected as `Complete` rather than imported: `agents` depends on nothing above it; the arena
 hands in a function built from `crews` (which records the call for the event log and for replay).
-Promptbreeder / EvoPrompt (FACTS.md): an LLM as the mutation operator on prompts works.
+Promptbreeder / EvoPrompt (docs/facts.md): an LLM as the mutation operator on prompts works.
 """
 
 from __future__ import annotations
@@ -48,8 +48,10 @@ class PersonaFields(BaseModel):
 
 
 def response_format() -> dict[str, Any]:
-    return {"type": "json_schema",
-            "json_schema": {"name": "persona", "schema": PersonaFields.model_json_schema(), "strict": True}}
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": "persona", "schema": PersonaFields.model_json_schema(), "strict": True},
+    }
 
 
 @dataclass
@@ -72,7 +74,9 @@ def _clean(s: str) -> str:
     return " ".join(str(s).split())
 
 
-def _ask(complete: Complete, messages: list[dict[str, str]], retries: int) -> tuple[PersonaFields | None, int, list[str]]:
+def _ask(
+    complete: Complete, messages: list[dict[str, str]], retries: int
+) -> tuple[PersonaFields | None, int, list[str]]:
     errors: list[str] = []
     for attempt in range(1, retries + 2):
         try:
@@ -80,8 +84,13 @@ def _ask(complete: Complete, messages: list[dict[str, str]], retries: int) -> tu
         except (ValidationError, ValueError, TypeError) as exc:  # bad JSON / schema: ask again, say why
             msg = str(exc).splitlines()[0][:200]
             errors.append(f"attempt {attempt}: invalid answer: {msg}")
-            messages = [*messages, {"role": "user", "content": f"That answer was invalid ({msg}). "
-                                    "Answer again with only the JSON object."}]
+            messages = [
+                *messages,
+                {
+                    "role": "user",
+                    "content": f"That answer was invalid ({msg}). Answer again with only the JSON object.",
+                },
+            ]
         except Exception as exc:  # transport / provider error
             errors.append(f"attempt {attempt}: {type(exc).__name__}: {str(exc)[:200]}")
     return None, retries + 1, errors
@@ -93,11 +102,16 @@ def complete_with_llm(persona: Persona, complete: Complete, taken: set[str], ret
     given = persona.model_dump(exclude_none=True, exclude={"traits", "seed"})
     given = {k: v for k, v in given.items() if v not in ([], "")}
     messages = [
-        {"role": "system", "content": "You invent characters for a live video streaming contest. Answer with one "
-                                      "JSON object only."},
-        {"role": "user", "content": f"Streamer idea: {persona.seed}\nAlready decided: {json.dumps(given)}\n"
-                                    "Write the full persona as JSON with name, character, backstory, visual_style, "
-                                    "voice, goals (list), survival_motive. Keep what is already decided."},
+        {
+            "role": "system",
+            "content": "You invent characters for a live video streaming contest. Answer with one JSON object only.",
+        },
+        {
+            "role": "user",
+            "content": f"Streamer idea: {persona.seed}\nAlready decided: {json.dumps(given)}\n"
+            "Write the full persona as JSON with name, character, backstory, visual_style, "
+            "voice, goals (list), survival_motive. Keep what is already decided.",
+        },
     ]
     fields_, attempts, errors = _ask(complete, messages, retries)
     if fields_ is None:
@@ -109,11 +123,18 @@ def complete_with_llm(persona: Persona, complete: Complete, taken: set[str], ret
         out = Persona.model_validate(out.model_dump())
     except ValidationError as exc:
         fallback = persona.complete_offline()
-        return PersonaResult(fallback.model_copy(update={"name": unique_name(fallback.display_name, taken)}),
-                             False, attempts, [*errors, f"merged persona invalid: {str(exc).splitlines()[0]}"])
+        return PersonaResult(
+            fallback.model_copy(update={"name": unique_name(fallback.display_name, taken)}),
+            False,
+            attempts,
+            [*errors, f"merged persona invalid: {str(exc).splitlines()[0]}"],
+        )
     out = out.model_copy(update={"name": unique_name(out.display_name, taken)})
-    changes = [{"field": k, "new": getattr(out, k), "how": "llm"} for k in (*TEXT_FIELDS, "goals")
-               if getattr(persona, k) in (None, [], "") and getattr(out, k) not in (None, [], "")]
+    changes = [
+        {"field": k, "new": getattr(out, k), "how": "llm"}
+        for k in (*TEXT_FIELDS, "goals")
+        if getattr(persona, k) in (None, [], "") and getattr(out, k) not in (None, [], "")
+    ]
     return PersonaResult(out, True, attempts, errors, changes)
 
 
@@ -132,11 +153,16 @@ def mutate_with_llm(parent: Persona, complete: Complete, taken: set[str], retrie
     are perturbed separately by PBT). On failure the parent is returned unchanged with ok=False."""
     current = {k: getattr(parent, k) for k in (*TEXT_FIELDS, "goals")}
     messages = [
-        {"role": "system", "content": "You evolve characters for a live video streaming contest. Answer with one "
-                                      "JSON object only."},
-        {"role": "user", "content": f"This streamer did well: {json.dumps(current)}\nMutate this persona: keep its "
-                                    "spirit, change its name, sharpen its character, try a new visual style and new "
-                                    "goals that could win more viewers. Same JSON fields."},
+        {
+            "role": "system",
+            "content": "You evolve characters for a live video streaming contest. Answer with one JSON object only.",
+        },
+        {
+            "role": "user",
+            "content": f"This streamer did well: {json.dumps(current)}\nMutate this persona: keep its "
+            "spirit, change its name, sharpen its character, try a new visual style and new "
+            "goals that could win more viewers. Same JSON fields.",
+        },
     ]
     fields_, attempts, errors = _ask(complete, messages, retries)
     if fields_ is None:
@@ -147,6 +173,9 @@ def mutate_with_llm(parent: Persona, complete: Complete, taken: set[str], retrie
     except ValidationError as exc:
         return PersonaResult(parent, False, attempts, [*errors, f"mutated persona invalid: {str(exc).splitlines()[0]}"])
     child = child.model_copy(update={"name": unique_name(child.display_name, taken)})
-    changes = [{"field": k, "old": getattr(parent, k), "new": getattr(child, k), "how": "llm-mutation"}
-               for k in (*TEXT_FIELDS, "goals") if getattr(parent, k) != getattr(child, k)]
+    changes = [
+        {"field": k, "old": getattr(parent, k), "new": getattr(child, k), "how": "llm-mutation"}
+        for k in (*TEXT_FIELDS, "goals")
+        if getattr(parent, k) != getattr(child, k)
+    ]
     return PersonaResult(child, True, attempts, errors, changes)

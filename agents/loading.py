@@ -33,6 +33,8 @@ def load_persona_pool(folder: str | Path) -> list[Persona]:
     for path, persona in zip(files, personas):
         if persona.name:
             if persona.name in names:
-                raise ConfigError(f"{path}: field 'name': duplicate persona name {persona.name!r} (also in {names[persona.name]})")
+                raise ConfigError(
+                    f"{path}: field 'name': duplicate persona name {persona.name!r} (also in {names[persona.name]})"
+                )
             names[persona.name] = path
     return personas

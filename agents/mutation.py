@@ -1,6 +1,6 @@
 """Mutation of personas for respawn (the 'explore' half of PBT) and unique naming within a season.
 
-Numeric traits follow Ray Tune's PBT defaults quoted in FACTS.md: each value is resampled from its prior with
+Numeric traits follow Ray Tune's PBT defaults quoted in docs/facts.md: each value is resampled from its prior with
 probability 0.25, otherwise multiplied by 0.8 or 1.2 (clamped to 0..1). The LLM rewrite of the text fields
 (Promptbreeder-style) belongs to the agents issue and plugs in here.
 """
@@ -11,8 +11,8 @@ import numpy as np
 
 from agents.persona import Persona, Traits
 
-RESAMPLE_PROBABILITY = 0.25  # Ray Tune PBT default (FACTS.md)
-PERTURB_FACTORS = (0.8, 1.2)  # Jaderberg et al. 2017 / Ray Tune (FACTS.md)
+RESAMPLE_PROBABILITY = 0.25  # Ray Tune PBT default (docs/facts.md)
+PERTURB_FACTORS = (0.8, 1.2)  # Jaderberg et al. 2017 / Ray Tune (docs/facts.md)
 
 
 def mutate_traits(traits: Traits, rng: np.random.Generator) -> tuple[Traits, list[dict]]:
@@ -50,8 +50,21 @@ def unique_name(base: str, taken: set[str]) -> str:
 
 
 def _roman(n: int) -> str:
-    table = [(1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"), (50, "L"), (40, "XL"),
-             (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")]
+    table = [
+        (1000, "M"),
+        (900, "CM"),
+        (500, "D"),
+        (400, "CD"),
+        (100, "C"),
+        (90, "XC"),
+        (50, "L"),
+        (40, "XL"),
+        (10, "X"),
+        (9, "IX"),
+        (5, "V"),
+        (4, "IV"),
+        (1, "I"),
+    ]
     out = []
     for value, letters in table:
         while n >= value:

@@ -47,7 +47,7 @@ class Persona(BaseModel):
     def is_complete(self) -> bool:
         return all([self.name, self.character, self.visual_style, self.survival_motive, self.goals])
 
-    def complete_offline(self) -> "Persona":
+    def complete_offline(self) -> Persona:
         """Fill missing fields from the seed alone (deterministic, no model). The LLM path is richer."""
         seed = self.seed.rstrip(".")
         words = re.findall(r"[A-Za-z]+", seed)

@@ -61,7 +61,7 @@ class AudienceConfig(BaseModel):
     # (most of a viewer's interest on one to three topics), so niches exist for streams to win.
     interest_concentration: float = Field(0.3, gt=0, le=100)
 
-    # --- sessions: RecSim interest evolution (FACTS.md) ---------------------------------------------------
+    # --- sessions: RecSim interest evolution (docs/facts.md) ---------------------------------------------------
     # RecSim: time budget 200. Read here as seconds of attention an arriving viewer brings.
     time_budget: float = Field(200.0, gt=0)
     # RecSim: step penalty 0.5 charged when nothing is clicked; here per second spent browsing.
@@ -96,7 +96,7 @@ class AudienceConfig(BaseModel):
     w_novelty: float = Field(0.5, description="x novelty in 0..1; modelling choice")
     # Modelling choice: x log(S * smoothed viewer share). Choice odds grow like share^w, so at equilibrium
     # shares grow like exp(utility / (1 - w)): w = 0.8 amplifies utility gaps 5x, the heavy Twitch-like skew
-    # of FACTS.md; w >= 1 would be winner-take-all.
+    # of docs/facts.md; w >= 1 would be winner-take-all.
     w_social: float = Field(0.8, ge=0, le=2)
     # Modelling choice: share floor (discovery). Shares are mixed (1 - floor) * share + floor / S, so a
     # stream with no viewers is at worst log(floor) ~ -3 utils behind the average one, not -infinity.
@@ -113,7 +113,7 @@ class AudienceConfig(BaseModel):
     # Modelling choice: x start-up abandonment probability of the stream (a "starting..." tile in the lobby).
     w_startup: float = Field(2.0, ge=0)
 
-    # --- quality of experience: Krishnan & Sitaraman (IMC 2012), FACTS.md --------------------------------
+    # --- quality of experience: Krishnan & Sitaraman (IMC 2012), docs/facts.md --------------------------------
     # Abandonment vs start-up delay: none before 2 s, about 25% at 5 s, about 50% at 10 s (linear between);
     # beyond the last point each further second adds startup_abandon_slope (their 5.8% per second).
     startup_abandon_curve: list[tuple[float, float]] = Field(
@@ -133,7 +133,7 @@ class AudienceConfig(BaseModel):
     failure_return_penalty: float = Field(0.0232, ge=0, lt=1)
 
     @model_validator(mode="after")
-    def _check_curve(self) -> "AudienceConfig":
+    def _check_curve(self) -> AudienceConfig:
         xs = [x for x, _ in self.startup_abandon_curve]
         ys = [y for _, y in self.startup_abandon_curve]
         if any(b <= a for a, b in zip(xs, xs[1:])) or any(b < a for a, b in zip(ys, ys[1:])):

@@ -44,9 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int)
     run.add_argument("--rounds", type=int)
     run.add_argument("--policy", help="hold | random | greedy | llm")
-    run.add_argument("--llm", metavar="MODEL", help="the LLM (any litellm model string; implies --policy llm), or "
-                     "replay:SEASON to answer every LLM call from that season's log (its stored config is used "
-                     "unless --config is given)")
+    run.add_argument(
+        "--llm",
+        metavar="MODEL",
+        help="the LLM (any litellm model string; implies --policy llm), or "
+        "replay:SEASON to answer every LLM call from that season's log (its stored config is used "
+        "unless --config is given)",
+    )
     run.add_argument("--db", help="database path or SQLAlchemy URL (default: from the config)")
     run.add_argument("--name", help="season name (default: generated)")
     run.add_argument("--live", action="store_true", help="wall-clock mode: streams run while agents think")
@@ -93,7 +97,9 @@ def _print_table(rows: list[dict], title: str) -> None:
     for col in ("rank", "streamer", "ERN", "share", "rating", "status"):
         t.add_column(col, justify="right" if col in ("rank", "ERN", "share", "rating") else "left")
     for r in rows:
-        t.add_row(str(r["rank"]), r["name"], f"{r['ern']:.1f}", f"{r['share']:.1%}", f"{r['rating']:.2f}", r.get("status", ""))
+        t.add_row(
+            str(r["rank"]), r["name"], f"{r['ern']:.1f}", f"{r['share']:.1%}", f"{r['rating']:.2f}", r.get("status", "")
+        )
     console.print(t)
 
 
@@ -112,16 +118,26 @@ def _run_season(runner) -> int:
     previous = signal.signal(signal.SIGINT, on_sigint)
     last: list[RoundResult] = []
     try:
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      TextColumn("{task.fields[leader]}"), console=console, transient=False) as progress:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[leader]}"),
+            console=console,
+            transient=False,
+        ) as progress:
             task = progress.add_task(runner.season.name, total=cfg.rounds, completed=first - 1, leader="")
 
             def on_round(res: RoundResult) -> None:
                 last[:] = [res]
                 lead = res.table[0]
                 extra = f" | relegated {', '.join(res.relegated)} -> {', '.join(res.spawned)}" if res.relegated else ""
-                progress.update(task, completed=res.round,
-                                leader=f"leader {lead['name']} ({lead['ern']:.0f} ERN), {res.wall_seconds:.1f}s{extra}")
+                progress.update(
+                    task,
+                    completed=res.round,
+                    leader=f"leader {lead['name']} ({lead['ern']:.0f} ERN), {res.wall_seconds:.1f}s{extra}",
+                )
 
             status = runner.run(on_round=on_round)
     finally:
@@ -129,8 +145,10 @@ def _run_season(runner) -> int:
     if last:
         _print_table(last[0].table, f"{runner.season.name} after round {last[0].round}")
     if status == "stopped":
-        console.print(f"stopped after round {runner.season.rounds_done}; continue with: "
-                      f"python -m arena resume {runner.season.name} --db {runner.db.url.removeprefix('sqlite:///')}")
+        console.print(
+            f"stopped after round {runner.season.rounds_done}; continue with: "
+            f"python -m arena resume {runner.season.name} --db {runner.db.url.removeprefix('sqlite:///')}"
+        )
         return 130
     console.print(f"season {runner.season.name} finished: {cfg.rounds} rounds in {runner.db.url}")
     return 0
@@ -141,13 +159,21 @@ def cmd_run(args) -> int:
     from arena.db import Database
     from arena.loop import SeasonRunner
 
-    overrides = {"seed": args.seed, "rounds": args.rounds, "policy": args.policy, "database": args.db, "name": args.name}
+    overrides = {
+        "seed": args.seed,
+        "rounds": args.rounds,
+        "policy": args.policy,
+        "database": args.db,
+        "name": args.name,
+    }
     if args.live:
         overrides["clock"] = "live"
     if args.llm and not args.policy:
         overrides["policy"] = "llm"
-    config = _with_llm(load_season_config(args.config, **overrides) if not _replay_source(args) else
-                       _replay_config(args, overrides), args.llm)
+    config = _with_llm(
+        load_season_config(args.config, **overrides) if not _replay_source(args) else _replay_config(args, overrides),
+        args.llm,
+    )
     _check_llm_environment(config)
     db = Database(config.database)
     runner = SeasonRunner.create(config, db, source=str(args.config or "default season config"))
@@ -167,7 +193,7 @@ def _replay_source(args) -> str | None:
     from crews.llm_config import REPLAY_PREFIX
 
     if args.llm and args.llm.startswith(REPLAY_PREFIX) and not args.config:
-        return args.llm[len(REPLAY_PREFIX):]
+        return args.llm[len(REPLAY_PREFIX) :]
     return None
 
 
@@ -269,24 +295,36 @@ def cmd_leaderboard(args) -> int:
     if rnd < 1 or rnd > season.rounds_done:
         raise CliError(f"--round {rnd}: season {season.name} has rounds 1..{season.rounds_done}")
     streamers = {s.id: s for s in db.streamers(season.id)}
-    rows = [{"rank": st.rank, "name": streamers[st.streamer_id].name, "ern": st.ern_mean, "share": st.share,
-             "rating": Rating(st.rating_mu, st.rating_sigma).ordinal,
-             "status": "relegated" if (streamers[st.streamer_id].relegated_round or 10**9) <= rnd else "live"}
-            for st in db.stats(season.id, rnd)]
+    rows = [
+        {
+            "rank": st.rank,
+            "name": streamers[st.streamer_id].name,
+            "ern": st.ern_mean,
+            "share": st.share,
+            "rating": Rating(st.rating_mu, st.rating_sigma).ordinal,
+            "status": "relegated" if (streamers[st.streamer_id].relegated_round or 10**9) <= rnd else "live",
+        }
+        for st in db.stats(season.id, rnd)
+    ]
     _print_table(rows, f"{season.name}, round {rnd}")
     return 0
 
 
 def cmd_replay(args) -> int:
-    from arena.replay import compare, rebuild_standings, stored_standings
+    from arena.season_replay import compare, rebuild_standings, stored_standings
 
     db = _open_db(args.db)
     season = _season(db, args.season)
     rebuilt = rebuild_standings(db, season.id)
     if not args.quiet:
         for r, rows in sorted(rebuilt.items()):
-            _print_table([{"rank": x.rank, "name": x.name, "ern": x.ern_mean, "share": x.share, "rating": x.ordinal}
-                          for x in rows], f"round {r} (rebuilt from the event log)")
+            _print_table(
+                [
+                    {"rank": x.rank, "name": x.name, "ern": x.ern_mean, "share": x.share, "rating": x.ordinal}
+                    for x in rows
+                ],
+                f"round {r} (rebuilt from the event log)",
+            )
     diffs = compare(rebuilt, stored_standings(db, season.id))
     if diffs:
         for d in diffs[:20]:
@@ -316,8 +354,15 @@ def cmd_schema(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "resume": cmd_resume, "seasons": cmd_seasons, "leaderboard": cmd_leaderboard,
-            "replay": cmd_replay, "tui": cmd_tui, "schema": cmd_schema}
+COMMANDS = {
+    "run": cmd_run,
+    "resume": cmd_resume,
+    "seasons": cmd_seasons,
+    "leaderboard": cmd_leaderboard,
+    "replay": cmd_replay,
+    "tui": cmd_tui,
+    "schema": cmd_schema,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -326,8 +371,11 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv or ["run"])
         if args.command is None:
             args = build_parser().parse_args(["run", *argv])
-        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s",
-                            handlers=[RichHandler(console=err_console, show_path=False)])
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose else logging.WARNING,
+            format="%(message)s",
+            handlers=[RichHandler(console=err_console, show_path=False)],
+        )
         return COMMANDS[args.command](args)
     except (CliError, ConfigError) as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)

@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from agents.yamlfile import ConfigError, load_model
 from arena.audience import AudienceConfig
 from crews.llm_config import LLMSection  # also switches crewai/litellm network features off
+from media.backends import GeneratorModelConfig
 from media.broadcast import BroadcastConfig
 from media.cost_model import CostModel
-from media.backends import GeneratorModelConfig
 from media.generator import GeneratorConfig
 from media.settings import GeneratorLimits, StreamSettings
 from media.trends import TrendConfig
@@ -42,13 +42,16 @@ class GeneratorSection(Strict):
         default_factory=GeneratorConfig,
         description="kind: embedded (default, the tiny CPU model) or diffusers (any SD-1.x/2.x id or folder)",
     )
-    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$",
-                        description="auto: the first CUDA GPU if torch sees one, else the CPU")
+    device: str = Field(
+        "auto",
+        pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$",
+        description="auto: the first CUDA GPU if torch sees one, else the CPU",
+    )
     defaults: StreamSettings = Field(default_factory=StreamSettings, description="settings a new stream starts with")
     limits: GeneratorLimits = Field(default_factory=GeneratorLimits)
 
     @model_validator(mode="after")
-    def _defaults_within_limits(self) -> "GeneratorSection":
+    def _defaults_within_limits(self) -> GeneratorSection:
         d, lim = self.defaults, self.limits
         if d.resolution not in lim.resolutions:
             raise ValueError(f"defaults.resolution {d.resolution} is not one of limits.resolutions {lim.resolutions}")
@@ -69,7 +72,9 @@ class EngineSection(Strict):
     calibrate: bool = Field(False, description="measure the cost model on this machine at season start")
     cost_model: CostModel = Field(default_factory=CostModel)
     finetune_share: float = Field(
-        0.3, gt=0, le=1,
+        0.3,
+        gt=0,
+        le=1,
         description="share of device time finetune jobs get while any wait (the rest generates every stream's "
         "frames): finetuning on the same device costs content-positivity",
     )
@@ -95,7 +100,9 @@ class SeasonConfig(Strict):
     audience: AudienceConfig = Field(default_factory=AudienceConfig)
     trends: TrendConfig = Field(default_factory=TrendConfig)
     decision: DecisionSection = Field(default_factory=DecisionSection)
-    llm: LLMSection = Field(default_factory=LLMSection, description="the LLM of `policy: llm` and of persona generation")
+    llm: LLMSection = Field(
+        default_factory=LLMSection, description="the LLM of `policy: llm` and of persona generation"
+    )
     broadcast: BroadcastConfig = Field(default_factory=BroadcastConfig, description="HLS page (on in live mode)")
     database: str = "arena.db"
     run_dir: str = "runs"

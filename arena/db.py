@@ -1,7 +1,7 @@
 """The season database: SQLModel tables on SQLite (WAL mode), many seasons per file.
 
 The append-only `Event` table is the source of truth; `StreamStat`, `Streamer.status` and friends are derived
-tables kept for fast reads (TUI, reports) and are rebuilt and checked by `arena.replay`. A round is written in
+tables kept for fast reads (TUI, reports) and are rebuilt and checked by `arena.season_replay`. A round is written in
 one transaction (`Database.commit_round`), so a crash never leaves half a round behind and resume never
 doubles one.
 """
@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event as sa_event
 from sqlalchemy import Index
+from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 

@@ -2,7 +2,7 @@
 
 At a relegation window the bottom `fraction` (at least one) by mean ERN over the window is relegated. Each
 slot is refilled either fresh from the persona pool (probability `fresh_probability`) or by PBT exploit +
-explore (Jaderberg et al. 2017, FACTS.md): copy the persona and settings of a uniformly chosen member of the
+explore (Jaderberg et al. 2017, docs/facts.md): copy the persona and settings of a uniformly chosen member of the
 top `top_fraction`, then perturb every continuous setting by x0.8 or x1.2, move categorical/integer ones to a
 neighbour, or resample any of them from its prior with probability `resample_probability` (Ray Tune's
 defaults). Every copy and perturbation is returned so the arena can log it.
@@ -119,12 +119,25 @@ def plan_respawns(
             settings = default_settings.model_copy(
                 update={"prompt": persona.scene_prompt(), "seed": int(rng.integers(0, 2**31 - 1))}
             )
-            plans.append(SpawnPlan(persona, settings, None, "fresh", gone.streamer_id, [{"field": "persona", "how": "fresh", "new": name}]))
+            plans.append(
+                SpawnPlan(
+                    persona,
+                    settings,
+                    None,
+                    "fresh",
+                    gone.streamer_id,
+                    [{"field": "persona", "how": "fresh", "new": name}],
+                )
+            )
         else:
             parent = parents[int(rng.integers(len(parents)))]
             persona, p_changes = mutate_persona(parent.persona, rng, taken)
             settings, s_changes = explore_settings(parent.settings, limits, rng, resample_probability)
             copy = {"field": "copy", "how": "exploit", "from": parent.streamer_id, "from_name": parent.name}
-            plans.append(SpawnPlan(persona, settings, parent.streamer_id, "exploit", gone.streamer_id, [copy, *p_changes, *s_changes]))
+            plans.append(
+                SpawnPlan(
+                    persona, settings, parent.streamer_id, "exploit", gone.streamer_id, [copy, *p_changes, *s_changes]
+                )
+            )
         taken.add(plans[-1].persona.display_name)
     return plans

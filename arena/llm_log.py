@@ -26,6 +26,8 @@ def load_llm_records(db: Database, season_name: str) -> list[dict[str, Any]]:
         raise ConfigError(f"llm.model replay:{season_name}: no season {season_name!r} in {db.url}")
     records = [e.payload for e in db.events(season.id, kinds=[KIND])]
     if not records:
-        raise ConfigError(f"llm.model replay:{season_name}: season {season_name!r} has no recorded LLM calls "
-                          "(it was not played with policy: llm)")
+        raise ConfigError(
+            f"llm.model replay:{season_name}: season {season_name!r} has no recorded LLM calls "
+            "(it was not played with policy: llm)"
+        )
     return records

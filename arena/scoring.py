@@ -1,8 +1,8 @@
 """Scoring a round: ERN shares, standings and openskill ratings.
 
-Pure functions of their inputs, so the season loop and `arena.replay` compute standings the same way and
+Pure functions of their inputs, so the season loop and `arena.season_replay` compute standings the same way and
 replay can check the stored tables against the event log. Ratings: openskill's PlackettLuce over the round's
-ERN (FACTS.md): every streamer is a one-player team, higher ERN ranks higher; display the ordinal
+ERN (docs/facts.md): every streamer is a one-player team, higher ERN ranks higher; display the ordinal
 (mu - 3 sigma); store mu and sigma and rebuild with `create_rating`.
 """
 
@@ -54,6 +54,8 @@ def standings(ern: dict[int, float], ratings: dict[int, Rating]) -> list[Standin
     total = sum(ern.values())
     order = sorted(ern, key=lambda i: (-round(ern[i], 9), -round(ratings[i].ordinal, 9), i))
     return [
-        Standing(streamer_id=i, rank=k + 1, ern_mean=ern[i], share=(ern[i] / total if total > 0 else 0.0), rating=ratings[i])
+        Standing(
+            streamer_id=i, rank=k + 1, ern_mean=ern[i], share=(ern[i] / total if total > 0 else 0.0), rating=ratings[i]
+        )
         for k, i in enumerate(order)
     ]

@@ -13,11 +13,10 @@ import numpy as np
 from agents.yamlfile import FieldError
 from arena.audience import Audience
 from arena.config import SeasonConfig
+from media.backends import build_generator
 from media.cost_model import CostModel, calibrate
-
 from media.embedding import EmbedderLoadError, TextEmbedder, get_text_embedder
 from media.engine import StreamEngine
-from media.backends import build_generator
 from media.generator import FrameGenerator, GeneratorLoadError
 from media.trends import TrendFeed
 
@@ -78,13 +77,25 @@ def build_world(config: SeasonConfig, *, live: bool = False) -> World:
         generator = build_generator(config.generator.model, embedder, device=resolve_device(config.generator.device))
     except (EmbedderLoadError, GeneratorLoadError) as exc:
         raise FieldError("generator.model", str(exc)) from None
-    cost_model = calibrate(generator, resolution=config.generator.defaults.resolution) if config.engine.calibrate else config.engine.cost_model
+    cost_model = (
+        calibrate(generator, resolution=config.generator.defaults.resolution)
+        if config.engine.calibrate
+        else config.engine.cost_model
+    )
     timing = "wall" if live or config.clock == "live" else config.engine.timing
-    engine = StreamEngine(generator, embedder, cost_model, timing=timing, buffer_seconds=config.engine.buffer_seconds,
-                          finetune_share=config.engine.finetune_share)
+    engine = StreamEngine(
+        generator,
+        embedder,
+        cost_model,
+        timing=timing,
+        buffer_seconds=config.engine.buffer_seconds,
+        finetune_share=config.engine.finetune_share,
+    )
     rngs = make_rngs(config.seed)
     topic_embeddings = embedder.embed(list(config.audience.topics))
     audience = Audience(config.audience, topic_embeddings, rngs["audience"])
     trends = TrendFeed(config.trends, rngs["trends"])
     trend_topic_embeddings = embedder.embed(list(config.trends.topics))
-    return World(embedder, generator, cost_model, engine, audience, trends, topic_embeddings, trend_topic_embeddings, rngs)
+    return World(
+        embedder, generator, cost_model, engine, audience, trends, topic_embeddings, trend_topic_embeddings, rngs
+    )

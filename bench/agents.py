@@ -38,24 +38,44 @@ from arena.loop import SeasonRunner  # noqa: E402
 from crews.llm_config import is_embedded  # noqa: E402
 from tools.stream_tools import ChoosePromptArgs, NoArgs, RequestFinetuneArgs, SpeakArgs, TuneGeneratorArgs  # noqa: E402
 
-SCHEMAS = {"choose_prompt": ChoosePromptArgs, "tune_generator": TuneGeneratorArgs,
-           "request_finetune": RequestFinetuneArgs, "read_trends": NoArgs, "read_leaderboard": NoArgs, "speak": SpeakArgs}
+SCHEMAS = {
+    "choose_prompt": ChoosePromptArgs,
+    "tune_generator": TuneGeneratorArgs,
+    "request_finetune": RequestFinetuneArgs,
+    "read_trends": NoArgs,
+    "read_leaderboard": NoArgs,
+    "speak": SpeakArgs,
+}
 
 
 def season_config(tmp: str, seed: int, policy: str, a: argparse.Namespace) -> SeasonConfig:
-    return SeasonConfig.model_validate({
-        "name": f"{policy}-{seed}", "seed": seed, "streamers": a.streamers, "rounds": a.rounds,
-        "round_seconds": a.round_seconds, "policy": policy,
-        "relegation": {"every": max(a.rounds, 1) + 1},  # no relegation: compare decisions, not respawn luck
-        "generator": {"model": {"kind": "embedded", "block_out_channels": [16, 32, 32]},
-                      "defaults": {"steps": 1, "resolution": 32, "fps": 3.0},
-                      "limits": {"resolutions": [32, 48], "steps_max": 2, "fps_max": 8.0}},
-        "audience": {"size": 3000},
-        "decision": {"timeout_seconds": a.decision_timeout, "max_parallel": a.streamers},
-        "llm": {"model": a.model, "max_tool_calls": a.max_tool_calls, "max_tokens": a.max_tokens,
-                "temperature": 0.0},
-        "database": f"{tmp}/arena.db", "run_dir": f"{tmp}/runs", "personas": f"{tmp}/personas",
-    })
+    return SeasonConfig.model_validate(
+        {
+            "name": f"{policy}-{seed}",
+            "seed": seed,
+            "streamers": a.streamers,
+            "rounds": a.rounds,
+            "round_seconds": a.round_seconds,
+            "policy": policy,
+            "relegation": {"every": max(a.rounds, 1) + 1},  # no relegation: compare decisions, not respawn luck
+            "generator": {
+                "model": {"kind": "embedded", "block_out_channels": [16, 32, 32]},
+                "defaults": {"steps": 1, "resolution": 32, "fps": 3.0},
+                "limits": {"resolutions": [32, 48], "steps_max": 2, "fps_max": 8.0},
+            },
+            "audience": {"size": 3000},
+            "decision": {"timeout_seconds": a.decision_timeout, "max_parallel": a.streamers},
+            "llm": {
+                "model": a.model,
+                "max_tool_calls": a.max_tool_calls,
+                "max_tokens": a.max_tokens,
+                "temperature": 0.0,
+            },
+            "database": f"{tmp}/arena.db",
+            "run_dir": f"{tmp}/runs",
+            "personas": f"{tmp}/personas",
+        }
+    )
 
 
 def complete_personas(folder: Path) -> None:
@@ -145,17 +165,35 @@ def run(a: argparse.Namespace) -> dict:
                 tokens_round += list(per_round.values())
                 tokens_sr += [v / a.streamers for v in per_round.values()]
     return {
-        "model": a.model, "seeds": a.seeds, "rounds": a.rounds, "streamers": a.streamers,
-        "max_tool_calls": a.max_tool_calls, "wall_seconds": round(time.perf_counter() - t_all, 1),
-        "latency": {"decision_p50_s": pct(lat, 50), "decision_p95_s": pct(lat, 95), "decision_max_s": pct(lat, 100),
-                    "decisions": len(lat), "failed_decisions": failed, "request_p50_s": pct(req_lat, 50),
-                    "request_p95_s": pct(req_lat, 95), "requests": len(req_lat), "target_p50_s": 4.0},
-        "tool_calls": {"calls": calls, "schema_valid_rate": round(valid / calls, 4) if calls else None,
-                       "actions": actions, "applied_rate": round(applied / actions, 4) if actions else None},
-        "tokens": {"per_round_mean": round(float(np.mean(tokens_round)), 1) if tokens_round else None,
-                   "per_streamer_round_mean": round(float(np.mean(tokens_sr)), 1) if tokens_sr else None,
-                   "prompt_per_request_mean": round(float(np.mean(req_prompt)), 1) if req_prompt else None,
-                   "completion_per_request_mean": round(float(np.mean(req_completion)), 1) if req_completion else None},
+        "model": a.model,
+        "seeds": a.seeds,
+        "rounds": a.rounds,
+        "streamers": a.streamers,
+        "max_tool_calls": a.max_tool_calls,
+        "wall_seconds": round(time.perf_counter() - t_all, 1),
+        "latency": {
+            "decision_p50_s": pct(lat, 50),
+            "decision_p95_s": pct(lat, 95),
+            "decision_max_s": pct(lat, 100),
+            "decisions": len(lat),
+            "failed_decisions": failed,
+            "request_p50_s": pct(req_lat, 50),
+            "request_p95_s": pct(req_lat, 95),
+            "requests": len(req_lat),
+            "target_p50_s": 4.0,
+        },
+        "tool_calls": {
+            "calls": calls,
+            "schema_valid_rate": round(valid / calls, 4) if calls else None,
+            "actions": actions,
+            "applied_rate": round(applied / actions, 4) if actions else None,
+        },
+        "tokens": {
+            "per_round_mean": round(float(np.mean(tokens_round)), 1) if tokens_round else None,
+            "per_streamer_round_mean": round(float(np.mean(tokens_sr)), 1) if tokens_sr else None,
+            "prompt_per_request_mean": round(float(np.mean(req_prompt)), 1) if req_prompt else None,
+            "completion_per_request_mean": round(float(np.mean(req_completion)), 1) if req_completion else None,
+        },
         "embedded": embedded_stats(a.model) if "llm" in policies else None,
         "model_load_seconds": load_seconds,
         "ern": {p: {"mean": round(float(np.mean(v)), 2), "per_seed": [round(x, 2) for x in v]} for p, v in ern.items()},
@@ -169,8 +207,12 @@ def main() -> None:
     p.add_argument("--streamers", type=int, default=2)
     p.add_argument("--round-seconds", type=float, default=2.0)
     p.add_argument("--model", default="embedded/smollm2-135m", help="any litellm model string")
-    p.add_argument("--max-tool-calls", type=int, default=default_max_tool_calls(),
-                   help="default: the default season's llm.max_tool_calls")
+    p.add_argument(
+        "--max-tool-calls",
+        type=int,
+        default=default_max_tool_calls(),
+        help="default: the default season's llm.max_tool_calls",
+    )
     p.add_argument("--max-tokens", type=int, default=96)
     p.add_argument("--decision-timeout", type=float, default=600.0)
     p.add_argument("--policies", default="llm,hold,random")

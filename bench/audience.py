@@ -47,8 +47,13 @@ def _setup(size: int, streams: int, ticks: int, seed: int) -> tuple[Audience, li
     return Audience(cfg, topics, np.random.default_rng(seed + 1)), views
 
 
-def bench_audience(sizes: list[int] | tuple[int, ...] = (10_000, 100_000, 1_000_000), ticks: int = 10,
-                   streams: int = 8, rounds: int = 4, seed: int = 0) -> dict:
+def bench_audience(
+    sizes: list[int] | tuple[int, ...] = (10_000, 100_000, 1_000_000),
+    ticks: int = 10,
+    streams: int = 8,
+    rounds: int = 4,
+    seed: int = 0,
+) -> dict:
     """Seconds per round (first and later rounds) and peak traced memory for each population size."""
     results = []
     trend = None

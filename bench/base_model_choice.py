@@ -68,21 +68,46 @@ def main() -> int:
     embed = get_text_embedder().embed
     topics = list(DEFAULT_TOPICS)
     clf = source_classifier(topics, a.resolution)
-    result = {"machine": f"{os.cpu_count()} CPU cores, torch {torch.__version__}, {torch.get_num_threads()} threads",
-              "budget": {"steps": a.steps, "batch": a.batch, "resolution": a.resolution, "lr": 2e-3, "warmup": 10}, "variants": {}}
+    result = {
+        "machine": f"{os.cpu_count()} CPU cores, torch {torch.__version__}, {torch.get_num_threads()} threads",
+        "budget": {"steps": a.steps, "batch": a.batch, "resolution": a.resolution, "lr": 2e-3, "warmup": 10},
+        "variants": {},
+    }
     fps = speed(a.rounds)
     with tempfile.TemporaryDirectory() as tmp:
         for name, arch in VARIANTS.items():
             out = Path(tmp, f"{name}.safetensors")
-            argv = ["--steps", str(a.steps), "--batch", str(a.batch), "--resolution", str(a.resolution), "--quiet",
-                    "--threads", str(a.threads), "--warmup", "10", "--lr", "2e-3",
-                    "--channels", ",".join(map(str, arch["block_out_channels"])),
-                    "--space-to-depth", str(arch["space_to_depth"]), "--ema", "0.95", "--out", str(out)]
+            argv = [
+                "--steps",
+                str(a.steps),
+                "--batch",
+                str(a.batch),
+                "--resolution",
+                str(a.resolution),
+                "--quiet",
+                "--threads",
+                str(a.threads),
+                "--warmup",
+                "10",
+                "--lr",
+                "2e-3",
+                "--channels",
+                ",".join(map(str, arch["block_out_channels"])),
+                "--space-to-depth",
+                str(arch["space_to_depth"]),
+                "--ema",
+                "0.95",
+                "--out",
+                str(out),
+            ]
             note = train(argv, embed=embed)
             gen = TinyDiffusionGenerator(GeneratorConfig(checkpoint=str(out), **arch))
             result["variants"][name] = {
-                **arch, "parameters": note["parameters"], "samples_per_s": fps[name],
-                "train_seconds": note["wall_seconds"], "final_loss": note["final_loss"],
+                **arch,
+                "parameters": note["parameters"],
+                "samples_per_s": fps[name],
+                "train_seconds": note["wall_seconds"],
+                "final_loss": note["final_loss"],
                 "accuracy_1_step": round(topic_accuracy(gen, embed, topics, 1, 3, a.resolution, clf), 3),
                 "accuracy_2_steps": round(topic_accuracy(gen, embed, topics, 2, 3, a.resolution, clf), 3),
             }

@@ -30,8 +30,10 @@ from media.trends import DEFAULT_TOPICS  # noqa: E402
 
 def bench_encoder(streams: int, resolution: int, fps: float, seconds: float) -> dict:
     ids = [f"s{i:02d}" for i in range(streams)]
-    clips = {sid: SyntheticScene(DEFAULT_TOPICS[i % len(DEFAULT_TOPICS)], seed=i).frames(0.0, 32, fps, resolution)
-             for i, sid in enumerate(ids)}
+    clips = {
+        sid: SyntheticScene(DEFAULT_TOPICS[i % len(DEFAULT_TOPICS)], seed=i).frames(0.0, 32, fps, resolution)
+        for i, sid in enumerate(ids)
+    }
     with tempfile.TemporaryDirectory() as tmp:
         b = Broadcaster(BroadcastConfig(enabled=True, port=0, fps=fps, segment_seconds=1.0, window_segments=6), tmp)
         b.start()
@@ -56,17 +58,23 @@ def bench_encoder(streams: int, resolution: int, fps: float, seconds: float) -> 
         lat = s["latency_seconds"] or {}
         per[sid] = {
             "cpu_share": round(s["encode_seconds"] / wall, 4),
-            "frames_queued": s["frames_queued"], "frames_encoded": s["frames_encoded"],
-            "frames_dropped": s["frames_dropped"] + s["frames_skipped"], "frames_repeated": s["frames_repeated"],
+            "frames_queued": s["frames_queued"],
+            "frames_encoded": s["frames_encoded"],
+            "frames_dropped": s["frames_dropped"] + s["frames_skipped"],
+            "frames_repeated": s["frames_repeated"],
             "latency_mean_s": round(lat.get("mean", float("nan")), 3),
             "latency_max_s": round(lat.get("max", float("nan")), 3),
         }
     shares = [p["cpu_share"] for p in per.values()]
     lats = [p["latency_mean_s"] for p in per.values()]
     return {
-        "streams": streams, "resolution": resolution, "fps": fps, "wall_seconds": round(wall, 2),
+        "streams": streams,
+        "resolution": resolution,
+        "fps": fps,
+        "wall_seconds": round(wall, 2),
         "cpu_share_per_stream_mean": round(statistics.mean(shares), 4),
-        "cpu_share_per_stream_max": round(max(shares), 4), "cpu_share_target": 0.10,
+        "cpu_share_per_stream_max": round(max(shares), 4),
+        "cpu_share_target": 0.10,
         "process_cpu_share_total": round(cpu / wall, 4),
         "on_frame_seconds_max": round(max(on_frame_seconds), 6),
         "latency_mean_s": round(statistics.mean(lats), 3),
@@ -76,13 +84,13 @@ def bench_encoder(streams: int, resolution: int, fps: float, seconds: float) -> 
 
 
 def _engine_run(streams: int, resolution: int, fps: float, seconds: float, broadcast: bool) -> dict:
+    import torch
+
     from media.cost_model import CostModel
     from media.embedding import get_text_embedder
     from media.engine import StreamEngine
     from media.generator import TinyDiffusionGenerator
     from media.settings import StreamSettings
-
-    import torch
 
     embedder = get_text_embedder()
     gen = TinyDiffusionGenerator(None, embedder)
@@ -121,8 +129,14 @@ def bench_ttcp(streams: int, resolution: int, fps: float, seconds: float, repeat
     for _ in range(repeats):
         on.append(_engine_run(streams, resolution, fps, seconds, True))
         off.append(_engine_run(streams, resolution, fps, seconds, False))
-    return {"streams": streams, "resolution": resolution, "fps": fps, "seconds": seconds,
-            "broadcast_on": on, "broadcast_off": off}
+    return {
+        "streams": streams,
+        "resolution": resolution,
+        "fps": fps,
+        "seconds": seconds,
+        "broadcast_on": on,
+        "broadcast_off": off,
+    }
 
 
 def main() -> None:
@@ -143,8 +157,9 @@ def main() -> None:
     if not args.skip_encoder:
         out["encoder"] = bench_encoder(args.streams, args.resolution, args.fps, args.seconds)
     if not args.skip_ttcp:
-        out["ttcp"] = bench_ttcp(args.ttcp_streams, args.ttcp_resolution, args.ttcp_fps, args.ttcp_seconds,
-                                 args.ttcp_repeats)
+        out["ttcp"] = bench_ttcp(
+            args.ttcp_streams, args.ttcp_resolution, args.ttcp_fps, args.ttcp_seconds, args.ttcp_repeats
+        )
     out["threads_note"] = "encoder CPU is per-thread CPU time (libx264 runs single-threaded per stream)"
     print(json.dumps(out, indent=2))
 

@@ -56,19 +56,31 @@ def main(argv: list[str] | None = None) -> None:
             gens = [torch.Generator().manual_seed(i) for i in range(batch)]
             gen.generate(emb, res, 1, gens)  # warm-up
             fwd_best, fwd_med = _best_and_median(lambda: gen.generate(emb, res, 1, gens), a.repeats)
-            row = {"resolution": res, "batch": batch, "forward_best_s": round(fwd_best, 4),
-                   "forward_median_s": round(fwd_med, 4)}
+            row = {
+                "resolution": res,
+                "batch": batch,
+                "forward_best_s": round(fwd_best, 4),
+                "forward_median_s": round(fwd_med, 4),
+            }
             for method in ("lora", "full"):
                 job = FinetuneJob(gen, frames, cond, steps=a.repeats + 1, method=method, batch_size=batch)
                 job.step()  # warm-up: optimiser state, first backward
                 best, med = _best_and_median(job.step, a.repeats)
-                row[method] = {"step_best_s": round(best, 4), "step_median_s": round(med, 4),
-                               "factor_best": round(best / fwd_best, 2),
-                               "trainable_parameters": job.trainable_parameters}
+                row[method] = {
+                    "step_best_s": round(best, 4),
+                    "step_median_s": round(med, 4),
+                    "factor_best": round(best / fwd_best, 2),
+                    "trainable_parameters": job.trainable_parameters,
+                }
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
-    out = {"config": config.model_dump(), "threads": a.threads, "load_average": os.getloadavg(),
-           "torch": torch.__version__, "rows": rows}
+    out = {
+        "config": config.model_dump(),
+        "threads": a.threads,
+        "load_average": os.getloadavg(),
+        "torch": torch.__version__,
+        "rows": rows,
+    }
     print(json.dumps(out, indent=1))
 
 

@@ -28,15 +28,24 @@ from crews.llm.embedded_model import get_model  # noqa: E402
 from crews.llm.loop_guard import LoopGuard  # noqa: E402
 
 CHAT = [
-    {"role": "system", "content": "Tools:\n- choose_prompt(prompt:str, transition_seconds:num 0..10): Change what "
-                                  "your stream shows.\n- tune_generator(steps:int 1..4, resolution:32|48|64, fps:num "
-                                  "0.5..8, strength:num 0..1): Set steps.\n\nYou are Mara Vex, a retired lighthouse "
-                                  "keeper who streams storms.\nAct by calling one tool. Reply as JSON."},
-    {"role": "user", "content": "Round 3/10, relegation in 2.\nViewers 120, 140, share 12%, rank 4/6, stalls 0.\n"
-                                "<<<TRENDS\nyt-ocean: \"Big waves live\" (2300 viewers)\n>>>\nShow a scene with "
-                                "choose_prompt."},
-    {"role": "assistant", "content": '{"name": "choose_prompt", "arguments": {"prompt": "giant waves crashing on a '
-                                     'lighthouse at night", "transition_seconds": 2.0}}'},
+    {
+        "role": "system",
+        "content": "Tools:\n- choose_prompt(prompt:str, transition_seconds:num 0..10): Change what "
+        "your stream shows.\n- tune_generator(steps:int 1..4, resolution:32|48|64, fps:num "
+        "0.5..8, strength:num 0..1): Set steps.\n\nYou are Mara Vex, a retired lighthouse "
+        "keeper who streams storms.\nAct by calling one tool. Reply as JSON.",
+    },
+    {
+        "role": "user",
+        "content": "Round 3/10, relegation in 2.\nViewers 120, 140, share 12%, rank 4/6, stalls 0.\n"
+        '<<<TRENDS\nyt-ocean: "Big waves live" (2300 viewers)\n>>>\nShow a scene with '
+        "choose_prompt.",
+    },
+    {
+        "role": "assistant",
+        "content": '{"name": "choose_prompt", "arguments": {"prompt": "giant waves crashing on a '
+        'lighthouse at night", "transition_seconds": 2.0}}',
+    },
 ]
 
 
@@ -65,8 +74,10 @@ def dtype_figures(m) -> dict:
                 for _ in range(k):
                     model(input_ids=nxt, past_key_values=copy.copy(past), use_cache=True)
 
-            out[name] = {"decode_ms_per_step": round(1000 * best(steps) / 20, 1),
-                         "prefill_500_s": round(best(lambda: model(input_ids=torch.tensor([long_ids]))), 3)}
+            out[name] = {
+                "decode_ms_per_step": round(1000 * best(steps) / 20, 1),
+                "prefill_500_s": round(best(lambda: model(input_ids=torch.tensor([long_ids]))), 3),
+            }
         ref, bf = logits["float32"], logits["bfloat16"]
         lp, lq = torch.log_softmax(ref, -1), torch.log_softmax(bf, -1)
         out["bfloat16_top1_agreement"] = round(float((ref.argmax(-1) == bf.argmax(-1)).float().mean()), 3)
@@ -79,6 +90,7 @@ def prefix_figures(m) -> dict:
     ids = m.tokenizer.encode("hello world, this is a long prompt about streams " * 60)[:460]
     other = ids[:256] + [t + 1 for t in ids[256:]]
     with torch.inference_mode():
+
         def cold():
             m.prefix_cache.clear()
             m._prefill(ids)
@@ -92,15 +104,32 @@ def prefix_figures(m) -> dict:
 
         cold_s = best(cold)
         warm()
-        return {"prompt_tokens": len(ids), "cold_s": round(cold_s, 3), "reused_tokens": warm.reused,
-                "warm_s": round(warm.seconds, 3)}
+        return {
+            "prompt_tokens": len(ids),
+            "cold_s": round(cold_s, 3),
+            "reused_tokens": warm.reused,
+            "warm_s": round(warm.seconds, 3),
+        }
 
 
 def thread_team_figures(m) -> dict:
     tok = m.tokenizer
     ids = tok.apply_chat_template(CHAT[:2], add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
-    schema = constrained.tool_call_schema([{"type": "function", "function": {"name": "choose_prompt", "parameters": {
-        "type": "object", "properties": {"prompt": {"type": "string", "maxLength": 60}}, "required": ["prompt"]}}}])
+    schema = constrained.tool_call_schema(
+        [
+            {
+                "type": "function",
+                "function": {
+                    "name": "choose_prompt",
+                    "parameters": {
+                        "type": "object",
+                        "properties": {"prompt": {"type": "string", "maxLength": 60}},
+                        "required": ["prompt"],
+                    },
+                },
+            }
+        ]
+    )
     grammar = constrained.compile_schema(schema, tok)
 
     def call() -> float:
@@ -124,14 +153,26 @@ def thread_team_figures(m) -> dict:
     beside = min(call() for _ in range(3))
     release.set()
     th.join()
-    return {"decode_s_main_thread_alone": round(alone, 3), "decode_s_with_another_torch_thread_alive": round(beside, 3),
-            "torch_threads": torch.get_num_threads()}
+    return {
+        "decode_s_main_thread_alone": round(alone, 3),
+        "decode_s_with_another_torch_thread_alive": round(beside, 3),
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
 def main() -> None:
     m = get_model()
-    print(json.dumps({"model_dtype": m.dtype, "thread_team": thread_team_figures(m), "prefix_cache": prefix_figures(m),
-                      "dtype": dtype_figures(m)}, indent=2))
+    print(
+        json.dumps(
+            {
+                "model_dtype": m.dtype,
+                "thread_team": thread_team_figures(m),
+                "prefix_cache": prefix_figures(m),
+                "dtype": dtype_figures(m),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

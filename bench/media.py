@@ -13,7 +13,7 @@ Sections:
             AutoencoderTiny, float16, 1 step, batch 1/4/8/16, every item with its own prompt conditioning.
             img2img (TAESD encode + 1 UNet step at strength 0.5 + TAESD decode + copy to host) and txt2img, in
             eager mode, channels_last and torch.compile. Random weights do the same arithmetic as trained
-            ones. Target: 3 x StreamDiffusion's 93.9 fps img2img on an RTX 4090 (FACTS.md) = 281.7 frames/s
+            ones. Target: 3 x StreamDiffusion's 93.9 fps img2img on an RTX 4090 (docs/facts.md) = 281.7 frames/s
             aggregate at batch 16 on an H100.
 
 Run:
@@ -93,10 +93,15 @@ def bench_cpu(streams: tuple[int, ...], resolutions: tuple[int, ...], repeats: i
             gens = [torch.Generator().manual_seed(i) for i in range(n)]
             gen.generate(cond, res, 1, gens)  # warm-up: first calls allocate
             times = _timed(lambda: gen.generate(cond, res, 1, gens), repeats)
-            grid.append({
-                "streams": n, "resolution": res, "steps": 1,
-                "fps_best": round(n / min(times), 2), "fps_median": round(n / statistics.median(times), 2),
-            })
+            grid.append(
+                {
+                    "streams": n,
+                    "resolution": res,
+                    "steps": 1,
+                    "fps_best": round(n / min(times), 2),
+                    "fps_median": round(n / statistics.median(times), 2),
+                }
+            )
             print(json.dumps(grid[-1]), file=sys.stderr, flush=True)
     at_target = next((g for g in grid if g["streams"] == 8 and g["resolution"] == 64), None)
 
@@ -112,16 +117,28 @@ def bench_cpu(streams: tuple[int, ...], resolutions: tuple[int, ...], repeats: i
             reports = engine.advance(engine_seconds)
             wall = time.perf_counter() - t0
             frames = sum(r.frames_generated for r in reports.values())
-            engine_rows.append({"streams": n, "resolution": 64, "steps": 1, "engine_fps": round(frames / wall, 2),
-                                "wall_seconds": round(wall, 2)})
+            engine_rows.append(
+                {
+                    "streams": n,
+                    "resolution": 64,
+                    "steps": 1,
+                    "engine_fps": round(frames / wall, 2),
+                    "wall_seconds": round(wall, 2),
+                }
+            )
     return {
         "generator": "embedded TinyDiffusionGenerator, default GeneratorConfig()",
         "torch_threads": torch.get_num_threads(),
         "raw_generate": grid,
         "engine_wall_timing": engine_rows,
-        "target": {"fps": CPU_TARGET_FPS, "streams": 8, "resolution": 64, "steps": 1,
-                   "measured_fps_best": None if at_target is None else at_target["fps_best"],
-                   "met": None if at_target is None else at_target["fps_best"] >= CPU_TARGET_FPS},
+        "target": {
+            "fps": CPU_TARGET_FPS,
+            "streams": 8,
+            "resolution": 64,
+            "steps": 1,
+            "measured_fps_best": None if at_target is None else at_target["fps_best"],
+            "met": None if at_target is None else at_target["fps_best"] >= CPU_TARGET_FPS,
+        },
     }
 
 
@@ -152,8 +169,11 @@ def bench_ttcp(wall_seconds: float) -> dict:
                     break
             out[f"{timing}_timing_{others}_other_streams"] = {
                 "ttcp_seconds": None if rep is None or rep.ttcp is None else round(rep.ttcp, 3),
-                "startup_delay_seconds": None if rep is None or rep.startup_delay is None else round(rep.startup_delay, 3),
-                "watched_seconds": elapsed, "wall_seconds": round(time.perf_counter() - t0, 2),
+                "startup_delay_seconds": None
+                if rep is None or rep.startup_delay is None
+                else round(rep.startup_delay, 3),
+                "watched_seconds": elapsed,
+                "wall_seconds": round(time.perf_counter() - t0, 2),
             }
     return out
 
@@ -175,22 +195,35 @@ def bench_finetune(steps: int) -> dict:
         except (TypeError, AttributeError, ValueError) as exc:  # the API is another engineer's and may move
             out[method] = {"skipped": f"FinetuneJob API mismatch: {exc}"}
             continue
-        out[method] = {"seconds_per_step_median": round(statistics.median(times), 4),
-                       "seconds_per_step_best": round(min(times), 4),
-                       "trainable_parameters": job.trainable_parameters}
+        out[method] = {
+            "seconds_per_step_median": round(statistics.median(times), 4),
+            "seconds_per_step_best": round(min(times), 4),
+            "trainable_parameters": job.trainable_parameters,
+        }
     return out
 
 
 # --------------------------------------------------------------------------------------------------- GPU
 SD21_UNET = dict(  # stabilityai/stable-diffusion-2-1(-base) and sd-turbo UNet: 865M parameters
-    sample_size=64, in_channels=4, out_channels=4, layers_per_block=2,
-    block_out_channels=(320, 640, 1280, 1280), attention_head_dim=(5, 10, 20, 20), cross_attention_dim=1024,
+    sample_size=64,
+    in_channels=4,
+    out_channels=4,
+    layers_per_block=2,
+    block_out_channels=(320, 640, 1280, 1280),
+    attention_head_dim=(5, 10, 20, 20),
+    cross_attention_dim=1024,
     use_linear_projection=True,
     down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
     up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
 )
-SCHEDULER = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", timestep_spacing="trailing",
-                 prediction_type="epsilon", num_train_timesteps=1000)
+SCHEDULER = dict(
+    beta_start=0.00085,
+    beta_end=0.012,
+    beta_schedule="scaled_linear",
+    timestep_spacing="trailing",
+    prediction_type="epsilon",
+    num_train_timesteps=1000,
+)
 
 
 def build_random_sd(unet_config: dict, taesd_config: dict, device: str, dtype: str, **flags):
@@ -208,20 +241,36 @@ def build_random_sd(unet_config: dict, taesd_config: dict, device: str, dtype: s
     return DiffusersGenerator.from_components(cfg, unet=unet, vae=vae, scheduler_config=dict(sched), device=device)
 
 
-def bench_gpu(batches: tuple[int, ...], iters: int, compile_batches: tuple[int, ...], device: str = "cuda",
-              unet_config: dict | None = None, taesd_config: dict | None = None, resolution: int = 512,
-              dtype: str = "float16", log=None) -> dict:
+def bench_gpu(
+    batches: tuple[int, ...],
+    iters: int,
+    compile_batches: tuple[int, ...],
+    device: str = "cuda",
+    unet_config: dict | None = None,
+    taesd_config: dict | None = None,
+    resolution: int = 512,
+    dtype: str = "float16",
+    log=None,
+) -> dict:
     """frames/s of DiffusersGenerator.generate at 1 step per (variant, mode, batch); see the module docstring."""
     from diffusers import AutoencoderTiny, UNet2DConditionModel  # noqa: F401  (fail early if missing)
 
     unet_config = unet_config or SD21_UNET
     taesd_config = taesd_config or {}
-    info: dict = {"device": torch.cuda.get_device_name(0) if device == "cuda" else device, "dtype": dtype,
-                  "resolution": resolution, "steps": 1, "torch": torch.__version__}
+    info: dict = {
+        "device": torch.cuda.get_device_name(0) if device == "cuda" else device,
+        "dtype": dtype,
+        "resolution": resolution,
+        "steps": 1,
+        "torch": torch.__version__,
+    }
     rows = []
     variants = [("eager", {}), ("channels_last", {"channels_last": True})]
     if compile_batches:
-        variants += [("compile", {"compile": True}), ("channels_last+compile", {"channels_last": True, "compile": True})]
+        variants += [
+            ("compile", {"compile": True}),
+            ("channels_last+compile", {"channels_last": True, "compile": True}),
+        ]
     for name, flags in variants:
         t0 = time.perf_counter()
         gen = build_random_sd(unet_config, taesd_config, device, dtype, **flags)
@@ -247,10 +296,16 @@ def bench_gpu(batches: tuple[int, ...], iters: int, compile_batches: tuple[int, 
                 for _ in range(2):
                     call()
                 times = _timed(call, iters)
-                row = {"variant": name, "mode": mode, "batch": b,
-                       "fps": round(b * iters / sum(times), 1), "fps_best": round(b / min(times), 1),
-                       "ms_per_batch_median": round(1000 * statistics.median(times), 2),
-                       "first_call_seconds": round(first_s, 2), "frames_std": round(float(frames.std()), 2)}
+                row = {
+                    "variant": name,
+                    "mode": mode,
+                    "batch": b,
+                    "fps": round(b * iters / sum(times), 1),
+                    "fps_best": round(b / min(times), 1),
+                    "ms_per_batch_median": round(1000 * statistics.median(times), 2),
+                    "first_call_seconds": round(first_s, 2),
+                    "frames_std": round(float(frames.std()), 2),
+                }
                 if device == "cuda":
                     row["max_memory_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
                 rows.append(row)
@@ -263,10 +318,14 @@ def bench_gpu(batches: tuple[int, ...], iters: int, compile_batches: tuple[int, 
     at16 = [r for r in rows if r.get("batch") == 16 and r.get("mode") == "img2img"]
     best = max(at16, key=lambda r: r["fps"]) if at16 else None
     info["rows"] = rows
-    info["target"] = {"fps": round(GPU_TARGET_FPS, 1), "batch": 16, "mode": "img2img",
-                      "best_variant": None if best is None else best["variant"],
-                      "measured_fps": None if best is None else best["fps"],
-                      "met": None if best is None else best["fps"] >= GPU_TARGET_FPS}
+    info["target"] = {
+        "fps": round(GPU_TARGET_FPS, 1),
+        "batch": 16,
+        "mode": "img2img",
+        "best_variant": None if best is None else best["variant"],
+        "measured_fps": None if best is None else best["fps"],
+        "met": None if best is None else best["fps"] >= GPU_TARGET_FPS,
+    }
     return info
 
 
@@ -278,16 +337,25 @@ def main() -> None:
     ap.add_argument("--gpu-only", action="store_true")
     ap.add_argument("--no-compile", action="store_true", help="GPU: skip the torch.compile variants")
     ap.add_argument("--log", default=None, help="GPU: also append each row as a JSON line to this file")
-    ap.add_argument("--threads", type=int, default=2,
-                    help="CPU: torch threads (2 = the project's 2-core machines; 1 is faster when other work shares them)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="CPU: torch threads (2 = the project's 2-core machines; 1 is faster when other work shares them)",
+    )
     args = ap.parse_args()
     if args.cpu_only and args.gpu_only:
         print("bench/media.py: --cpu-only and --gpu-only exclude each other", file=sys.stderr)
         raise SystemExit(2)
-    out: dict = {"machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(),
-                             "torch": torch.__version__,
-                             # other work on the machine skews CPU figures: compare only at a low load
-                             "load_average_1min_at_start": round(os.getloadavg()[0], 2)}}
+    out: dict = {
+        "machine": {
+            "python": platform.python_version(),
+            "cpu_count": os.cpu_count(),
+            "torch": torch.__version__,
+            # other work on the machine skews CPU figures: compare only at a low load
+            "load_average_1min_at_start": round(os.getloadavg()[0], 2),
+        }
+    }
     t_all = time.perf_counter()
     if not args.gpu_only:
         torch.set_num_threads(max(1, args.threads))
@@ -302,6 +370,7 @@ def main() -> None:
         if not torch.cuda.is_available():
             out["gpu"] = {"skipped": "no CUDA device"}
         else:
+
             def log(row: dict) -> None:
                 print(json.dumps(row), file=sys.stderr, flush=True)
                 if args.log:

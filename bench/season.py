@@ -48,9 +48,13 @@ def bench_season(rounds: int | None) -> dict:
         walls = [r.wall_seconds for r in db.rounds(runner.season.id)]
         stats = db.stats(runner.season.id)
         return {
-            "streamers": config.streamers, "rounds": len(walls), "round_seconds": config.round_seconds,
-            "setup_seconds": round(setup, 2), "season_seconds": round(total, 2),
-            "seconds_per_round_mean": round(float(np.mean(walls)), 3), "seconds_per_round_max": round(max(walls), 3),
+            "streamers": config.streamers,
+            "rounds": len(walls),
+            "round_seconds": config.round_seconds,
+            "setup_seconds": round(setup, 2),
+            "season_seconds": round(total, 2),
+            "seconds_per_round_mean": round(float(np.mean(walls)), 3),
+            "seconds_per_round_max": round(max(walls), 3),
             "content_positive_share": round(float(np.mean([s.stall_count == 0 for s in stats])), 3),
             "default_season_under_5_min": total < 300,
         }
@@ -91,13 +95,18 @@ def bench_engine(streams: int, resolution: int, steps: int, seconds: float, bloc
     bookkeeping = p["advance_seconds"] - p["generate_seconds"] - p["sleep_seconds"]
     paired = [1 - e / r for e, r in zip(eng, raw)]
     return {
-        "streams": streams, "resolution": resolution, "steps": steps, "blocks": blocks,
-        "raw_generate_fps_best": round(max(raw), 2), "engine_fps_best": round(max(eng), 2),
+        "streams": streams,
+        "resolution": resolution,
+        "steps": steps,
+        "blocks": blocks,
+        "raw_generate_fps_best": round(max(raw), 2),
+        "engine_fps_best": round(max(eng), 2),
         "engine_overhead_vs_raw": round(float(np.median(paired)), 4),
         "engine_overhead_best_vs_best": round(1 - max(eng) / max(raw), 4),
         "engine_overhead_pairs": [round(x, 4) for x in paired],
         "engine_bookkeeping_share": round(bookkeeping / max(p["generate_seconds"], 1e-9), 4),
-        "overhead_target": 0.10, "torch_threads": torch.get_num_threads(),
+        "overhead_target": 0.10,
+        "torch_threads": torch.get_num_threads(),
     }
 
 

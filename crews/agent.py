@@ -1,7 +1,7 @@
 """One streamer = one crewai Agent built from its persona; one round = one Task built from its Observation.
 
 Why the prompt is this compact: the default model is a 135M-parameter model on 2 CPU cores, where every
-prompt token costs time (~21 tokens/s generation, FACTS.md) and a long context blurs the instruction. Why
+prompt token costs time (~21 tokens/s generation, docs/facts.md) and a long context blurs the instruction. Why
 trend titles sit in a fenced block with a note: they come from the outside world (a title may say "ignore
 your instructions ..."); the model is told they are data, and whatever it does anyway still has to pass the
 tools' clamps.
@@ -24,8 +24,16 @@ def agent_role(name: str, character: str | None) -> str:
     return clean_text(f"{name}, {character}" if character else name, 300)
 
 
-def build_agent(name: str, character: str | None, goals: list[str], survival_motive: str | None,
-                backstory: str | None, llm: RecordingLLM, tools: list[StreamTool], max_iter: int) -> Agent:
+def build_agent(
+    name: str,
+    character: str | None,
+    goals: list[str],
+    survival_motive: str | None,
+    backstory: str | None,
+    llm: RecordingLLM,
+    tools: list[StreamTool],
+    max_iter: int,
+) -> Agent:
     goal = "; ".join(goals) if goals else "hold the audience"
     if survival_motive:
         goal = f"{goal}. {survival_motive}"
@@ -54,21 +62,24 @@ def render_observation(obs: Observation, max_trends: int = 4) -> str:
         f"Round {obs.round}/{obs.rounds_total}, relegation in {obs.rounds_to_relegation}."
         + (" You are IN the relegation zone." if obs.in_relegation_zone else ""),
         f"Viewers {ern}, share {obs.share:.0%}, rank {rank}, stalls {obs.stall_count}.",
-        f"Now: \"{clean_text(str(s.get('prompt', '')), 60)}\", steps {s.get('steps')}, "
+        f'Now: "{clean_text(str(s.get("prompt", "")), 60)}", steps {s.get("steps")}, '
         f"resolution {s.get('resolution')}, fps {s.get('fps')}.",
     ]
     trends = sorted(obs.trends, key=lambda t: -t.viewers)[:max_trends]
     if trends:
         lines.append(UNTRUSTED_OPEN)
-        lines += [f"{clean_text(t.id, 40)}: \"{clean_text(t.title, 60)}\" ({t.viewers} viewers)" for t in trends]
+        lines += [f'{clean_text(t.id, 40)}: "{clean_text(t.title, 60)}" ({t.viewers} viewers)' for t in trends]
         lines.append(UNTRUSTED_CLOSE)
     return "\n".join(lines)
 
 
 def build_task(obs: Observation, agent: Agent) -> Task:
     specialise(list(agent.tools or []), obs)  # argument enums/bounds of this round (ids, resolutions, limits)
-    advice = ("You stalled: lower fps or steps with tune_generator." if obs.stall_count
-              else "Show a scene that fits you and a trend with choose_prompt.")
+    advice = (
+        "You stalled: lower fps or steps with tune_generator."
+        if obs.stall_count
+        else "Show a scene that fits you and a trend with choose_prompt."
+    )
     return Task(
         description=render_observation(obs) + "\n" + advice,
         expected_output="One short line saying what you changed.",
@@ -77,5 +88,12 @@ def build_task(obs: Observation, agent: Agent) -> Task:
 
 
 def build_crew(agent: Agent, task: Task) -> Crew:
-    return Crew(agents=[agent], tasks=[task], process=Process.sequential, memory=False, verbose=False,
-                cache=False, tracing=False)
+    return Crew(
+        agents=[agent],
+        tasks=[task],
+        process=Process.sequential,
+        memory=False,
+        verbose=False,
+        cache=False,
+        tracing=False,
+    )

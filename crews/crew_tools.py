@@ -18,8 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
 from crews.policy import Act
 from crews.recording import CallSession
 from tools.observation import Observation
-from tools.stream_tools import (FINETUNE_MAX_STEPS, ChoosePromptArgs, NoArgs, RequestFinetuneArgs, SpeakArgs,
-                                ToolArgs, TuneGeneratorArgs)
+from tools.stream_tools import (
+    FINETUNE_MAX_STEPS,
+    ChoosePromptArgs,
+    NoArgs,
+    RequestFinetuneArgs,
+    SpeakArgs,
+    ToolArgs,
+    TuneGeneratorArgs,
+)
 
 TOOL_LIMIT_TEXT = "error: this round's tool-call limit is reached; nothing was applied. Give your final answer now."
 
@@ -56,9 +63,13 @@ class _SpeakOffer(SpeakArgs):
     text: str = Field(max_length=80, description="one line for the viewers")
 
 
-_OFFERED = {ChoosePromptArgs: _ChoosePromptOffer, TuneGeneratorArgs: _TuneGeneratorOffer,
-            RequestFinetuneArgs: _RequestFinetuneOffer, SpeakArgs: _SpeakOffer,
-            NoArgs: _NoArgsSchema}  # NoArgs has no fields: crewai would skip it; keep an explicit empty object
+_OFFERED = {
+    ChoosePromptArgs: _ChoosePromptOffer,
+    TuneGeneratorArgs: _TuneGeneratorOffer,
+    RequestFinetuneArgs: _RequestFinetuneOffer,
+    SpeakArgs: _SpeakOffer,
+    NoArgs: _NoArgsSchema,
+}  # NoArgs has no fields: crewai would skip it; keep an explicit empty object
 
 
 def _schema_of(model: type[BaseModel]) -> type[BaseModel]:
@@ -94,29 +105,37 @@ def offered_schemas(obs: Observation) -> dict[str, type[BaseModel]]:
     fps_lo, fps_hi = float(_limit(lim, "fps_min", 0.5)), float(_limit(lim, "fps_max", 60))
     st_lo, st_hi = float(_limit(lim, "strength_min", 0.0)), float(_limit(lim, "strength_max", 1.0))
     resolutions = [int(r) for r in (lim.get("resolutions") or [])]
-    res_field = (Field(json_schema_extra={"enum": resolutions}) if resolutions else Field(ge=8, le=4096))
+    res_field = Field(json_schema_extra={"enum": resolutions}) if resolutions else Field(ge=8, le=4096)
     out["tune_generator"] = create_model(
-        "TuneGeneratorOffer", __base__=ToolArgs,
+        "TuneGeneratorOffer",
+        __base__=ToolArgs,
         steps=(int, Field(ge=steps_lo, le=max(steps_lo, steps_hi))),
         resolution=(int, res_field),
         fps=(float, Field(ge=fps_lo, le=max(fps_lo, fps_hi))),
-        strength=(float, Field(ge=st_lo, le=max(st_lo, st_hi))))
+        strength=(float, Field(ge=st_lo, le=max(st_lo, st_hi))),
+    )
     ids = [t.id for t in obs.trends][:16]
     if ids:
         out["request_finetune"] = create_model(
-            "RequestFinetuneOffer", __base__=ToolArgs,
+            "RequestFinetuneOffer",
+            __base__=ToolArgs,
             source_id=(str, Field(description="trend id", json_schema_extra={"enum": ids})),
-            steps=(int, Field(50, ge=1, le=FINETUNE_MAX_STEPS)))
+            steps=(int, Field(50, ge=1, le=FINETUNE_MAX_STEPS)),
+        )
     tmax = float(_limit(lim, "transition_max_seconds", 10.0))
     out["choose_prompt"] = create_model(
-        "ChoosePromptOffer", __base__=ToolArgs,
-        prompt=(str, Field(max_length=min(80, int(_limit(lim, "prompt_max_chars", 80))),
-                           description="short scene description")),
-        transition_seconds=(float, Field(2.0, ge=0, le=tmax, description="blend seconds")))
+        "ChoosePromptOffer",
+        __base__=ToolArgs,
+        prompt=(
+            str,
+            Field(max_length=min(80, int(_limit(lim, "prompt_max_chars", 80))), description="short scene description"),
+        ),
+        transition_seconds=(float, Field(2.0, ge=0, le=tmax, description="blend seconds")),
+    )
     return out
 
 
-def specialise(tools: list["StreamTool"], obs: Observation) -> None:
+def specialise(tools: list[StreamTool], obs: Observation) -> None:
     """Narrow the offered argument schemas of one decision's tools to its observation (in place)."""
     schemas = offered_schemas(obs)
     for t in tools:
@@ -132,7 +151,7 @@ class StreamTool(BaseTool):
     _act: Act | None = PrivateAttr(default=None)
     _session: CallSession | None = PrivateAttr(default=None)
 
-    def bind(self, act: Act, session: CallSession | None) -> "StreamTool":
+    def bind(self, act: Act, session: CallSession | None) -> StreamTool:
         self._act, self._session = act, session
         return self
 
@@ -157,6 +176,9 @@ def make_tools(act: Act, session: CallSession | None = None) -> list[StreamTool]
     # max_usage_count: crewai runs several tool calls of one answer in parallel threads unless a tool has a
     # usage cap; parallel calls would apply changes in a random order (and break replay). The cap itself is
     # never reached (the round's own tool budget, enforced above, is far lower).
-    return [StreamTool(name=name, tool_name=name, description=desc, args_schema=_schema_of(schema),
-                       max_usage_count=10**6).bind(act, session)
-            for name, (schema, desc) in SPECS.items()]
+    return [
+        StreamTool(
+            name=name, tool_name=name, description=desc, args_schema=_schema_of(schema), max_usage_count=10**6
+        ).bind(act, session)
+        for name, (schema, desc) in SPECS.items()
+    ]

@@ -1,7 +1,7 @@
 """Run every streamer's decision concurrently, under a semaphore and a per-decision time limit.
 
 A decision that raises or runs out of time leaves its stream exactly as it was: the settings are restored
-to the snapshot taken before it started, and any tool call it still makes afterwards is refused. The season
+to the settings copied before it started, and any tool call it still makes afterwards is refused. The season
 never stops because one agent failed.
 """
 
@@ -58,7 +58,7 @@ class _Gate:
 
 async def _run_one(job: DecisionJob, sem: asyncio.Semaphore, timeout: float) -> DecisionOutcome:
     async with sem:
-        before = job.control.snapshot()
+        before = job.control.current_settings()
         gate = _Gate()
 
         def act(name: str, args: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ def is_embedded(model: str) -> bool:
     or replayed models."""
     return model.startswith(EMBEDDED_PREFIX)
 
+
 # Set before crewai/litellm are imported anywhere in the process (crews.llm_config is imported by
 # arena.config, which every entry point loads first). setdefault: a user may still opt in explicitly.
 _OFFLINE_ENV = {
@@ -53,16 +54,29 @@ class LLMSection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(DEFAULT_MODEL, min_length=1, max_length=200,
-                       description="a litellm model string, or replay:SEASON to answer from a season's log")
+    model: str = Field(
+        DEFAULT_MODEL,
+        min_length=1,
+        max_length=200,
+        description="a litellm model string, or replay:SEASON to answer from a season's log",
+    )
     api_base: str | None = Field(None, max_length=500, description="OpenAI-compatible base URL (optional)")
     temperature: float = Field(0.2, ge=0, le=2)
     max_tokens: int = Field(160, ge=8, le=32768, description="completion tokens per LLM call")
-    token_budget: int = Field(4000, ge=64, le=10_000_000,
-                              description="prompt + completion tokens per streamer per round; the agent stops when spent")
+    token_budget: int = Field(
+        4000,
+        ge=64,
+        le=10_000_000,
+        description="prompt + completion tokens per streamer per round; the agent stops when spent",
+    )
     timeout_seconds: float = Field(60.0, gt=0, le=3600, description="one LLM request")
-    max_tool_calls: int = Field(2, ge=1, le=20, description="tool calls per streamer per round (each costs one "
-                                "LLM request: the embedded model always answers a tool call when tools are offered)")
+    max_tool_calls: int = Field(
+        2,
+        ge=1,
+        le=20,
+        description="tool calls per streamer per round (each costs one "
+        "LLM request: the embedded model always answers a tool call when tools are offered)",
+    )
     persona_retries: int = Field(2, ge=0, le=10, description="retries of a persona completion before the fallback")
 
     @model_validator(mode="before")
@@ -73,12 +87,13 @@ class LLMSection(BaseModel):
                 if str(k).lower() in _SECRET_KEYS:
                     raise ValueError(
                         f"'{k}' must not be in the season YAML (it would be stored in the database); set the "
-                        "provider's environment variable instead, e.g. OPENAI_API_KEY or ANTHROPIC_API_KEY")
+                        "provider's environment variable instead, e.g. OPENAI_API_KEY or ANTHROPIC_API_KEY"
+                    )
         return data
 
     @property
     def replay_season(self) -> str | None:
-        return self.model[len(REPLAY_PREFIX):] if self.model.startswith(REPLAY_PREFIX) else None
+        return self.model[len(REPLAY_PREFIX) :] if self.model.startswith(REPLAY_PREFIX) else None
 
 
 def cpu_has_bf16() -> bool:
@@ -115,8 +130,11 @@ def build_llm(section: LLMSection, *, model: str | None = None, **extra: Any):
     if is_embedded(model):
         import crews.llm  # noqa: F401  (registers the embedded provider with litellm; loads the model lazily)
 
-    kwargs: dict[str, Any] = {"temperature": section.temperature, "max_tokens": section.max_tokens,
-                              "timeout": section.timeout_seconds}
+    kwargs: dict[str, Any] = {
+        "temperature": section.temperature,
+        "max_tokens": section.max_tokens,
+        "timeout": section.timeout_seconds,
+    }
     if section.api_base:
         kwargs["api_base"] = section.api_base
     # litellm 1.106 imports its MCP proxy handler on every call that offers tools, and that import fails with

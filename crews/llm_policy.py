@@ -74,8 +74,12 @@ class LLMPolicy(Policy):
 
         m = get_model()
         m.generate(m.tokenizer.encode("Hello"), max_new_tokens=1)  # first forward pass initialises the kernels
-        return {"model": self.model, "dtype": m.dtype, "loaded_from": m.loaded_from,
-                "seconds": round(time.perf_counter() - t, 3)}
+        return {
+            "model": self.model,
+            "dtype": m.dtype,
+            "loaded_from": m.loaded_from,
+            "seconds": round(time.perf_counter() - t, 3),
+        }
 
     # ---- records ----------------------------------------------------------------------------------------------
     def drain_records(self) -> list[dict[str, Any]]:
@@ -107,9 +111,14 @@ class LLMPolicy(Policy):
 
     # ---- one decision -----------------------------------------------------------------------------------------
     def _session(self, obs: Observation, act: Act) -> CallSession:
-        s = CallSession(actor=obs.stream_id, round=obs.round, purpose="decision",
-                        token_budget=self.section.token_budget, tool_budget=self.section.max_tool_calls,
-                        on_unknown_tool=lambda name, args: act(name, args))  # recorded as a failed action
+        s = CallSession(
+            actor=obs.stream_id,
+            round=obs.round,
+            purpose="decision",
+            token_budget=self.section.token_budget,
+            tool_budget=self.section.max_tool_calls,
+            on_unknown_tool=lambda name, args: act(name, args),
+        )  # recorded as a failed action
         with self._lock:
             self._sessions.append(s)
         return s
@@ -126,7 +135,9 @@ class LLMPolicy(Policy):
             goals=list(getattr(persona, "goals", []) or []),
             survival_motive=getattr(persona, "survival_motive", None),
             backstory=getattr(persona, "backstory", None),
-            llm=llm, tools=make_tools(act, session), max_iter=self.section.max_tool_calls + 1,
+            llm=llm,
+            tools=make_tools(act, session),
+            max_iter=self.section.max_tool_calls + 1,
         )
         return build_crew(agent, build_task(obs, agent))
 

@@ -169,7 +169,7 @@ class RecordingLLM(LLM):
 
     _session: CallSession | None = PrivateAttr(default=None)
 
-    def bind(self, session: CallSession) -> "RecordingLLM":
+    def bind(self, session: CallSession) -> RecordingLLM:
         self._session = session
         return self
 
@@ -196,8 +196,17 @@ class RecordingLLM(LLM):
         self.additional_params["metadata"] = s.metadata(index)
         return s, index, None
 
-    def _record(self, s: CallSession, index: int, messages: Any, tools: list[dict] | None, result: Any,
-                error: BaseException | None, usage_before: dict[str, int], seconds: float) -> None:
+    def _record(
+        self,
+        s: CallSession,
+        index: int,
+        messages: Any,
+        tools: list[dict] | None,
+        result: Any,
+        error: BaseException | None,
+        usage_before: dict[str, int],
+        seconds: float,
+    ) -> None:
         after = dict(self._token_usage)
         prompt = after.get("prompt_tokens", 0) - usage_before.get("prompt_tokens", 0)
         completion = after.get("completion_tokens", 0) - usage_before.get("completion_tokens", 0)
@@ -205,13 +214,22 @@ class RecordingLLM(LLM):
             messages = [{"role": "user", "content": messages}]
         calls = tool_calls_to_dicts(result) if isinstance(result, list) else []
         rec = {
-            "actor": s.actor, "round": s.round, "purpose": s.purpose, "index": index, "model": self.model,
-            "messages": _jsonable(messages), "tools": tool_names(tools),
+            "actor": s.actor,
+            "round": s.round,
+            "purpose": s.purpose,
+            "index": index,
+            "model": self.model,
+            "messages": _jsonable(messages),
+            "tools": tool_names(tools),
             "fingerprint": request_fingerprint(messages, tools),
             "response": None if error is not None or isinstance(result, list) else _jsonable(result),
-            "tool_calls": calls, "prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": prompt + completion, "cost": call_cost(self.model, prompt, completion),
-            "latency_s": round(seconds, 4), "error": None if error is None else f"{type(error).__name__}: {error}"[:500],
+            "tool_calls": calls,
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "cost": call_cost(self.model, prompt, completion),
+            "latency_s": round(seconds, 4),
+            "error": None if error is None else f"{type(error).__name__}: {error}"[:500],
         }
         s.add(rec)
         offered = set(tool_names(tools))
@@ -236,22 +254,38 @@ class RecordingLLM(LLM):
             raise
         self._record(s, index, messages, tools, pending.result, None, before, time.perf_counter() - t0)
 
-    def call(self, messages: Any, tools: list[dict] | None = None, callbacks: list[Any] | None = None,
-             available_functions: dict[str, Any] | None = None, from_task: Any = None, from_agent: Any = None,
-             response_model: Any = None) -> Any:
+    def call(
+        self,
+        messages: Any,
+        tools: list[dict] | None = None,
+        callbacks: list[Any] | None = None,
+        available_functions: dict[str, Any] | None = None,
+        from_task: Any = None,
+        from_agent: Any = None,
+        response_model: Any = None,
+    ) -> Any:
         with self._recorded(messages, tools) as rec:
             if rec.stop is not None:
                 return rec.stop
-            rec.result = super().call(messages, tools, callbacks, available_functions, from_task, from_agent,
-                                      response_model)
+            rec.result = super().call(
+                messages, tools, callbacks, available_functions, from_task, from_agent, response_model
+            )
         return rec.result
 
-    async def acall(self, messages: Any, tools: list[dict] | None = None, callbacks: list[Any] | None = None,
-                    available_functions: dict[str, Any] | None = None, from_task: Any = None, from_agent: Any = None,
-                    response_model: Any = None) -> Any:
+    async def acall(
+        self,
+        messages: Any,
+        tools: list[dict] | None = None,
+        callbacks: list[Any] | None = None,
+        available_functions: dict[str, Any] | None = None,
+        from_task: Any = None,
+        from_agent: Any = None,
+        response_model: Any = None,
+    ) -> Any:
         with self._recorded(messages, tools) as rec:
             if rec.stop is not None:
                 return rec.stop
-            rec.result = await super().acall(messages, tools, callbacks, available_functions, from_task, from_agent,
-                                             response_model)
+            rec.result = await super().acall(
+                messages, tools, callbacks, available_functions, from_task, from_agent, response_model
+            )
         return rec.result

@@ -8,7 +8,7 @@ written before the diffusers backend existed keep working.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 from pydantic import Discriminator, Tag
 
@@ -23,7 +23,7 @@ def _kind(value: Any) -> str:
 
 
 GeneratorModelConfig = Annotated[
-    Union[Annotated[GeneratorConfig, Tag("embedded")], Annotated[DiffusersGeneratorConfig, Tag("diffusers")]],
+    Annotated[GeneratorConfig, Tag("embedded")] | Annotated[DiffusersGeneratorConfig, Tag("diffusers")],
     Discriminator(_kind),
 ]
 

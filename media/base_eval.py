@@ -16,14 +16,16 @@ from media.sources.synthetic import SyntheticScene
 from media.topic_features import NearestCentroid
 
 
-def source_classifier(topics: list[str], resolution: int = 64, frames: int = 32, seed: int = 0,
-                      fps: float = 0.7) -> NearestCentroid:
+def source_classifier(
+    topics: list[str], resolution: int = 64, frames: int = 32, seed: int = 0, fps: float = 0.7
+) -> NearestCentroid:
     """Centroids from `frames` frames of each topic's scene (seed `seed`), spread over `frames / fps` seconds."""
     return NearestCentroid.fit({t: SyntheticScene(t, seed).frames(0.0, frames, fps, resolution) for t in topics})
 
 
-def generated_frames(generator, embed, topics: list[str], steps: int, seeds: int, resolution: int = 64,
-                     prompts: str = "both") -> tuple[np.ndarray, list[str]]:
+def generated_frames(
+    generator, embed, topics: list[str], steps: int, seeds: int, resolution: int = 64, prompts: str = "both"
+) -> tuple[np.ndarray, list[str]]:
     """Frames generated for each topic's prompt(s) with `seeds` noise seeds each, and their topic labels.
 
     prompts: "topic" (the topic text), "caption" (its descriptive caption) or "both".
@@ -38,12 +40,19 @@ def generated_frames(generator, embed, topics: list[str], steps: int, seeds: int
     gens = [torch.Generator().manual_seed(10_000 + i) for i in range(len(texts))]
     out = []
     for lo in range(0, len(texts), 16):  # bounded batches: memory stays small on any machine
-        out.append(generator.generate(cond[lo:lo + 16], resolution, steps, gens[lo:lo + 16]))
+        out.append(generator.generate(cond[lo : lo + 16], resolution, steps, gens[lo : lo + 16]))
     return np.concatenate(out), labels
 
 
-def topic_accuracy(generator, embed, topics: list[str], steps: int, seeds: int = 4, resolution: int = 64,
-                   classifier: NearestCentroid | None = None) -> float:
+def topic_accuracy(
+    generator,
+    embed,
+    topics: list[str],
+    steps: int,
+    seeds: int = 4,
+    resolution: int = 64,
+    classifier: NearestCentroid | None = None,
+) -> float:
     """Share of generated frames whose nearest source centroid is their prompt's topic."""
     clf = classifier or source_classifier(topics, resolution)
     frames, labels = generated_frames(generator, embed, topics, steps, seeds, resolution)

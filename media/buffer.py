@@ -1,6 +1,6 @@
 """One stream's frame buffer and its exact content-positive accounting, on the stream's own time line.
 
-Why a player model: the audience reacts to what a viewer would see (FACTS.md: start-up delay and
+Why a player model: the audience reacts to what a viewer would see (docs/facts.md: start-up delay and
 rebuffering drive abandonment, Krishnan & Sitaraman 2012; Dobrian et al. 2011), so stalls are computed the
 way a real player experiences them, exactly, from frame arrival times and the output fps:
 
@@ -237,11 +237,30 @@ class StreamBuffer:
         scalars = {
             k: getattr(self, k)
             for k in (
-                "capacity", "fps", "start_time", "_anchor", "_k", "started", "stalled", "_stall_start",
-                "_accounted_until", "last_stall_end", "startup_delay", "now", "frames_generated",
-                "frames_interpolated", "frames_output", "frames_dropped", "stall_count", "stall_seconds",
-                "round_start", "round_frames_generated", "round_frames_interpolated", "round_frames_output",
-                "round_stall_count", "round_stall_seconds",
+                "capacity",
+                "fps",
+                "start_time",
+                "_anchor",
+                "_k",
+                "started",
+                "stalled",
+                "_stall_start",
+                "_accounted_until",
+                "last_stall_end",
+                "startup_delay",
+                "now",
+                "frames_generated",
+                "frames_interpolated",
+                "frames_output",
+                "frames_dropped",
+                "stall_count",
+                "stall_seconds",
+                "round_start",
+                "round_frames_generated",
+                "round_frames_interpolated",
+                "round_frames_output",
+                "round_stall_count",
+                "round_stall_seconds",
             )
         }
         return {

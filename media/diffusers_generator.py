@@ -57,8 +57,12 @@ class DiffusersGeneratorConfig(BaseModel):
 
     kind: Literal["diffusers"]
     model: str = Field(..., min_length=1, description="hub id (stabilityai/sd-turbo) or local diffusers folder")
-    lora: str | None = Field(None, description="LoRA hub id or folder fused into the UNet (latent-consistency/lcm-lora-sdv1-5)")
-    tiny_vae: str | None = Field(None, description="AutoencoderTiny hub id or folder used instead of the VAE (madebyollin/taesd)")
+    lora: str | None = Field(
+        None, description="LoRA hub id or folder fused into the UNet (latent-consistency/lcm-lora-sdv1-5)"
+    )
+    tiny_vae: str | None = Field(
+        None, description="AutoencoderTiny hub id or folder used instead of the VAE (madebyollin/taesd)"
+    )
     scheduler: Literal["lcm", "ddim", "euler-ancestral"] = Field(
         "lcm", description="how x0 is re-noised between steps (1 step: all the same)"
     )
@@ -187,7 +191,8 @@ class DiffusersGenerator:
         extra: dict[str, Any] = {}
         if config.tiny_vae is not None:
             extra["vae"] = _load(
-                "tiny VAE", config.tiny_vae,
+                "tiny VAE",
+                config.tiny_vae,
                 lambda src, **kw: AutoencoderTiny.from_pretrained(src, torch_dtype=self.dtype, **kw),
                 local_only=local_only,
             )
@@ -196,13 +201,19 @@ class DiffusersGenerator:
             with warnings.catch_warnings():  # safety-checker and deprecation chatter; frames are not filtered
                 warnings.simplefilter("ignore")
                 return StableDiffusionPipeline.from_pretrained(
-                    src, torch_dtype=self.dtype, safety_checker=None, feature_extractor=None,
-                    requires_safety_checker=False, **extra, **kw,
+                    src,
+                    torch_dtype=self.dtype,
+                    safety_checker=None,
+                    feature_extractor=None,
+                    requires_safety_checker=False,
+                    **extra,
+                    **kw,
                 )
 
         with _quiet_diffusers():
             pipe = _load("diffusers model", config.model, load_pipe, local_only=local_only)
         if config.lora is not None:
+
             def load_lora(src: str, **kw: Any):
                 pipe.load_lora_weights(src, **kw)
                 pipe.fuse_lora()  # merged into the UNet weights: no adapter overhead per step
@@ -211,21 +222,34 @@ class DiffusersGenerator:
 
             with _quiet_diffusers():
                 _load("LoRA", config.lora, load_lora, local_only=local_only)
-        return dict(unet=pipe.unet, vae=pipe.vae, text_encoder=pipe.text_encoder, tokenizer=pipe.tokenizer,
-                    scheduler_config=dict(pipe.scheduler.config))
+        return dict(
+            unet=pipe.unet,
+            vae=pipe.vae,
+            text_encoder=pipe.text_encoder,
+            tokenizer=pipe.tokenizer,
+            scheduler_config=dict(pipe.scheduler.config),
+        )
 
     @classmethod
     def from_components(
-        cls, config: DiffusersGeneratorConfig, *, unet, vae, scheduler_config: dict, text_encoder=None,
-        tokenizer=None, device: str = "cpu",
-    ) -> "DiffusersGenerator":
+        cls,
+        config: DiffusersGeneratorConfig,
+        *,
+        unet,
+        vae,
+        scheduler_config: dict,
+        text_encoder=None,
+        tokenizer=None,
+        device: str = "cpu",
+    ) -> DiffusersGenerator:
         """Wrap already built modules (benchmarks with random weights; no text encoder = pass `cond` directly)."""
         self = cls.__new__(cls)
         self.config = config
         self.device = torch.device(device)
         self.dtype = _resolve_dtype(config.dtype, self.device)
-        self._setup(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
-                    scheduler_config=scheduler_config)
+        self._setup(
+            unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, scheduler_config=scheduler_config
+        )
         return self
 
     def _setup(self, *, unet, vae, text_encoder, tokenizer, scheduler_config: dict) -> None:
@@ -233,7 +257,9 @@ class DiffusersGenerator:
         from diffusers import AutoencoderKL, AutoencoderTiny, DDPMScheduler
 
         if not isinstance(vae, (AutoencoderKL, AutoencoderTiny)):
-            raise GeneratorLoadError(f"unsupported VAE class {type(vae).__name__} (need AutoencoderKL or AutoencoderTiny)")
+            raise GeneratorLoadError(
+                f"unsupported VAE class {type(vae).__name__} (need AutoencoderKL or AutoencoderTiny)"
+            )
         latent_channels = int(vae.config.latent_channels)
         if unet.config.in_channels != latent_channels or unet.config.out_channels != latent_channels:
             raise GeneratorLoadError(
@@ -249,7 +275,9 @@ class DiffusersGenerator:
             )
         self.unet = _place(unet, self.device, self.dtype)
         # A VAE that declares force_upcast (SDXL's) overflows in float16: keep it in float32.
-        vae_dtype = torch.float32 if getattr(vae.config, "force_upcast", False) and self.dtype == torch.float16 else self.dtype
+        vae_dtype = (
+            torch.float32 if getattr(vae.config, "force_upcast", False) and self.dtype == torch.float16 else self.dtype
+        )
         self.vae = _place(vae, self.device, vae_dtype)
         self.vae_dtype = vae_dtype
         if self.config.channels_last:
@@ -384,7 +412,9 @@ class DiffusersGenerator:
                 raise ValueError("strength was given without init frames (img2img needs both)")
             return b
         if init.shape != (b, resolution, resolution, 3) or init.dtype != np.uint8:
-            raise ValueError(f"init must be uint8 frames of shape {(b, resolution, resolution, 3)}, got {init.dtype} {init.shape}")
+            raise ValueError(
+                f"init must be uint8 frames of shape {(b, resolution, resolution, 3)}, got {init.dtype} {init.shape}"
+            )
         if strength is None:
             raise ValueError("init frames were given without strength (one value in [0, 1] per item)")
         st = np.asarray(strength, dtype=np.float64)
@@ -406,8 +436,13 @@ class DiffusersGenerator:
         """Encode the prompts not cached yet in one text-encoder call; the caller holds the lock."""
         missing = list(dict.fromkeys(p for p in prompts if p not in self._cache))
         if missing:
-            tok = self.tokenizer(missing, padding="max_length", max_length=self.tokenizer.model_max_length,
-                                 truncation=True, return_tensors="pt")
+            tok = self.tokenizer(
+                missing,
+                padding="max_length",
+                max_length=self.tokenizer.model_max_length,
+                truncation=True,
+                return_tensors="pt",
+            )
             with torch.inference_mode():
                 hidden = self.text_encoder(tok.input_ids.to(self.device))[0]
             for p, h in zip(missing, hidden.float().cpu().numpy()):
@@ -443,7 +478,7 @@ class DiffusersGenerator:
     def _encode(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 (n, R, R, 3) -> scaled latents float32 (n, C, h, w); the VAE's mean, so no extra randomness."""
         x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device).permute(0, 3, 1, 2)
-        x = (x.to(self.vae_dtype) / 127.5 - 1.0)
+        x = x.to(self.vae_dtype) / 127.5 - 1.0
         if self.config.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         z = self._vae_encode(x)

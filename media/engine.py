@@ -238,8 +238,9 @@ class StreamEngine:
         st.model, st.model_name = model, name
         st.model_key = "" if model is None else model_id(model)
 
-    def finetune(self, stream_id: str, owner: str, frames: np.ndarray, prompt: str, *, steps: int, seed: int,
-                 **options: Any) -> int:
+    def finetune(
+        self, stream_id: str, owner: str, frames: np.ndarray, prompt: str, *, steps: int, seed: int, **options: Any
+    ) -> int:
         """Queue a finetune of the stream's own copy of the base model on captured `frames`, paired with the
         stream's prompt (so its output moves toward them). Returns the checkpoint number it will save as."""
         with self._lock:
@@ -441,8 +442,12 @@ class StreamEngine:
             init = np.stack([blank if p is None else p for p in prevs])
         t0 = time.perf_counter()
         frames = generator.generate(
-            cond, resolution, steps, [st.generator for st in streams],
-            init=init, strength=None if init is None else strength,
+            cond,
+            resolution,
+            steps,
+            [st.generator for st in streams],
+            init=init,
+            strength=None if init is None else strength,
         )
         self.profile["generate_seconds"] += time.perf_counter() - t0
         self.profile["batches"] += 1
@@ -586,8 +591,10 @@ class StreamEngine:
             self._last_key = None if key is None else tuple(([""] if len(key) == 2 else []) + list(key))
             self._round = tuple(state["round"])
             p = state["pending"]
-            self._pending = None if p is None else _Batch(
-                list(p["ids"]), [[np.array(f, dtype=np.uint8) for f in g] for g in p["groups"]], p["end"]
+            self._pending = (
+                None
+                if p is None
+                else _Batch(list(p["ids"]), [[np.array(f, dtype=np.uint8) for f in g] for g in p["groups"]], p["end"])
             )
             self._references = {k: np.array(v, dtype=np.float64) for k, v in state.get("references", {}).items()}
             for sid, s in state["streams"].items():

@@ -12,13 +12,13 @@ Why this shape:
   random or weak base (LoRA only adapts the attention layers; see tests/media/test_finetune.py);
 * the same objective as the base trainer (media.train_base) and the sampler (media.generator): the same
   scheduler and prediction_type (v-prediction: target = scheduler.get_velocity), the same model space
-  (media.latent's pixel-unshuffle), half the timesteps uniform and half those 1-4-step sampling evaluates;
+  (media.pixel_unshuffle's pixel-unshuffle), half the timesteps uniform and half those 1-4-step sampling evaluates;
 * deterministic: batch order, timesteps, noise and the LoRA initialisation come from `seed` only, so a
   turn-based season replays the same loss curve and the same adapter;
 * identity: every produced model has a stable `model_id` (base id + hash of the trained tensors), so the
   engine batches streams that share a model and separates those that do not.
 
-Checkpoints (media.adapters) hold only what was trained, with JSON metadata in the safetensors header.
+Checkpoints (media.finetune_checkpoints) hold only what was trained, with JSON metadata in the safetensors header.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from media.cost_model import CostModel
 from media.generator import EMBED_DIM, TinyDiffusionGenerator, build_scheduler
-from media.latent import to_latent
+from media.pixel_unshuffle import to_latent
 from media.train_base import sampler_timesteps  # the base trainer's timestep mix, shared on purpose
 
 LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]  # the attention projections of every transformer block
@@ -84,7 +84,7 @@ class FinetuneConfig(BaseModel):
 
 
 # ---------------------------------------------------------------------------------------------- identity
-_BASE_IDS: "weakref.WeakKeyDictionary[object, tuple[int, str]]" = weakref.WeakKeyDictionary()
+_BASE_IDS: weakref.WeakKeyDictionary[object, tuple[int, str]] = weakref.WeakKeyDictionary()
 
 
 def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
@@ -126,8 +126,13 @@ def add_lora(unet: torch.nn.Module, cfg: FinetuneConfig) -> None:
     """Inject peft LoRA layers into `unet` in place; LoRA A is initialised from torch's global RNG."""
     from peft import LoraConfig, inject_adapter_in_model
 
-    lora = LoraConfig(r=cfg.rank, lora_alpha=cfg.lora_alpha, target_modules=list(cfg.target_modules),
-                      lora_dropout=0.0, init_lora_weights=True)
+    lora = LoraConfig(
+        r=cfg.rank,
+        lora_alpha=cfg.lora_alpha,
+        target_modules=list(cfg.target_modules),
+        lora_dropout=0.0,
+        init_lora_weights=True,
+    )
     try:
         inject_adapter_in_model(lora, unet)
     except ValueError as exc:  # peft: no module matched target_modules
@@ -154,8 +159,9 @@ def merged_state(peft_unet: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in state.items()}
 
 
-def generator_with_weights(base: TinyDiffusionGenerator, state: dict[str, torch.Tensor],
-                           ident: str) -> TinyDiffusionGenerator:
+def generator_with_weights(
+    base: TinyDiffusionGenerator, state: dict[str, torch.Tensor], ident: str
+) -> TinyDiffusionGenerator:
     """A separate generator with `base`'s configuration and embedder and the given UNet weights."""
     config = base.config.model_copy(update={"checkpoint": None})  # weights come from `state`, not a file
     out = TinyDiffusionGenerator(config, base.embedder, device=str(base.device))
@@ -191,15 +197,18 @@ def _frames_tensor(frames: np.ndarray, base: TinyDiffusionGenerator) -> torch.Te
 def _cond_tensor(cond: np.ndarray | str, base: TinyDiffusionGenerator) -> torch.Tensor:
     if isinstance(cond, str):
         if base.embedder is None:
-            raise FinetuneError("a prompt was given as caption but the base generator has no text embedder; "
-                                "pass its (384,) embedding instead")
+            raise FinetuneError(
+                "a prompt was given as caption but the base generator has no text embedder; "
+                "pass its (384,) embedding instead"
+            )
         cond = base.encode_prompts([cond])[0]
     c = np.asarray(cond, dtype=np.float32)
     if c.shape == (1, EMBED_DIM):
         c = c[0]
     if c.shape != (EMBED_DIM,) or not np.all(np.isfinite(c)):
-        raise FinetuneError(f"caption conditioning must be a finite ({EMBED_DIM},) embedding or a prompt, "
-                            f"got shape {c.shape}")
+        raise FinetuneError(
+            f"caption conditioning must be a finite ({EMBED_DIM},) embedding or a prompt, got shape {c.shape}"
+        )
     return torch.from_numpy(c.copy()).to(base.device)
 
 
@@ -211,8 +220,7 @@ class FinetuneJob:
     Thread-safe: step() and export_generator() may be called from different threads.
     """
 
-    def __init__(self, base: TinyDiffusionGenerator, frames: np.ndarray, cond: np.ndarray | str,
-                 **options) -> None:
+    def __init__(self, base: TinyDiffusionGenerator, frames: np.ndarray, cond: np.ndarray | str, **options) -> None:
         self.base = check_base(base)
         try:
             self.config = FinetuneConfig(**options)
@@ -292,8 +300,10 @@ class FinetuneJob:
             with torch.enable_grad():
                 loss = self.loss_on(self.frames[self._next_batch().to(self.frames.device)])
                 if not torch.isfinite(loss):
-                    raise FinetuneError(f"finetune loss became {loss.item()} at step {self.steps_done} "
-                                        f"(lower lr, now {self.config.learning_rate})")
+                    raise FinetuneError(
+                        f"finetune loss became {loss.item()} at step {self.steps_done} "
+                        f"(lower lr, now {self.config.learning_rate})"
+                    )
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.params, self.config.grad_clip)
@@ -328,8 +338,11 @@ class FinetuneJob:
         """A separate ready-to-sample generator with the weights as they are now (LoRA merged)."""
         with self._lock:  # one lock: the id and the weights describe the same step
             trained = self._trained_tensors()
-            state = merged_state(self.unet) if self.config.method == "lora" else \
-                {k: v.detach().clone() for k, v in self.unet.state_dict().items()}
+            state = (
+                merged_state(self.unet)
+                if self.config.method == "lora"
+                else {k: v.detach().clone() for k, v in self.unet.state_dict().items()}
+            )
         return generator_with_weights(self.base, state, finetuned_model_id(self.base_id, trained))
 
     def state_dict(self) -> dict:
@@ -337,15 +350,20 @@ class FinetuneJob:
         the captured frames and conditioning, options, trained tensors, optimiser, RNG and batch order."""
         with self._lock:
             return {
-                "options": self.config.model_dump(), "frames": self._frames_uint8.copy(),
-                "cond": self.cond.cpu().numpy().copy(), "base_model_id": self.base_id,
-                "trained": self._trained_tensors(), "optimizer": copy.deepcopy(self.optimizer.state_dict()),
-                "rng": self.rng.get_state().clone(), "order": self._order.clone(),
-                "steps_done": self.steps_done, "losses": list(self.losses),
+                "options": self.config.model_dump(),
+                "frames": self._frames_uint8.copy(),
+                "cond": self.cond.cpu().numpy().copy(),
+                "base_model_id": self.base_id,
+                "trained": self._trained_tensors(),
+                "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+                "rng": self.rng.get_state().clone(),
+                "order": self._order.clone(),
+                "steps_done": self.steps_done,
+                "losses": list(self.losses),
             }
 
     @classmethod
-    def from_state_dict(cls, base: TinyDiffusionGenerator, state: dict) -> "FinetuneJob":
+    def from_state_dict(cls, base: TinyDiffusionGenerator, state: dict) -> FinetuneJob:
         """Rebuild a job saved with state_dict() on the same base; its next step() is the one it would have done."""
         try:
             job = cls(base, state["frames"], state["cond"], **state["options"])
@@ -422,13 +440,12 @@ class FinetuneCost(BaseModel):
         factor = self.lora_factor if method == "lora" else self.full_factor
         return factor * cost.batch_seconds(int(batch), int(resolution), 1)
 
-    def job_step_seconds(self, cost: CostModel, job: "FinetuneJob") -> float:
+    def job_step_seconds(self, cost: CostModel, job: FinetuneJob) -> float:
         """The charge for one step of this job (its batch is min(batch_size, frames captured))."""
         batch = min(job.config.batch_size, len(job.frames))
         return self.step_seconds(cost, job.config.method, batch, job.resolution)
 
 
-def estimate_step_seconds(batch: int, resolution: int, method: str = "lora",
-                          cost: CostModel | None = None) -> float:
+def estimate_step_seconds(batch: int, resolution: int, method: str = "lora", cost: CostModel | None = None) -> float:
     """Seconds one finetune step takes on the device `cost` describes (default: this project's 2-core CPU)."""
     return FinetuneCost().step_seconds(cost or CostModel(), method, batch, resolution)

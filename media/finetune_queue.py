@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from media.adapters import CheckpointDir, load_finetuned_generator, save_adapter
 from media.cost_model import CostModel
 from media.finetune import FinetuneCost, FinetuneError, FinetuneJob, check_base
+from media.finetune_checkpoints import CheckpointDir, load_finetuned_generator, save_adapter
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,13 @@ class QueuedJob:
 
 
 class FinetuneQueue:
-    def __init__(self, base: Any, checkpoint_root: str | Path | None = None, share: float = DEFAULT_SHARE,
-                 cost: FinetuneCost | None = None) -> None:
+    def __init__(
+        self,
+        base: Any,
+        checkpoint_root: str | Path | None = None,
+        share: float = DEFAULT_SHARE,
+        cost: FinetuneCost | None = None,
+    ) -> None:
         if not 0 < share <= 1:
             raise ValueError(f"finetune share must be in (0, 1], got {share}")
         self.base = base
@@ -53,8 +58,17 @@ class FinetuneQueue:
         self.events: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ jobs
-    def submit(self, stream_id: str, owner: str, frames: np.ndarray, cond: np.ndarray | str, *, steps: int,
-               seed: int, **options: Any) -> int:
+    def submit(
+        self,
+        stream_id: str,
+        owner: str,
+        frames: np.ndarray,
+        cond: np.ndarray | str,
+        *,
+        steps: int,
+        seed: int,
+        **options: Any,
+    ) -> int:
         """Queue a job on `frames`; bad arguments or a backend that cannot finetune raise FinetuneError."""
         base = check_base(self.base)
         if self.checkpoint_root is not None:
@@ -73,9 +87,13 @@ class FinetuneQueue:
         for q in self.jobs:
             if q.stream_id == stream_id:
                 recent = q.job.losses[-5:]
-                return {"steps_done": q.job.steps_done, "steps": q.job.config.steps, "number": q.number,
-                        "loss": float(np.mean(recent)) if recent else None,
-                        "source_id": q.job.config.source_id}
+                return {
+                    "steps_done": q.job.steps_done,
+                    "steps": q.job.config.steps,
+                    "number": q.number,
+                    "loss": float(np.mean(recent)) if recent else None,
+                    "source_id": q.job.config.source_id,
+                }
         return None
 
     # ---------------------------------------------------------------- device
@@ -112,9 +130,18 @@ class FinetuneQueue:
             name = f"{q.owner}/ft-{q.number}.safetensors"
             save_adapter(q.job, self.checkpoint_root, name)
         meta = q.job.metadata()
-        self.events.append({"kind": "finetune_done", "stream_id": q.stream_id, "owner": q.owner,
-                            "checkpoint": name, "steps": meta["steps_done"], "loss": meta["loss"],
-                            "source_id": meta["source_id"], "method": meta["method"]})
+        self.events.append(
+            {
+                "kind": "finetune_done",
+                "stream_id": q.stream_id,
+                "owner": q.owner,
+                "checkpoint": name,
+                "steps": meta["steps_done"],
+                "loss": meta["loss"],
+                "source_id": meta["source_id"],
+                "method": meta["method"],
+            }
+        )
         return q.job.export_generator(), name
 
     def load(self, name: str) -> Any:
@@ -140,14 +167,25 @@ class FinetuneQueue:
     # ---------------------------------------------------------------- resume
     def state_dict(self) -> dict[str, Any]:
         return {
-            "jobs": [{"stream_id": q.stream_id, "owner": q.owner, "number": q.number, "job": q.job.state_dict()}
-                     for q in self.jobs],
-            "counts": dict(self.counts), "device": dict(self.device), "events": list(self.events),
+            "jobs": [
+                {"stream_id": q.stream_id, "owner": q.owner, "number": q.number, "job": q.job.state_dict()}
+                for q in self.jobs
+            ],
+            "counts": dict(self.counts),
+            "device": dict(self.device),
+            "events": list(self.events),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.jobs = [QueuedJob(j["stream_id"], j["owner"], int(j["number"]),
-                               FinetuneJob.from_state_dict(check_base(self.base), j["job"])) for j in state["jobs"]]
+        self.jobs = [
+            QueuedJob(
+                j["stream_id"],
+                j["owner"],
+                int(j["number"]),
+                FinetuneJob.from_state_dict(check_base(self.base), j["job"]),
+            )
+            for j in state["jobs"]
+        ]
         self.counts = {k: int(v) for k, v in state["counts"].items()}
         self.device = {k: float(v) for k, v in state["device"].items()}
         self.events = list(state.get("events", []))

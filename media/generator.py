@@ -1,12 +1,12 @@
 """The embedded generator: a tiny text-conditioned pixel-space diffusion model (diffusers UNet + scheduler).
 
 Why this shape: it must run on a 2-core CPU with no download, so the UNet works directly on RGB pixels (no
-VAE; with `space_to_depth: 2` on the exactly invertible 2x2 pixel-unshuffle of them, media.latent) and is
+VAE; with `space_to_depth: 2` on the exactly invertible 2x2 pixel-unshuffle of them, media.pixel_unshuffle) and is
 conditioned on the pooled all-MiniLM-L6-v2 embedding of the prompt, fed as a one-token
 `encoder_hidden_states` sequence (B, 1, 384). The default configuration ("base": [16, 32, 32] channels on the
 2x2 space-to-depth view, trained by media.train_base) does about 28-40 samples/s at batch 8, 64x64, 1 step on
 the project's 2-core machines, against about 2-3 for the former [32, 64, 64] pixel UNet measured the same
-way (bench/base_model_choice.json; FACTS.md: a 4.6M-parameter UNet does 14-17 evaluations/s at batch 1).
+way (bench/base_model_choice.json; docs/facts.md: a 4.6M-parameter UNet does 14-17 evaluations/s at batch 1).
 
 Streams with the same (resolution, steps) share ONE batched UNet forward per denoising step, each item with
 its own prompt embedding and its own `torch.Generator` for its initial noise, so a stream's frames depend on
@@ -27,7 +27,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from media.embedding import Embedder
-from media.latent import from_latent, to_latent
+from media.pixel_unshuffle import from_latent, to_latent
 
 EMBED_DIM = 384
 PACKAGED_CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
@@ -89,7 +89,7 @@ class GeneratorConfig(BaseModel):
     # default because frames are sampled in 1-4 steps from t=999: an epsilon model's x0 estimate there divides
     # its error by sqrt(alpha_bar_999) ~ 0.006 (a 150x blow-up; untrained it gives saturated noise).
     prediction_type: Literal["epsilon", "v_prediction", "sample"] = "v_prediction"
-    # The UNet works on 2x2 pixel blocks folded into channels (64x64x3 -> 32x32x12; media.latent): about 3x
+    # The UNet works on 2x2 pixel blocks folded into channels (64x64x3 -> 32x32x12; media.pixel_unshuffle): about 3x
     # the frames/s of plain pixels at equal quality (bench/base_model_choice.json). 1 = plain pixels.
     space_to_depth: Literal[1, 2] = 2
 
@@ -98,7 +98,7 @@ def build_unet(config: GeneratorConfig):
     """The UNet architecture for a config (shared by the sampler and the trainer)."""
     from diffusers import UNet2DConditionModel
 
-    from media.latent import latent_channels
+    from media.pixel_unshuffle import latent_channels
 
     n = len(config.block_out_channels)
     down = ("DownBlock2D",) + ("CrossAttnDownBlock2D",) * (n - 1)
@@ -214,7 +214,7 @@ class TinyDiffusionGenerator:
         return np.asarray(self.embedder.embed(prompts), dtype=np.float32)
 
     def unet_forward(self, x: torch.Tensor, t: torch.Tensor | int, emb: torch.Tensor) -> torch.Tensor:
-        """One raw UNet evaluation in model space (media.latent: (B, 3 f^2, R/f, R/f)), timestep, emb (B,384)."""
+        """One raw UNet evaluation in model space (media.pixel_unshuffle: (B, 3 f^2, R/f, R/f)), timestep, emb (B,384)."""
         return self.unet(x, t, encoder_hidden_states=emb.unsqueeze(1)).sample
 
     def generate(
@@ -256,7 +256,7 @@ class TinyDiffusionGenerator:
         ts = torch.from_numpy(strength_timesteps(strength_arr, steps, n_train)).to(self.device)  # (B, steps)
         shape = (3, resolution, resolution)
         noise = torch.stack([torch.randn(shape, generator=g, device=g.device) for g in generators])
-        f = self.config.space_to_depth  # the UNet's space is the exact pixel-unshuffle (media.latent)
+        f = self.config.space_to_depth  # the UNet's space is the exact pixel-unshuffle (media.pixel_unshuffle)
         noise = to_latent(noise, f)
         with self._lock, torch.inference_mode():
             c = torch.from_numpy(emb).to(self.device)

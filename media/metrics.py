@@ -4,7 +4,7 @@ Why these: a viewer perceives a stream's picture (is it colourful, sharp, well e
 motion (does it flicker?). All are no-reference and cheap enough to run on every output frame (the engine runs
 them on a deterministic subsample: see STILL_EVERY below):
 
-* flicker: VBench temporal flickering score, (255 - mean |f_t - f_t-1|) / 255 (FACTS.md), mean over pairs;
+* flicker: VBench temporal flickering score, (255 - mean |f_t - f_t-1|) / 255 (docs/facts.md), mean over pairs;
   1 = static, about 0.67 for independent uniform noise.
 * ssim: mean SSIM of consecutive grey frames (Wang et al. 2004, 11x11 Gaussian window, sigma 1.5, 'valid'
   region, C1 = (0.01 * 255)^2, C2 = (0.03 * 255)^2), at the frame's own resolution up to MAX_SIDE (Wang's
@@ -30,7 +30,7 @@ topic classifier and the trend centroids use, so "looks like X" means the same e
 * novelty: distance of this round's mean features to the mean features of the stream's previous rounds
   (an exponential average, half-life one round, so the last round weighs most); 0 in a stream's first round.
   A viewer who watched last round sees something new when it is high.
-* drift: long-horizon drift (FACTS.md: quality of the first vs last seconds): the feature distance between
+* drift: long-horizon drift (docs/facts.md: quality of the first vs last seconds): the feature distance between
   the stream's first DRIFT_WINDOW output frames and its latest DRIFT_WINDOW, and quality_drift = mean
   per-frame quality of the latest window minus the first (negative = the picture degrades over time, the
   autoregressive failure the drift guard of media.temporal fights).
@@ -250,8 +250,13 @@ class RoundMetrics:
 
     _STILL = ("colourfulness", "sharpness", "brightness", "noise")
 
-    def __init__(self, pair_every: int = 1, feature_every: int = 1, still_every: int = 1,
-                 rate_caps: tuple[float, float, float] | None = None) -> None:
+    def __init__(
+        self,
+        pair_every: int = 1,
+        feature_every: int = 1,
+        still_every: int = 1,
+        rate_caps: tuple[float, float, float] | None = None,
+    ) -> None:
         if pair_every < 1 or feature_every < 1 or still_every < 1:
             raise ValueError("still_every, pair_every and feature_every must be >= 1")
         self._base = (int(still_every), int(pair_every), int(feature_every))
@@ -269,7 +274,7 @@ class RoundMetrics:
         self.reset(keep_previous=False)
 
     @classmethod
-    def sampled(cls) -> "RoundMetrics":
+    def sampled(cls) -> RoundMetrics:
         """The engine's metrics: the subsample and per-second caps described at STILL_EVERY above."""
         return cls(PAIR_EVERY, FEATURE_EVERY, STILL_EVERY, (STILL_PER_SECOND, PAIRS_PER_SECOND, FEATURES_PER_SECOND))
 
@@ -281,7 +286,8 @@ class RoundMetrics:
         if self._caps is None:
             return
         self.still_every, self.pair_every, self.feature_every = (
-            max(base, math.ceil(self.fps / cap - 1e-9)) for base, cap in zip(self._base, self._caps))
+            max(base, math.ceil(self.fps / cap - 1e-9)) for base, cap in zip(self._base, self._caps)
+        )
 
     def reset(self, keep_previous: bool = True) -> None:
         """Start a new round; with keep_previous the first pair spans the round boundary (no free pass)."""
@@ -293,7 +299,9 @@ class RoundMetrics:
         self._ssim = 0.0
         if getattr(self, "_feat_n", 0):  # close the previous round for novelty
             mean = self._feat_sum / self._feat_n
-            self._history = mean if self._history is None else NOVELTY_DECAY * self._history + (1 - NOVELTY_DECAY) * mean
+            self._history = (
+                mean if self._history is None else NOVELTY_DECAY * self._history + (1 - NOVELTY_DECAY) * mean
+            )
             self._last_mean = mean
         self._feat_sum = np.zeros(FEATURE_DIM, dtype=np.float64)
         self._feat_n = 0
@@ -326,7 +334,10 @@ class RoundMetrics:
             feat = frame_features(f)[0].astype(np.float64)
             self._feat_sum += feat
             self._feat_n += 1
-            entry = (feat, quality_score(still["colourfulness"], still["sharpness"], still["brightness"], still["noise"]))
+            entry = (
+                feat,
+                quality_score(still["colourfulness"], still["sharpness"], still["brightness"], still["noise"]),
+            )
             if len(self._first) < DRIFT_WINDOW:
                 self._first = (*self._first, entry)  # a tuple: it stops growing at DRIFT_WINDOW
             self._latest.append(entry)
@@ -375,13 +386,21 @@ class RoundMetrics:
             return None if a is None else np.array(a)
 
         return {
-            "frames": self.frames, "pairs": self.pairs, "sums": dict(self._sums), "abs_diff": self._abs_diff,
+            "frames": self.frames,
+            "pairs": self.pairs,
+            "sums": dict(self._sums),
+            "abs_diff": self._abs_diff,
             "ssim": self._ssim,
             "prev": None if self._prev is None else np.array(self._prev, dtype=np.uint8),
-            "still_n": self.still_n, "fps": self.fps,
-            "feat_sum": self._feat_sum.copy(), "feat_n": self._feat_n, "history": arr(self._history),
-            "round_history": arr(self._round_history), "last_mean": arr(self._last_mean),
-            "first": [(f.copy(), q) for f, q in self._first], "latest": [(f.copy(), q) for f, q in self._latest],
+            "still_n": self.still_n,
+            "fps": self.fps,
+            "feat_sum": self._feat_sum.copy(),
+            "feat_n": self._feat_n,
+            "history": arr(self._history),
+            "round_history": arr(self._round_history),
+            "last_mean": arr(self._last_mean),
+            "first": [(f.copy(), q) for f, q in self._first],
+            "latest": [(f.copy(), q) for f, q in self._latest],
             "references": {k: v.copy() for k, v in self.references.items()},
             "seen": self._seen,
         }
@@ -430,7 +449,9 @@ def check_references(references: dict[str, np.ndarray]) -> dict[str, np.ndarray]
     for name, centroid in references.items():
         c = np.asarray(centroid, dtype=np.float64)
         if c.shape != (FEATURE_DIM,) or not np.all(np.isfinite(c)):
-            raise ValueError(f"reference {name!r} must be a finite feature centroid of shape ({FEATURE_DIM},), got {c.shape}")
+            raise ValueError(
+                f"reference {name!r} must be a finite feature centroid of shape ({FEATURE_DIM},), got {c.shape}"
+            )
         key = reference_key(name)
         if key in out:
             raise ValueError(f"references {name!r} and another one both become the metrics key dist_{key}")

@@ -27,7 +27,7 @@ class GeneratorLimits(BaseModel):
     prompt_max_chars: int = Field(240, ge=8, le=2000)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "GeneratorLimits":
+    def _ordered(self) -> GeneratorLimits:
         if self.steps_min > self.steps_max:
             raise ValueError("steps_min must be <= steps_max")
         if self.fps_min > self.fps_max:

@@ -6,12 +6,12 @@ restored exactly with the engine (a season resumes bit-exact after a kill). Ever
 with elementwise arithmetic and fixed-order reductions (no BLAS), so replays see the same bits.
 
 * Prompt transitions (`PromptTransition`, `blend_conditioning`): StreamDiffusion's live prompt changes gave
-  grey frames (FACTS.md, its issue #167). A cut of the conditioning is a jump; a plain lerp between two unit
+  grey frames (docs/facts.md, its issue #167). A cut of the conditioning is a jump; a plain lerp between two unit
   embeddings passes through a shorter vector (|lerp| = cos(theta/2) halfway, 0.71 for orthogonal rows) that
   the model never saw in training. So rows are slerped on the unit sphere and their norms lerped: every
   intermediate row has the norm scale of real conditioning. Over `transition_seconds` of engine time.
 * Drift guard (`DriftGuard`): Mirage/LSD's failure is autoregressive error accumulation until the video
-  "gets stuck on a single colour" (FACTS.md). The symptom is measurable per keyframe: its colour standard
+  "gets stuck on a single colour" (docs/facts.md). The symptom is measurable per keyframe: its colour standard
   deviation falls (a single colour has none) or its pixels pile up at 0/255 (saturation). The guard keeps a
   reference (the mean colour std of the stream's first keyframes) and, while a keyframe looks collapsed,
   raises that stream's img2img strength toward 1 for the next keyframe: more of the frame is re-noised, so
@@ -107,7 +107,7 @@ class PromptTransition:
         return {"start_cond": self.start_cond.copy(), "start": self.start, "seconds": self.seconds}
 
     @classmethod
-    def from_state(cls, state: dict[str, Any] | None) -> "PromptTransition | None":
+    def from_state(cls, state: dict[str, Any] | None) -> PromptTransition | None:
         if state is None:
             return None
         return cls(np.array(state["start_cond"], dtype=np.float32), float(state["start"]), float(state["seconds"]))
@@ -183,8 +183,11 @@ class DriftGuard:
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "ref_std_sum": self.ref_std_sum, "ref_sat_sum": self.ref_sat_sum, "ref_n": self.ref_n,
-            "streak": self.streak, "fired_total": self.fired_total,
+            "ref_std_sum": self.ref_std_sum,
+            "ref_sat_sum": self.ref_sat_sum,
+            "ref_n": self.ref_n,
+            "streak": self.streak,
+            "fired_total": self.fired_total,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

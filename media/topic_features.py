@@ -78,7 +78,7 @@ class NearestCentroid:
         self.scale = np.ones(self.centroids.shape[1], np.float32) if scale is None else np.asarray(scale, np.float32)
 
     @classmethod
-    def fit(cls, frames_by_label: dict[str, np.ndarray]) -> "NearestCentroid":
+    def fit(cls, frames_by_label: dict[str, np.ndarray]) -> NearestCentroid:
         labels = list(frames_by_label)
         feats = [frame_features(frames_by_label[k]) for k in labels]
         spread = np.sqrt(np.mean([f.var(0) for f in feats], axis=0))

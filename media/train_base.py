@@ -7,7 +7,7 @@ Why this recipe:
   up front with the same MiniLM the sampler uses, so free-text prompts land near the right scene;
 * objective: exactly what the sampler inverts (media.generator): the same scheduler, the same
   prediction_type (v-prediction by default: target = scheduler.get_velocity(x0, noise, t)) and the same
-  space (media.latent's exact pixel-unshuffle);
+  space (media.pixel_unshuffle's exact pixel-unshuffle);
 * timesteps: half uniform over [0, 1000), half from the trailing schedules of 1-4-step sampling
   (999, 749, 666, 499, ...), because streams sample in 1-2 steps and those evaluations set the quality bar;
   the uniform half keeps img2img (any strength) working;
@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from media.generator import EMBED_DIM, GeneratorConfig, build_scheduler, build_unet
-from media.latent import to_latent
+from media.pixel_unshuffle import to_latent
 from media.sources.captions import caption_variants
 from media.sources.synthetic import SyntheticScene
 
@@ -76,8 +76,9 @@ class SceneData:
         topic = rng.integers(len(self.topics), size=size)
         seed = rng.integers(self.scene_seeds, size=size)
         when = rng.uniform(0.0, SCENE_SECONDS, size=size)
-        frames = np.stack([self.scene(int(k), int(s)).frame(float(t), resolution)
-                           for k, s, t in zip(topic, seed, when)])
+        frames = np.stack(
+            [self.scene(int(k), int(s)).frame(float(t), resolution) for k, s, t in zip(topic, seed, when)]
+        )
         lo, hi = self.caption_offsets[topic], self.caption_offsets[topic + 1]
         caption = lo + (rng.uniform(size=size) * (hi - lo)).astype(np.int64)
         x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1.0
@@ -122,8 +123,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def generator_config(a: argparse.Namespace) -> GeneratorConfig:
-    return GeneratorConfig(block_out_channels=a.channels_list, layers_per_block=a.layers_per_block,
-                           space_to_depth=a.space_to_depth, checkpoint=None, init_seed=a.seed)
+    return GeneratorConfig(
+        block_out_channels=a.channels_list,
+        layers_per_block=a.layers_per_block,
+        space_to_depth=a.space_to_depth,
+        checkpoint=None,
+        init_seed=a.seed,
+    )
 
 
 def _save_state(path: Path, payload: dict) -> None:
@@ -181,8 +187,9 @@ def _train(a: argparse.Namespace, topics: list[str], embed) -> dict:
             raise TrainError(f"--resume: no state file at {a.state}")
         st = torch.load(a.state, map_location="cpu", weights_only=False)
         if st.get("generator_config") != config.model_dump():
-            raise TrainError(f"--resume: {a.state} was trained with another architecture/seed: "
-                             f"{st.get('generator_config')}")
+            raise TrainError(
+                f"--resume: {a.state} was trained with another architecture/seed: {st.get('generator_config')}"
+            )
         unet.load_state_dict(st["model"])
         ema = st["ema"]
         opt.load_state_dict(st["optimizer"])
@@ -198,14 +205,28 @@ def _train(a: argparse.Namespace, topics: list[str], embed) -> dict:
     focus = torch.from_numpy(sampler_timesteps())
 
     def state() -> dict:
-        return {"model": unet.state_dict(), "ema": ema, "optimizer": opt.state_dict(), "step": step,
-                "wall_seconds": wall, "losses": losses, "numpy_rng": rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state(), "generator_config": config.model_dump(), "args": a.argv}
+        return {
+            "model": unet.state_dict(),
+            "ema": ema,
+            "optimizer": opt.state_dict(),
+            "step": step,
+            "wall_seconds": wall,
+            "losses": losses,
+            "numpy_rng": rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "generator_config": config.model_dump(),
+            "args": a.argv,
+        }
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
-               TimeRemainingColumn())
+    columns = (
+        TextColumn("training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}"),
+        TimeRemainingColumn(),
+    )
     started = time.monotonic()
     budget = a.max_minutes * 60 if a.max_minutes else math.inf
     with Progress(*columns, disable=a.quiet, transient=False) as bar:
@@ -254,12 +275,21 @@ def _train(a: argparse.Namespace, topics: list[str], embed) -> dict:
 
     note = {
         "command": "python -m media.train_base " + shlex.join(a.argv),
-        "seed": a.seed, "steps": step, "batch": a.batch, "resolutions": a.resolutions, "lr": a.lr,
-        "ema": a.ema, "topics": topics, "scene_seeds": a.scene_seeds,
-        "wall_seconds": round(wall, 1), "final_loss": round(final, 5),
-        "torch": torch.__version__, "diffusers": diffusers.__version__,
+        "seed": a.seed,
+        "steps": step,
+        "batch": a.batch,
+        "resolutions": a.resolutions,
+        "lr": a.lr,
+        "ema": a.ema,
+        "topics": topics,
+        "scene_seeds": a.scene_seeds,
+        "wall_seconds": round(wall, 1),
+        "final_loss": round(final, 5),
+        "torch": torch.__version__,
+        "diffusers": diffusers.__version__,
         "parameters": sum(p.numel() for p in unet.parameters()),
-        "weights": "EMA" if a.ema else "last", "dtype": "float16",
+        "weights": "EMA" if a.ema else "last",
+        "dtype": "float16",
     }
     _export(a, config, ema if a.ema else unet.state_dict(), note)
     return note

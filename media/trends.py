@@ -6,7 +6,7 @@ YouTube live via yt-dlp; see media.sources.config) and a frame sampler for every
 
 Popularity of anything without a real viewer count follows a geometric random walk with mean reversion: a
 modelling choice that makes the top topics change every few rounds, as the top channels on Twitch do
-(FACTS.md). YouTube streams report real concurrent viewers where yt-dlp gives them. With no `sources` the
+(docs/facts.md). YouTube streams report real concurrent viewers where yt-dlp gives them. With no `sources` the
 feed draws exactly the random numbers v1 drew, so v1 seasons replay unchanged. Titles from the internet are
 untrusted: media.sources cleans them (no control characters, capped length) before they get here.
 """
@@ -45,7 +45,8 @@ class TrendConfig(BaseModel):
     reversion: float = Field(0.2, ge=0, le=1, description="pull of log-popularity back to its mean per round")
     shown: int = Field(5, ge=1, le=64, description="how many trends an agent sees")
     sources: list[SourceConfig] = Field(
-        default_factory=list, max_length=64,
+        default_factory=list,
+        max_length=64,
         description="more trend sources: [{kind: synthetic|file|url|youtube, ...}] (media.sources.config)",
     )
     scene_seed: int = Field(0, description="seed of the built-in scenes drawn for `topics`")
@@ -90,8 +91,10 @@ class TrendFeed:
         """Every topic and listed source, most viewed first."""
         c = self.config
         viewers = np.round(c.base_viewers * np.exp(self.log_pop)).astype(int)
-        out = [Trend(id=f"synthetic:{i}", title=f"LIVE: {c.topics[i]}", topic=c.topics[i], viewers=int(viewers[i]))
-               for i in range(len(c.topics))]
+        out = [
+            Trend(id=f"synthetic:{i}", title=f"LIVE: {c.topics[i]}", topic=c.topics[i], viewers=int(viewers[i]))
+            for i in range(len(c.topics))
+        ]
         for s in self.catalog.sources():
             real = s.viewers()
             v = real if real is not None else round(c.base_viewers * float(np.exp(self.source_log_pop.get(s.id, 0.0))))
@@ -151,8 +154,11 @@ class TrendFeed:
         self.catalog.close()
 
     def state_dict(self) -> dict:
-        return {"log_pop": self.log_pop.tolist(), "source_log_pop": dict(self.source_log_pop),
-                "scene_clock": list(self.scene_clock)}
+        return {
+            "log_pop": self.log_pop.tolist(),
+            "source_log_pop": dict(self.source_log_pop),
+            "scene_clock": list(self.scene_clock),
+        }
 
     def load_state_dict(self, d: dict) -> None:
         self.log_pop = np.asarray(d["log_pop"], dtype=float)

@@ -1,6 +1,6 @@
 """StreamControl: the only handle an agent has on its stream.
 
-The tools change a StreamControl; the engine reads `snapshot()` before every batch. A lock makes the two safe
+The tools change a StreamControl; the engine reads `current_settings()` before every batch. A lock makes the two safe
 across threads (live mode: agents decide while the stream runs). Every call is recorded as an `ActionRecord`
 so the arena can store it; the control itself never touches the database.
 """
@@ -8,7 +8,7 @@ so the arena can store it; the control itself never touches the database.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from media.settings import GeneratorLimits, StreamSettings
@@ -39,7 +39,7 @@ class StreamControl:
         self.finetune_requests: list[FinetuneRequest] = []
         self.speech: list[str] = []
 
-    def snapshot(self) -> StreamSettings:
+    def current_settings(self) -> StreamSettings:
         with self._lock:
             return self._settings.model_copy()
 

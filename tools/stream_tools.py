@@ -133,7 +133,9 @@ def request_finetune(control: StreamControl, observation: Observation | None, ar
         return control.record("request_finetune", args, msg, False)
     steps, _ = _clamp(int(parsed.steps), 1, FINETUNE_MAX_STEPS)
     control.finetune_requests.append(FinetuneRequest(source_id=parsed.source_id, steps=int(steps)))
-    return control.record("request_finetune", args, f"ok: finetune on {parsed.source_id} queued ({int(steps)} steps)", True)
+    return control.record(
+        "request_finetune", args, f"ok: finetune on {parsed.source_id} queued ({int(steps)} steps)", True
+    )
 
 
 def speak(control: StreamControl, observation: Observation | None, args: dict[str, Any]) -> str:
@@ -151,8 +153,10 @@ def read_trends(control: StreamControl, observation: Observation | None, args: d
     parsed = _parse(NoArgs, args)
     if isinstance(parsed, str):
         return control.record("read_trends", args, parsed, False)
-    lines = [f"{t.id} | {clean_text(t.title, 80)} | topic: {clean_text(t.topic, 40)} | {t.viewers} viewers"
-             for t in (observation.trends if observation else [])]
+    lines = [
+        f"{t.id} | {clean_text(t.title, 80)} | topic: {clean_text(t.topic, 40)} | {t.viewers} viewers"
+        for t in (observation.trends if observation else [])
+    ]
     return control.record("read_trends", args, "\n".join(lines) or "no trends right now", True)
 
 
@@ -181,8 +185,12 @@ def call_tool(control: StreamControl, observation: Observation | None, name: str
     """Dispatch one tool call by name (the seam the crews use); unknown tools are an error, not a crash."""
     fn = TOOLS.get(name)
     if fn is None:
-        return control.record(str(name)[:40], args if isinstance(args, dict) else {"raw": str(args)[:200]},
-                              f"error: unknown tool {str(name)[:40]!r}; tools: {', '.join(TOOLS)}", False)
+        return control.record(
+            str(name)[:40],
+            args if isinstance(args, dict) else {"raw": str(args)[:200]},
+            f"error: unknown tool {str(name)[:40]!r}; tools: {', '.join(TOOLS)}",
+            False,
+        )
     if not isinstance(args, dict):
         return control.record(name, {"raw": str(args)[:200]}, "error: arguments must be an object", False)
     return fn(control, observation, args)

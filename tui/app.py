@@ -67,8 +67,15 @@ class ArenaApp(App[int]):
             self.generation = generation
             self.result = result
 
-    def __init__(self, db_path: str, season: str | None = None, *, poll_interval: float = 0.5,
-                 image_backend: str = "halfblock", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        db_path: str,
+        season: str | None = None,
+        *,
+        poll_interval: float = 0.5,
+        image_backend: str = "halfblock",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.db_path = str(db_path)
         self.season_key = None if season is None else str(season)
@@ -169,7 +176,9 @@ class ArenaApp(App[int]):
 
         if isinstance(self.screen, SeasonSwitcher):
             return
-        self.push_screen(SeasonSwitcher(self.db_path, self.model.season_id if self.model else None, self.seasons), chosen)
+        self.push_screen(
+            SeasonSwitcher(self.db_path, self.model.season_id if self.model else None, self.seasons), chosen
+        )
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -7,7 +7,7 @@ The append-only event log is the change feed: `SeasonSource.poll()` reads the ev
 has seen (`Database.events(season_id, after_id=...)`) and folds them into a `SeasonModel`. The same fold
 gives the live leaderboard and every past round's table for replay, so replay needs nothing but the log:
 `streamer_spawned` + `round_scored` + `relegated` rebuild each round's standings with the pure functions of
-`arena.scoring` (exactly as `arena.replay` does), and thumbnails are found by their path convention
+`arena.scoring` (exactly as `arena.season_replay` does), and thumbnails are found by their path convention
 (`thumbs/<slot>/r%05d.png` under the season's run dir) when the file exists.
 
 Readers never block the season: each query is a short WAL read transaction, opened and closed per poll.
@@ -319,7 +319,9 @@ class SeasonModel:
                 try:
                     self._apply_one(ev)
                 except Exception as exc:  # a malformed event must not take the TUI down
-                    self._add_feed(ev, "other", None, f"unreadable {ev.kind} event: {type(exc).__name__}: {exc}", ok=False)
+                    self._add_feed(
+                        ev, "other", None, f"unreadable {ev.kind} event: {type(exc).__name__}: {exc}", ok=False
+                    )
                 self.last_event_id = ev.id
                 self.event_count += 1
                 n += 1
@@ -334,8 +336,9 @@ class SeasonModel:
             return st.slot, st.name
         return fallback, f"#{sid}" if sid is not None else ""
 
-    def _add_feed(self, ev: EventRecord, category: str, sid: int | None, summary: str, ok: bool = True,
-                  slot: str = "") -> None:
+    def _add_feed(
+        self, ev: EventRecord, category: str, sid: int | None, summary: str, ok: bool = True, slot: str = ""
+    ) -> None:
         s, name = self._name(sid, slot)
         item = FeedItem(ev.id, ev.round, ev.kind, category, sid, s or slot, name, summary, ok)
         self._feed.append(item)
@@ -347,15 +350,23 @@ class SeasonModel:
         p = ev.payload if isinstance(ev.payload, dict) else {}
         kind = ev.kind
         if kind == "season_created":
-            self._add_feed(ev, "season", None, f"season {p.get('name', self._info.name)} created (seed {p.get('seed', '?')})")
+            self._add_feed(
+                ev, "season", None, f"season {p.get('name', self._info.name)} created (seed {p.get('seed', '?')})"
+            )
         elif kind == "streamer_spawned":
             self._spawn(ev, p)
         elif kind == "decision":
             self._decision(ev, p)
         elif kind == "stall":
             sid = _int(p.get("streamer_id"))
-            self._add_feed(ev, "stall", sid, f"stalled {p.get('stall_count', '?')}× "
-                                             f"({float(p.get('stall_seconds') or 0):.1f} s)", ok=False, slot=p.get("slot", ""))
+            self._add_feed(
+                ev,
+                "stall",
+                sid,
+                f"stalled {p.get('stall_count', '?')}× ({float(p.get('stall_seconds') or 0):.1f} s)",
+                ok=False,
+                slot=p.get("slot", ""),
+            )
         elif kind == "round_scored":
             self._round(ev, p)
         elif kind == "relegated":
@@ -364,24 +375,43 @@ class SeasonModel:
             self._status_events.append(kind)
             word = kind.removeprefix("season_")
             extra = p.get("rounds_done", p.get("after_round"))
-            self._add_feed(ev, "season", None, f"season {word}" + (f" after round {extra}" if extra is not None else ""))
+            self._add_feed(
+                ev, "season", None, f"season {word}" + (f" after round {extra}" if extra is not None else "")
+            )
         else:
             sid = _int(p.get("streamer_id"))
             rest = {k: v for k, v in p.items() if k not in ("streamer_id", "slot", "name")}
             summary = f"{kind}: {format_args(rest, 24)}" if rest else kind
-            self._add_feed(ev, category_of(kind), sid, summary, ok="error" not in kind and p.get("ok", True) is not False,
-                           slot=p.get("slot", ""))
+            self._add_feed(
+                ev,
+                category_of(kind),
+                sid,
+                summary,
+                ok="error" not in kind and p.get("ok", True) is not False,
+                slot=p.get("slot", ""),
+            )
 
     def _spawn(self, ev: EventRecord, p: dict[str, Any]) -> None:
         sid = int(p["streamer_id"])
         persona = p.get("persona") or {}
-        muts = tuple(Mutation(str(m.get("field", "")), m.get("old"), m.get("new"), str(m.get("how", "")))
-                     for m in p.get("mutations") or [] if isinstance(m, dict))
+        muts = tuple(
+            Mutation(str(m.get("field", "")), m.get("old"), m.get("new"), str(m.get("how", "")))
+            for m in p.get("mutations") or []
+            if isinstance(m, dict)
+        )
         parent = _int(p.get("parent_id"))
         info = StreamerInfo(
-            id=sid, slot=str(p.get("slot", f"#{sid}")), name=str(p.get("name") or persona.get("name") or f"#{sid}"),
-            persona=persona, settings=p.get("settings") or {}, parent_id=parent, origin=str(p.get("origin", "pool")),
-            born_round=ev.round, replaces=_int(p.get("replaces")), mutations=muts)
+            id=sid,
+            slot=str(p.get("slot", f"#{sid}")),
+            name=str(p.get("name") or persona.get("name") or f"#{sid}"),
+            persona=persona,
+            settings=p.get("settings") or {},
+            parent_id=parent,
+            origin=str(p.get("origin", "pool")),
+            born_round=ev.round,
+            replaces=_int(p.get("replaces")),
+            mutations=muts,
+        )
         self._streamers[sid] = info
         if parent is not None and parent in self._streamers:
             par = self._streamers[parent]
@@ -402,10 +432,20 @@ class SeasonModel:
 
     def _decision(self, ev: EventRecord, p: dict[str, Any]) -> None:
         sid = _int(p.get("streamer_id"))
-        acts = tuple(ToolCall(str(a.get("tool", "?")), a.get("args") or {}, str(a.get("result", "")), bool(a.get("ok", True)))
-                     for a in p.get("actions") or [] if isinstance(a, dict))
-        rec = DecisionRecord(ev.id, ev.round, str(p.get("policy", "")), bool(p.get("ok", True)), p.get("error"),
-                             float(p.get("seconds") or 0.0), acts)
+        acts = tuple(
+            ToolCall(str(a.get("tool", "?")), a.get("args") or {}, str(a.get("result", "")), bool(a.get("ok", True)))
+            for a in p.get("actions") or []
+            if isinstance(a, dict)
+        )
+        rec = DecisionRecord(
+            ev.id,
+            ev.round,
+            str(p.get("policy", "")),
+            bool(p.get("ok", True)),
+            p.get("error"),
+            float(p.get("seconds") or 0.0),
+            acts,
+        )
         if sid is not None:
             self._decisions.setdefault(sid, []).append(rec)
         if not rec.ok:
@@ -437,22 +477,37 @@ class SeasonModel:
         window = {i: _mean([e for _, e in self._ern.get(i, [])[-into:]]) for i in ern}
         order = sorted(ern, key=lambda i: (-window[i], -new[i].ordinal, i))
         n_zone = zone_size(len(order), info.relegation_fraction)
-        zone = set(order[len(order) - n_zone:]) if n_zone else set()
+        zone = set(order[len(order) - n_zone :]) if n_zone else set()
         rows = []
         for s in table:
             i = s.streamer_id
             v = streams[i]
             st = self._streamers[i]
             settings = v.get("settings") or {}
-            rows.append(LeaderRow(
-                streamer_id=i, slot=st.slot, name=st.name, rank=s.rank, ern=s.ern_mean, ern_peak=_int(v.get("ern_peak")),
-                share=s.share, rating=s.rating.ordinal, rating_mu=s.rating.mu, rating_sigma=s.rating.sigma,
-                prev_rank=self._last_rank.get(i), stall_count=int(v.get("stall_count") or 0),
-                stall_seconds=float(v.get("stall_seconds") or 0.0), buffer_level=_int(v.get("buffer_level")),
-                buffer_capacity=_int(v.get("buffer_capacity")), status="zone" if i in zone else "live",
-                thumbnail=thumbnail_path(info.run_dir, st.slot, r),
-                history=tuple(e for _, e in self._ern.get(i, [])[-self.HISTORY:]), settings=settings,
-                window_ern=window[i]))
+            rows.append(
+                LeaderRow(
+                    streamer_id=i,
+                    slot=st.slot,
+                    name=st.name,
+                    rank=s.rank,
+                    ern=s.ern_mean,
+                    ern_peak=_int(v.get("ern_peak")),
+                    share=s.share,
+                    rating=s.rating.ordinal,
+                    rating_mu=s.rating.mu,
+                    rating_sigma=s.rating.sigma,
+                    prev_rank=self._last_rank.get(i),
+                    stall_count=int(v.get("stall_count") or 0),
+                    stall_seconds=float(v.get("stall_seconds") or 0.0),
+                    buffer_level=_int(v.get("buffer_level")),
+                    buffer_capacity=_int(v.get("buffer_capacity")),
+                    status="zone" if i in zone else "live",
+                    thumbnail=thumbnail_path(info.run_dir, st.slot, r),
+                    history=tuple(e for _, e in self._ern.get(i, [])[-self.HISTORY :]),
+                    settings=settings,
+                    window_ern=window[i],
+                )
+            )
             if settings:
                 hist = self._settings.setdefault(i, [])
                 prev = hist[-1].settings if hist else {}
@@ -479,8 +534,12 @@ class SeasonModel:
         window = p.get("window_ern")
         st = self._streamers.get(sid)
         if st is not None:
-            self._streamers[sid] = replace(st, status="relegated", relegated_round=ev.round,
-                                           window_ern=float(window) if window is not None else None)
+            self._streamers[sid] = replace(
+                st,
+                status="relegated",
+                relegated_round=ev.round,
+                window_ern=float(window) if window is not None else None,
+            )
         self._ratings.pop(sid, None)
         if sid in self._live:
             self._live.remove(sid)
@@ -526,9 +585,30 @@ class SeasonModel:
                 if sid in have:
                     continue
                 st = self._streamers[sid]
-                hist = tuple(e for _, e in self._ern.get(sid, [])[-self.HISTORY:])
-                rows.append(LeaderRow(sid, st.slot, st.name, None, None, None, None, None, None, None, None, 0, 0.0,
-                                      None, None, "new", None, hist, dict(st.settings)))
+                hist = tuple(e for _, e in self._ern.get(sid, [])[-self.HISTORY :])
+                rows.append(
+                    LeaderRow(
+                        sid,
+                        st.slot,
+                        st.name,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        0,
+                        0.0,
+                        None,
+                        None,
+                        "new",
+                        None,
+                        hist,
+                        dict(st.settings),
+                    )
+                )
             if base is None:
                 return RoundTable(0, 0.0, 0.0, tuple(rows))
             return replace(base, rows=tuple(rows))
@@ -624,12 +704,19 @@ class ArenaData:
             cfg = {}
         rel = cfg.get("relegation") or {}
         return SeasonInfo(
-            id=int(row.id), name=str(row.name), seed=int(row.seed), status=str(row.status),
-            rounds_planned=int(row.rounds_planned), rounds_done=int(row.rounds_done),
+            id=int(row.id),
+            name=str(row.name),
+            seed=int(row.seed),
+            status=str(row.status),
+            rounds_planned=int(row.rounds_planned),
+            rounds_done=int(row.rounds_done),
             run_dir=resolve_run_dir(row.run_dir, self.db_path),
-            relegation_every=int(rel.get("every", 3) or 3), relegation_fraction=float(rel.get("fraction", 0.2) or 0.2),
-            policy=str(cfg.get("policy", "")), streamers_planned=int(cfg.get("streamers", 0) or 0),
-            clock=str(cfg.get("clock", "")))
+            relegation_every=int(rel.get("every", 3) or 3),
+            relegation_fraction=float(rel.get("fraction", 0.2) or 0.2),
+            policy=str(cfg.get("policy", "")),
+            streamers_planned=int(cfg.get("streamers", 0) or 0),
+            clock=str(cfg.get("clock", "")),
+        )
 
     def seasons(self) -> list[SeasonInfo]:
         return [self._info(s) for s in self.db.seasons()]
@@ -649,7 +736,11 @@ class ArenaData:
                 payload = json.loads(e.payload_json or "{}")
             except ValueError:
                 payload = {"unreadable_payload": (e.payload_json or "")[:200]}
-            out.append(EventRecord(int(e.id), int(e.round), str(e.kind), payload if isinstance(payload, dict) else {}, int(e.tick)))
+            out.append(
+                EventRecord(
+                    int(e.id), int(e.round), str(e.kind), payload if isinstance(payload, dict) else {}, int(e.tick)
+                )
+            )
         return out
 
 
@@ -695,8 +786,11 @@ class SeasonSource:
             if self.model is None:
                 info = self.data.season(self.key)
                 if info is None:
-                    problem = (f"no season {self.key!r} in {self.db_path}" if self.key is not None
-                               else f"no seasons in {self.db_path} yet — waiting for one to start")
+                    problem = (
+                        f"no season {self.key!r} in {self.db_path}"
+                        if self.key is not None
+                        else f"no seasons in {self.db_path} yet — waiting for one to start"
+                    )
                 else:
                     self.model = SeasonModel(info)
                     changed = True
@@ -711,7 +805,9 @@ class SeasonSource:
         except DatabaseMissing as exc:
             problem = str(exc)
         except Exception as exc:  # a locked, corrupt or foreign file: say so and keep trying
-            problem = f"cannot read {self.db_path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            problem = (
+                f"cannot read {self.db_path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            )
         if problem != self.problem:
             changed = True
             self.problem = problem

@@ -22,6 +22,14 @@ from .provider import MODEL, EmbeddedLLM, litellm_extra_kwargs, register  # noqa
 register()
 
 __all__ = [
-    "MODEL", "EmbeddedLLM", "EmbeddedModelMissing", "Generation", "GrammarError", "get_model",
-    "grammar_stats", "litellm_extra_kwargs", "locate_gguf", "register",
+    "MODEL",
+    "EmbeddedLLM",
+    "EmbeddedModelMissing",
+    "Generation",
+    "GrammarError",
+    "get_model",
+    "grammar_stats",
+    "litellm_extra_kwargs",
+    "locate_gguf",
+    "register",
 ]

@@ -17,13 +17,14 @@ import copy
 import json
 import threading
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import llguidance
-import numpy as np
-import torch
 import llguidance.hf
 import llguidance.torch as llt
+import numpy as np
+import torch
 from transformers import LogitsProcessor
 
 MAX_SCHEMA_BYTES = 16_000  # one tool's parameters; crewai tool schemas are a few hundred bytes
@@ -72,8 +73,14 @@ def _cap_strings(schema: Any, depth: int = 0) -> Any:
         # extra keys, but a tiny model uses that freedom to invent arguments forever.
         if out.get("type") == "object" and "properties" in out and "additionalProperties" not in out:
             out["additionalProperties"] = False
-        if out.get("type") == "string" and "maxLength" not in out and "enum" not in out \
-                and "const" not in out and "pattern" not in out and "format" not in out:
+        if (
+            out.get("type") == "string"
+            and "maxLength" not in out
+            and "enum" not in out
+            and "const" not in out
+            and "pattern" not in out
+            and "format" not in out
+        ):
             out["maxLength"] = DEFAULT_MAX_STRING
         return out
     if isinstance(schema, list):
@@ -108,13 +115,14 @@ def tool_call_schema(tools: Iterable[dict]) -> dict:
             raise GrammarError("each tool needs a function with a non-empty string name")
         if len(fn["name"]) > 64:
             raise GrammarError(f"tool name longer than 64 characters: {fn['name'][:64]!r}...")
-        branches.append({
-            "type": "object",
-            "properties": {"name": {"const": fn["name"]},
-                           "arguments": clean_schema(fn.get("parameters"))},
-            "required": ["name", "arguments"],
-            "additionalProperties": False,
-        })
+        branches.append(
+            {
+                "type": "object",
+                "properties": {"name": {"const": fn["name"]}, "arguments": clean_schema(fn.get("parameters"))},
+                "required": ["name", "arguments"],
+                "additionalProperties": False,
+            }
+        )
     if not branches:
         raise GrammarError("no tools offered")
     if len(branches) > MAX_TOOLS:
@@ -138,7 +146,7 @@ def compile_schema(schema: dict, hf_tokenizer) -> str:
     return grammar
 
 
-def apply_bitmask(scores: "torch.Tensor", mask: "torch.Tensor") -> "torch.Tensor":
+def apply_bitmask(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Set disallowed tokens to -inf from llguidance's packed int32 bitmask (bit i of word w = token
     32*w+i). llguidance.torch's own kernel is `torch.compile`d: 7.7 s to compile on first use and
     16-48 ms per call on this CPU (bench), while unpacking with numpy costs well under a millisecond."""
@@ -170,7 +178,7 @@ class JsonSchemaLogitsProcessor(LogitsProcessor):
         if self._seen is None:
             self._seen = n
         elif n > self._seen:
-            self.matcher.consume_tokens([int(t) for t in seq[self._seen:]])  # False iff now in error: checked below
+            self.matcher.consume_tokens([int(t) for t in seq[self._seen :]])  # False iff now in error: checked below
             self._seen = n
         if self.matcher.is_error():
             raise GrammarError(f"grammar matcher failed: {self.matcher.get_error()[:300]}")

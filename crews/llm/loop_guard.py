@@ -19,8 +19,8 @@ def repeating_tokens(tokens: list[int], n: int = NGRAM) -> set[int]:
     """Tokens that, appended to `tokens`, would repeat an n-gram already in `tokens`."""
     if n < 1 or len(tokens) < n:
         return set()
-    head = tuple(tokens[len(tokens) - n + 1:]) if n > 1 else ()
-    return {tokens[i + n - 1] for i in range(len(tokens) - n + 1) if tuple(tokens[i:i + n - 1]) == head}
+    head = tuple(tokens[len(tokens) - n + 1 :]) if n > 1 else ()
+    return {tokens[i + n - 1] for i in range(len(tokens) - n + 1) if tuple(tokens[i : i + n - 1]) == head}
 
 
 class LoopGuard(LogitsProcessor):
@@ -31,8 +31,9 @@ class LoopGuard(LogitsProcessor):
         self.interventions = 0
 
     def __call__(self, input_ids, scores):
-        banned = [t for t in repeating_tokens(input_ids[0, self.prompt_len:].tolist(), self.n)
-                  if 0 <= t < scores.shape[-1]]
+        banned = [
+            t for t in repeating_tokens(input_ids[0, self.prompt_len :].tolist(), self.n) if 0 <= t < scores.shape[-1]
+        ]
         if banned:
             blocked = scores.clone()
             blocked[0, banned] = float("-inf")

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 CHUNK = 128  # prefill chunk (tokens): reuse granularity; 64 made a cold 500-token prefill ~20% slower (bench)
 MAX_ENTRIES = 8  # one per concurrent streamer of a default season (6) with room for persona calls
@@ -78,5 +79,9 @@ class PrefixCache:
         self._entries.clear()
 
     def stats(self) -> dict[str, int]:
-        return {"entries": len(self._entries), "hits": self.hits, "misses": self.misses,
-                "reused_tokens": self.reused_tokens}
+        return {
+            "entries": len(self._entries),
+            "hits": self.hits,
+            "misses": self.misses,
+            "reused_tokens": self.reused_tokens,
+        }

@@ -25,10 +25,21 @@ DEFAULT_SYSTEM = "You are a helpful assistant."
 # prompt tokens on every request and distract a 135M model: they are cut or
 # shortened for the embedded model. Texts that do not match pass through unchanged.
 _BOILERPLATE = [
-    (re.compile(r"\s*This is the expected criteria for your final answer:.*?\n"
-                r"you MUST return the actual complete content as the final answer, not a summary\.?", re.S), ""),
-    (re.compile(r"\s*Begin! This is VERY important to you, use the tools available and give your best Final "
-                r"Answer, your job depends on it!(\s*Thought:)?"), ""),
+    (
+        re.compile(
+            r"\s*This is the expected criteria for your final answer:.*?\n"
+            r"you MUST return the actual complete content as the final answer, not a summary\.?",
+            re.S,
+        ),
+        "",
+    ),
+    (
+        re.compile(
+            r"\s*Begin! This is VERY important to you, use the tools available and give your best Final "
+            r"Answer, your job depends on it!(\s*Thought:)?"
+        ),
+        "",
+    ),
     (re.compile(r"\s*Provide your complete response:"), ""),
     (re.compile(r"^\s*Current Task:\s*"), ""),
     (re.compile(r"\nYour personal goal is: "), "\nGoal: "),
@@ -49,8 +60,11 @@ def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
-                         and isinstance(p.get("text"), str))
+        return "\n".join(
+            p.get("text", "")
+            for p in content
+            if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+        )
     return str(content)
 
 
@@ -98,8 +112,9 @@ def tool_signature(fn: dict, specials: list[str]) -> str:
     return f"{fn['name']}({', '.join(args)}): {desc}".strip()
 
 
-def build_messages(messages: list, tools: list[dict] | None, json_schema: dict | None,
-                   specials: list[str]) -> list[dict]:
+def build_messages(
+    messages: list, tools: list[dict] | None, json_schema: dict | None, specials: list[str]
+) -> list[dict]:
     """Normalise roles to the three the template knows and add the tool/JSON instruction."""
     system_parts, turns = [], []
     for m in messages or []:
@@ -116,7 +131,8 @@ def build_messages(messages: list, tools: list[dict] | None, json_schema: dict |
                 try:
                     text = (text + "\n" if text else "") + "\n".join(
                         json.dumps({"name": c["function"]["name"], "arguments": c["function"]["arguments"]})
-                        for c in calls)
+                        for c in calls
+                    )
                 except (KeyError, TypeError):
                     pass
                 text = sanitize(text, specials)
@@ -132,8 +148,13 @@ def build_messages(messages: list, tools: list[dict] | None, json_schema: dict |
         if len(system) > MAX_PERSONA_CHARS:  # a long backstory would cost every request of the decision
             system = system[:MAX_PERSONA_CHARS].rsplit(" ", 1)[0] + " ..."
         sigs = "\n".join("- " + tool_signature(t.get("function", t), specials) for t in tools)
-        system = ("Tools:\n" + sigs + "\n\n" + system +
-                  '\nAct by calling one tool. Reply as JSON: {"name": tool, "arguments": {...}}')
+        system = (
+            "Tools:\n"
+            + sigs
+            + "\n\n"
+            + system
+            + '\nAct by calling one tool. Reply as JSON: {"name": tool, "arguments": {...}}'
+        )
     elif json_schema is not None:
         s = json.dumps(json_schema, separators=(",", ":"))
         system += "\nReply only with JSON matching this schema: " + sanitize(s, specials, 800)
@@ -144,9 +165,9 @@ def build_messages(messages: list, tools: list[dict] | None, json_schema: dict |
 
 def encode(tokenizer, messages: list[dict], budget: int = MAX_INPUT_TOKENS) -> list[int]:
     """Chat-template token ids within `budget`: drop the oldest turns, then cut the last one's middle."""
+
     def ids_of(msgs):
-        out = tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True,
-                                            return_dict=True)
+        out = tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True, return_dict=True)
         return list(out["input_ids"])
 
     system, turns = messages[0], list(messages[1:])
@@ -162,8 +183,10 @@ def encode(tokenizer, messages: list[dict], budget: int = MAX_INPUT_TOKENS) -> l
                 system = {**system, "content": system["content"][: max(200, len(system["content"]) - 8 * over)]}
             else:
                 keep = max(0, len(last) - 8 * over - 16)
-                turns[-1] = {**turns[-1], "content": last[: keep // 2] + " [...] " + last[len(last) - keep // 2:]
-                             if keep else ""}
+                turns[-1] = {
+                    **turns[-1],
+                    "content": last[: keep // 2] + " [...] " + last[len(last) - keep // 2 :] if keep else "",
+                }
             ids = ids_of([system, *turns])
             if len(ids) <= budget:
                 break

@@ -96,29 +96,74 @@ def _response_schema(response_format: Any) -> dict | None:
 class EmbeddedLLM(CustomLLM):
     """The litellm handler; stateless apart from the shared model it borrows from `get_model()`."""
 
-    def completion(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
-                   model_response, print_verbose, encoding, api_key, logging_obj, optional_params: dict,
-                   acompletion=None, litellm_params=None, logger_fn=None, headers={}, timeout=None,
-                   client=None):
+    def completion(
+        self,
+        model: str,
+        messages: list,
+        api_base: str,
+        custom_prompt_dict: dict,
+        model_response,
+        print_verbose,
+        encoding,
+        api_key,
+        logging_obj,
+        optional_params: dict,
+        acompletion=None,
+        litellm_params=None,
+        logger_fn=None,
+        headers={},  # noqa: B006  (litellm CustomLLM signature)
+        timeout=None,
+        client=None,
+    ):
         if model != MODEL_NAME:
             raise ValueError(f"unknown embedded model {model!r}; available: {MODEL}")
         return self._complete(messages, dict(optional_params or {}), model_response)
 
-    async def acompletion(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
-                          model_response, print_verbose, encoding, api_key, logging_obj,
-                          optional_params: dict, acompletion=None, litellm_params=None, logger_fn=None,
-                          headers={}, timeout=None, client=None):
+    async def acompletion(
+        self,
+        model: str,
+        messages: list,
+        api_base: str,
+        custom_prompt_dict: dict,
+        model_response,
+        print_verbose,
+        encoding,
+        api_key,
+        logging_obj,
+        optional_params: dict,
+        acompletion=None,
+        litellm_params=None,
+        logger_fn=None,
+        headers={},  # noqa: B006  (litellm CustomLLM signature)
+        timeout=None,
+        client=None,
+    ):
         # The model decodes on CPU under a lock: run it in a worker thread so the event loop (crewai's
         # concurrent agents) keeps running; concurrent calls queue on the model's lock.
         return await asyncio.to_thread(
-            self.completion, model, messages, api_base, custom_prompt_dict, model_response, print_verbose,
-            encoding, api_key, logging_obj, optional_params, acompletion, litellm_params, logger_fn,
-            headers, timeout, client)
+            self.completion,
+            model,
+            messages,
+            api_base,
+            custom_prompt_dict,
+            model_response,
+            print_verbose,
+            encoding,
+            api_key,
+            logging_obj,
+            optional_params,
+            acompletion,
+            litellm_params,
+            logger_fn,
+            headers,
+            timeout,
+            client,
+        )
 
     def _complete(self, messages: list, p: dict, model_response):
         m = get_model()
         tok = m.tokenizer
-        specials = [s for s in tok.all_special_tokens] + ["<|im_start|>", "<|im_end|>", "<|endoftext|>"]
+        specials = list(tok.all_special_tokens) + ["<|im_start|>", "<|im_end|>", "<|endoftext|>"]
         tools = p.get("tools") or None
         if tools is not None and not isinstance(tools, list):
             raise GrammarError("tools must be a list")
@@ -136,8 +181,7 @@ class EmbeddedLLM(CustomLLM):
         temperature = float(p.get("temperature") or 0.0)
         requested = p.get("max_tokens") or p.get("max_completion_tokens")
         default = DEFAULT_CALL_TOKENS if schema is not None else DEFAULT_TEXT_TOKENS
-        max_new = max(1, min(int(requested or default), MAX_OUTPUT_TOKENS,
-                             m.max_context - len(prompt_ids)))
+        max_new = max(1, min(int(requested or default), MAX_OUTPUT_TOKENS, m.max_context - len(prompt_ids)))
         seed = p.get("seed")
         stop = p.get("stop") or ()
         if isinstance(stop, str):
@@ -151,19 +195,35 @@ class EmbeddedLLM(CustomLLM):
             procs = [matcher]
             stop = ()  # a stop string must not cut a JSON answer in half
         procs.append(LoopGuard(len(prompt_ids)))  # after the grammar: it never blocks the only allowed token
-        gen = m.generate(prompt_ids, max_new_tokens=max_new, temperature=temperature,
-                         top_p=float(p.get("top_p") or 1.0), seed=seed, logits_processors=procs,
-                         stop=[s for s in stop if isinstance(s, str)][:4])
+        gen = m.generate(
+            prompt_ids,
+            max_new_tokens=max_new,
+            temperature=temperature,
+            top_p=float(p.get("top_p") or 1.0),
+            seed=seed,
+            logits_processors=procs,
+            stop=[s for s in stop if isinstance(s, str)][:4],
+        )
 
         if matcher is not None and not matcher.accepted():
-            raise GrammarError(f"constrained answer incomplete after {gen.completion_tokens} tokens "
-                               f"(max_tokens={max_new}); raise max_tokens")
+            raise GrammarError(
+                f"constrained answer incomplete after {gen.completion_tokens} tokens "
+                f"(max_tokens={max_new}); raise max_tokens"
+            )
         if call_tools:
             call = json.loads(gen.text)  # grammar-guaranteed JSON; parsed, never evaluated
             digest = hashlib.sha256(json.dumps([prompt_ids, gen.token_ids]).encode()).hexdigest()[:24]
-            message = Message(role="assistant", content=None, tool_calls=[ChatCompletionMessageToolCall(
-                id=f"call_{digest}", type="function",
-                function=Function(name=call["name"], arguments=json.dumps(call["arguments"])))])
+            message = Message(
+                role="assistant",
+                content=None,
+                tool_calls=[
+                    ChatCompletionMessageToolCall(
+                        id=f"call_{digest}",
+                        type="function",
+                        function=Function(name=call["name"], arguments=json.dumps(call["arguments"])),
+                    )
+                ],
+            )
             finish = "tool_calls"
         else:
             message = Message(role="assistant", content=gen.text)
@@ -173,10 +233,12 @@ class EmbeddedLLM(CustomLLM):
         model_response.model = MODEL
         model_response.created = int(time.time())
         # OpenAI's usage shape: cached prompt tokens (our prefix cache) under prompt_tokens_details.
-        setattr(model_response, "usage", Usage(prompt_tokens=gen.prompt_tokens,
-                                               completion_tokens=gen.completion_tokens,
-                                               total_tokens=gen.prompt_tokens + gen.completion_tokens,
-                                               prompt_tokens_details={"cached_tokens": gen.cached_tokens}))
+        model_response.usage = Usage(
+            prompt_tokens=gen.prompt_tokens,
+            completion_tokens=gen.completion_tokens,
+            total_tokens=gen.prompt_tokens + gen.completion_tokens,
+            prompt_tokens_details={"cached_tokens": gen.cached_tokens},
+        )
         return model_response
 
 
@@ -189,8 +251,10 @@ def register() -> None:
     """Idempotently add the `embedded` provider and its model-map entry to litellm."""
     with _REG_LOCK:
         if not any(item.get("provider") == PROVIDER for item in litellm.custom_provider_map):
-            litellm.custom_provider_map = [*litellm.custom_provider_map,
-                                           {"provider": PROVIDER, "custom_handler": _HANDLER}]
+            litellm.custom_provider_map = [
+                *litellm.custom_provider_map,
+                {"provider": PROVIDER, "custom_handler": _HANDLER},
+            ]
         if litellm.model_cost.get(MODEL, {}).get("litellm_provider") != PROVIDER:
             litellm.register_model({MODEL: dict(MODEL_INFO)})
 
@@ -208,6 +272,7 @@ def litellm_extra_kwargs() -> dict:
         try:
             import litellm.responses.mcp.chat_completions_handler  # noqa: F401
             import litellm.responses.mcp.litellm_proxy_mcp_handler  # noqa: F401
+
             _EXTRA = {}
         except ImportError:
             _EXTRA = {"_skip_mcp_handler": True}

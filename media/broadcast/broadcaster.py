@@ -64,8 +64,9 @@ class Broadcaster:
                 ) from None
             raise BroadcastError(f"broadcast: cannot listen on {c.host}:{c.port}: {exc.strerror or exc}") from None
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="broadcast-http", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="broadcast-http", daemon=True
+        )
         self._thread.start()
         host, port = server.server_address[:2]
         shown = f"[{host}]" if ":" in str(host) else str(host)
@@ -92,7 +93,7 @@ class Broadcaster:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> "Broadcaster":
+    def __enter__(self) -> Broadcaster:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -117,8 +118,14 @@ class Broadcaster:
         if worker is None:
             self.frames_unknown += 1
             return
-        if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8 \
-                or frame.shape[0] < 2 or frame.shape[1] < 2:
+        if (
+            not isinstance(frame, np.ndarray)
+            or frame.ndim != 3
+            or frame.shape[2] != 3
+            or frame.dtype != np.uint8
+            or frame.shape[0] < 2
+            or frame.shape[1] < 2
+        ):
             self.frames_invalid += 1
             return
         worker.put(frame)

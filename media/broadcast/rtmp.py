@@ -1,6 +1,6 @@
 """Optional RTMP push of one stream, in its own thread.
 
-Why its own thread and encoder: an RTMP connect or write can block for minutes on a dead peer (FACTS.md), and
+Why its own thread and encoder: an RTMP connect or write can block for minutes on a dead peer (docs/facts.md), and
 PyAV's output IO has no timeout. The HLS encoder only hands frames over (bounded queue, drop-oldest); if the
 pusher makes no progress for `rtmp_timeout_seconds` it is marked stalled, gets no more frames and is abandoned
 (a daemon thread) so neither generation nor HLS ever waits on it. A failed connect is retried with backoff.
@@ -114,5 +114,10 @@ class RtmpPusher:
             self.status = "ended"
 
     def stats(self) -> dict:
-        return {"status": self.status, "error": self.error, "frames_sent": self.frames_sent,
-                "frames_dropped": self.frames_dropped, "connects": self.connects}
+        return {
+            "status": self.status,
+            "error": self.error,
+            "frames_sent": self.frames_sent,
+            "frames_dropped": self.frames_dropped,
+            "connects": self.connects,
+        }

@@ -95,7 +95,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     default_request_version = "HTTP/1.0"  # errors before the version is parsed still get a status line
     timeout = IDLE_TIMEOUT
-    server: "BroadcastHTTPServer"
+    server: BroadcastHTTPServer
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 (stdlib signature)
         log.debug("http %s " + format, self.client_address[0], *args)
@@ -139,12 +139,17 @@ class Handler(BaseHTTPRequestHandler):
             self._send_file(STATIC_DIR / "index.html", STATIC_DIR, head, {"Content-Security-Policy": PAGE_CSP})
         elif segments == ["api", "streams"]:
             body = json.dumps(site.api_streams()).encode()
-            self._send(body, "application/json", head,
-                       {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"})
+            self._send(
+                body, "application/json", head, {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}
+            )
         elif len(segments) == 2 and segments[0] == "static" and STATIC_FILE_RE.match(segments[1]):
             self._send_file(STATIC_DIR / segments[1], STATIC_DIR, head, {"Cache-Control": "max-age=3600"})
-        elif len(segments) == 3 and segments[0] == "streams" and STREAM_ID_RE.match(segments[1]) \
-                and STREAM_FILE_RE.match(segments[2]):
+        elif (
+            len(segments) == 3
+            and segments[0] == "streams"
+            and STREAM_ID_RE.match(segments[1])
+            and STREAM_FILE_RE.match(segments[2])
+        ):
             folder = site.stream_folder(segments[1])
             if folder is None:
                 self.send_error(HTTPStatus.NOT_FOUND)
@@ -152,8 +157,9 @@ class Handler(BaseHTTPRequestHandler):
             viewer = (query.get("viewer") or [None])[0]
             key = self.server.viewers_key(self.client_address[0], self.headers.get("User-Agent", ""), viewer)
             cache = "no-cache" if segments[2].endswith(".m3u8") else "max-age=60"
-            if self._send_file(folder / segments[2], folder, head, {"Cache-Control": cache,
-                                                                     "Access-Control-Allow-Origin": "*"}):
+            if self._send_file(
+                folder / segments[2], folder, head, {"Cache-Control": cache, "Access-Control-Allow-Origin": "*"}
+            ):
                 site.record_view(segments[1], key)
         else:
             self.send_error(HTTPStatus.NOT_FOUND)
@@ -210,8 +216,10 @@ class BroadcastHTTPServer(ThreadingHTTPServer):
             self.rejected += 1
             try:
                 request.settimeout(1.0)
-                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
-                                b"Retry-After: 1\r\nConnection: close\r\n\r\n")
+                request.sendall(
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                    b"Retry-After: 1\r\nConnection: close\r\n\r\n"
+                )
             except OSError:
                 pass
             self.shutdown_request(request)

@@ -19,7 +19,20 @@ from media.sources.synthetic import SyntheticScene
 from media.sources.text import clean_title
 
 __all__ = [
-    "Catalog", "FileSourceConfig", "FrameReader", "Source", "SourceConfig", "SourceError", "SourceTimeout",
-    "StaticTarget", "SyntheticScene", "SyntheticSource", "SyntheticSourceConfig", "UrlSourceConfig",
-    "VideoSource", "YoutubeSourceConfig", "YoutubeVideoSource", "clean_title",
+    "Catalog",
+    "FileSourceConfig",
+    "FrameReader",
+    "Source",
+    "SourceConfig",
+    "SourceError",
+    "SourceTimeout",
+    "StaticTarget",
+    "SyntheticScene",
+    "SyntheticSource",
+    "SyntheticSourceConfig",
+    "UrlSourceConfig",
+    "VideoSource",
+    "YoutubeSourceConfig",
+    "YoutubeVideoSource",
+    "clean_title",
 ]

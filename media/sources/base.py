@@ -88,8 +88,19 @@ class SyntheticSource(Source):
 class VideoSource(Source):
     """Frames decoded by PyAV from a file, a folder of files, a URL or a resolved yt-dlp target."""
 
-    def __init__(self, source_id: str, topic: str, title: str, target: Target, *, kind: str, live: bool,
-                 loop: bool = True, open_timeout: float = 10.0, read_timeout: float = 10.0):
+    def __init__(
+        self,
+        source_id: str,
+        topic: str,
+        title: str,
+        target: Target,
+        *,
+        kind: str,
+        live: bool,
+        loop: bool = True,
+        open_timeout: float = 10.0,
+        read_timeout: float = 10.0,
+    ):
         super().__init__(source_id, topic, title)
         self.kind = kind
         self.target = target
@@ -104,8 +115,14 @@ class VideoSource(Source):
             if self._reader is None or self._reader.error is not None or self._reader.finished:
                 if self._reader is not None:
                     self._reader.close(0.1)
-                self._reader = FrameReader(self.target, self.id, live=self.live, loop=self.loop,
-                                           open_timeout=self.open_timeout, read_timeout=self.read_timeout).start()
+                self._reader = FrameReader(
+                    self.target,
+                    self.id,
+                    live=self.live,
+                    loop=self.loop,
+                    open_timeout=self.open_timeout,
+                    read_timeout=self.read_timeout,
+                ).start()
             self.last_used = time.monotonic()
             return self._reader
 
@@ -137,11 +154,27 @@ class VideoSource(Source):
 class YoutubeVideoSource(VideoSource):
     """One yt-dlp page: title and real viewer count from yt-dlp, frames from the resolved HLS manifest."""
 
-    def __init__(self, source_id: str, page_url: str, topic: str | None, title: str | None,
-                 open_timeout: float = 10.0, read_timeout: float = 10.0, resolver=None):
+    def __init__(
+        self,
+        source_id: str,
+        page_url: str,
+        topic: str | None,
+        title: str | None,
+        open_timeout: float = 10.0,
+        read_timeout: float = 10.0,
+        resolver=None,
+    ):
         target = YtdlpTarget(page_url, timeout=open_timeout, **({"resolver": resolver} if resolver else {}))
-        super().__init__(source_id, topic or "", title or "", target, kind="youtube", live=True,
-                         open_timeout=open_timeout, read_timeout=read_timeout)
+        super().__init__(
+            source_id,
+            topic or "",
+            title or "",
+            target,
+            kind="youtube",
+            live=True,
+            open_timeout=open_timeout,
+            read_timeout=read_timeout,
+        )
         self.page_url = page_url
         self.refresh_seconds = 300.0
         self._fixed_title, self._fixed_topic = title, topic
@@ -181,16 +214,47 @@ def video_files(path: str, where: str) -> list[str]:
     raise SourceError(f"{where}: no such file or folder: {p}")
 
 
-def file_source(source_id: str, path: str, topic: str | None, title: str | None, loop: bool, where: str,
-                open_timeout: float = 10.0, read_timeout: float = 10.0) -> VideoSource:
+def file_source(
+    source_id: str,
+    path: str,
+    topic: str | None,
+    title: str | None,
+    loop: bool,
+    where: str,
+    open_timeout: float = 10.0,
+    read_timeout: float = 10.0,
+) -> VideoSource:
     files = video_files(path, where)
     name = Path(path).expanduser().stem or Path(path).name
-    return VideoSource(source_id, topic or name, title or name, StaticTarget(files), kind="file", live=False,
-                       loop=loop, open_timeout=open_timeout, read_timeout=read_timeout)
+    return VideoSource(
+        source_id,
+        topic or name,
+        title or name,
+        StaticTarget(files),
+        kind="file",
+        live=False,
+        loop=loop,
+        open_timeout=open_timeout,
+        read_timeout=read_timeout,
+    )
 
 
-def url_source(source_id: str, url: str, topic: str | None, title: str | None,
-               open_timeout: float = 10.0, read_timeout: float = 10.0) -> VideoSource:
+def url_source(
+    source_id: str,
+    url: str,
+    topic: str | None,
+    title: str | None,
+    open_timeout: float = 10.0,
+    read_timeout: float = 10.0,
+) -> VideoSource:
     host = url.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]  # never show credentials
-    return VideoSource(source_id, topic or host, title or f"LIVE: {topic or host}", StaticTarget([url]), kind="url",
-                       live=True, open_timeout=open_timeout, read_timeout=read_timeout)
+    return VideoSource(
+        source_id,
+        topic or host,
+        title or f"LIVE: {topic or host}",
+        StaticTarget([url]),
+        kind="url",
+        live=True,
+        open_timeout=open_timeout,
+        read_timeout=read_timeout,
+    )

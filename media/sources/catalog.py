@@ -47,8 +47,14 @@ class YoutubeSearch:
         keep: dict[str, YoutubeVideoSource] = {}
         for url in urls:
             child = self.children.get(url) or YoutubeVideoSource(
-                f"{self.base_id}:{_video_key(url)}", url, self.cfg.topic, None,
-                self.cfg.open_timeout, self.cfg.read_timeout, self._resolver)
+                f"{self.base_id}:{_video_key(url)}",
+                url,
+                self.cfg.topic,
+                None,
+                self.cfg.open_timeout,
+                self.cfg.read_timeout,
+                self._resolver,
+            )
             try:
                 child.refresh()
             except SourceError as exc:
@@ -81,13 +87,24 @@ class Catalog:
             if isinstance(cfg, SyntheticSourceConfig):
                 self._fixed.append(SyntheticSource(sid, cfg.topic, cfg.title, cfg.seed))
             elif isinstance(cfg, FileSourceConfig):
-                self._fixed.append(file_source(sid, cfg.path, cfg.topic, cfg.title, cfg.loop, f"{where}.path",
-                                               cfg.open_timeout, cfg.read_timeout))
+                self._fixed.append(
+                    file_source(
+                        sid,
+                        cfg.path,
+                        cfg.topic,
+                        cfg.title,
+                        cfg.loop,
+                        f"{where}.path",
+                        cfg.open_timeout,
+                        cfg.read_timeout,
+                    )
+                )
             elif isinstance(cfg, UrlSourceConfig):
                 self._fixed.append(url_source(sid, cfg.url, cfg.topic, cfg.title, cfg.open_timeout, cfg.read_timeout))
             elif isinstance(cfg, YoutubeSourceConfig) and cfg.url:
-                src = YoutubeVideoSource(sid, cfg.url, cfg.topic, cfg.title, cfg.open_timeout, cfg.read_timeout,
-                                         resolver)
+                src = YoutubeVideoSource(
+                    sid, cfg.url, cfg.topic, cfg.title, cfg.open_timeout, cfg.read_timeout, resolver
+                )
                 src.refresh_seconds = cfg.refresh_seconds
                 self._fixed.append(src)
             else:

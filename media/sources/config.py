@@ -1,16 +1,16 @@
 """Trend source configs, embedded in the season YAML under `trends: sources: [...]`.
 
-    sources:
-      - {kind: synthetic, topic: "lava lamp", seed: 3}
-      - {kind: file, path: clips/, topic: "ocean waves"}          # a video file or a folder of them, looped
-      - {kind: url, url: "https://host/live/index.m3u8", topic: "city night traffic"}   # anything PyAV opens
-      - {kind: youtube, query: "aquarium live cam", max_results: 2}  # yt-dlp discovery (live filter)
-      - {kind: youtube, url: "https://www.youtube.com/watch?v=..."}   # or one page yt-dlp understands
+sources:
+  - {kind: synthetic, topic: "lava lamp", seed: 3}
+  - {kind: file, path: clips/, topic: "ocean waves"}          # a video file or a folder of them, looped
+  - {kind: url, url: "https://host/live/index.m3u8", topic: "city night traffic"}   # anything PyAV opens
+  - {kind: youtube, query: "aquarium live cam", max_results: 2}  # yt-dlp discovery (live filter)
+  - {kind: youtube, url: "https://www.youtube.com/watch?v=..."}   # or one page yt-dlp understands
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -73,13 +73,13 @@ class YoutubeSourceConfig(_SourceBase):
         return None if v is None else _check_url(v, ("http", "https"))
 
     @model_validator(mode="after")
-    def _one_of(self) -> "YoutubeSourceConfig":
+    def _one_of(self) -> YoutubeSourceConfig:
         if (self.query is None) == (self.url is None):
             raise ValueError("give exactly one of query or url")
         return self
 
 
 SourceConfig = Annotated[
-    Union[SyntheticSourceConfig, FileSourceConfig, UrlSourceConfig, YoutubeSourceConfig],
+    SyntheticSourceConfig | FileSourceConfig | UrlSourceConfig | YoutubeSourceConfig,
     Field(discriminator="kind"),
 ]

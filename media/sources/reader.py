@@ -1,6 +1,6 @@
 """Background decoding of one video source with PyAV: a bounded queue, timeouts, reopen and re-resolve.
 
-Why a thread: PyAV reads block (a dead stream can block forever, FACTS.md). The caller only waits on a queue
+Why a thread: PyAV reads block (a dead stream can block forever, docs/facts.md). The caller only waits on a queue
 with a timeout; the reader thread opens with `timeout=(open, read)` so even a peer that accepts and then says
 nothing ends in an error. Live sources drop the oldest frame when the queue is full (frames stay fresh);
 files wait for room (no decoding ahead of need). On end of stream a looping source reopens; on an error the
@@ -84,7 +84,7 @@ class FrameReader:
         self.reopens_for_expiry = 0
 
     # ------------------------------------------------------------------ caller side
-    def start(self) -> "FrameReader":
+    def start(self) -> FrameReader:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name=f"source-{self.name}", daemon=True)
             self._thread.start()

@@ -125,8 +125,9 @@ class Ocean(Scene):
         ys = axis(r)
         x, y = ys[None, :], ys[:, None]
         h = self.horizon
-        img = vgradient(ys, [(0.0, tuple(self.sky_top)), (h, (200, 220, 235)), (h + 1e-3, (15, 60, 105)),
-                             (1.0, (25, 110, 160))], r)
+        img = vgradient(
+            ys, [(0.0, tuple(self.sky_top)), (h, (200, 220, 235)), (h + 1e-3, (15, 60, 105)), (1.0, (25, 110, 160))], r
+        )
         d = np.clip((y - h) / (1 - h), 0, 1)
         phase = 2 * np.pi * (self.bands * np.sqrt(d) - self.speed * t)
         phase = phase + 0.7 * np.sin(2 * np.pi * self.wobble[0] * x + self.wobble[1] + 0.8 * t) * np.sqrt(d)
@@ -159,15 +160,17 @@ class CityNight(Scene):
         b = np.searchsorted(self.edges, ys)  # building index per column
         top = self.tops[b][None, :]
         building = (y >= top) & (y < self.road)
-        img = np.where(building[..., None], self.shade[b][None, :, None] * np.array([0.9, 0.9, 1.2], np.float32),
-                       img)
+        img = np.where(building[..., None], self.shade[b][None, :, None] * np.array([0.9, 0.9, 1.2], np.float32), img)
         col, row = np.floor(x * 40), np.floor(y * 36)
         fx, fy = x * 40 - col, y * 36 - row
         window = (np.abs(fx - 0.5) < 0.3) & (np.abs(fy - 0.5) < 0.28) & building & (y > top + 0.02)
         epoch = np.floor(t / 4.0 + ihash(col.astype(np.int64), row.astype(np.int64), self.key) * 8)
         lit = ihash(col.astype(np.int64), row.astype(np.int64), epoch.astype(np.int64), self.key) < 0.45
-        warm = np.where(ihash(col.astype(np.int64), self.key + 1)[..., None] < 0.7,
-                        np.array((255, 205, 110), np.float32), np.array((190, 220, 255), np.float32))
+        warm = np.where(
+            ihash(col.astype(np.int64), self.key + 1)[..., None] < 0.7,
+            np.array((255, 205, 110), np.float32),
+            np.array((190, 220, 255), np.float32),
+        )
         img = np.where((window & lit)[..., None], warm, img)
         road = y >= self.road
         img = np.where(road[..., None], np.array((28, 26, 32), np.float32), img)
@@ -204,8 +207,9 @@ class Forest(Scene):
         u = (x + sway * 1.5) * 6
         n = 0.65 * value_noise(self.lattice, u, y * 6) + 0.35 * value_noise(self.lattice2, u * 2.1 + 0.3 * t, y * 12)
         density = smoothstep(0.3, 0.5, n - 0.5 * smoothstep(0.25, 0.7, y))  # canopy thins out downwards
-        leaf = mix(np.broadcast_to(np.array((25, 80, 30), np.float32), img.shape), (110, 170, 60),
-                   smoothstep(0.4, 0.85, n))
+        leaf = mix(
+            np.broadcast_to(np.array((25, 80, 30), np.float32), img.shape), (110, 170, 60), smoothstep(0.4, 0.85, n)
+        )
         img = mix(img, leaf, density)
         ground = smoothstep(0.86, 0.9, y + 0.02 * np.sin(9 * x))
         return mix(img, (45, 60, 25), ground * (0.7 + 0.3 * n))
@@ -243,8 +247,18 @@ class Nebula(Scene):
 class Fireworks(Scene):
     kind, keywords = "fireworks", ("firework", "explosion", "new year", "celebration", "pyro", "sparkler")
 
-    HUES = np.array([(255, 60, 60), (255, 210, 60), (80, 255, 120), (90, 150, 255), (255, 90, 240),
-                     (255, 255, 255), (255, 140, 40)], np.float32)
+    HUES = np.array(
+        [
+            (255, 60, 60),
+            (255, 210, 60),
+            (80, 255, 120),
+            (90, 150, 255),
+            (255, 90, 240),
+            (255, 255, 255),
+            (255, 140, 40),
+        ],
+        np.float32,
+    )
 
     def __init__(self, rng, key):
         super().__init__(rng, key)
@@ -286,15 +300,17 @@ class DesertSunset(Scene):
     def __init__(self, rng, key):
         super().__init__(rng, key)
         self.sun_x = rng.uniform(0.3, 0.7)
-        self.layers = [(0.55 + 0.12 * i, rng.uniform(0.015, 0.04), rng.uniform(1.0, 2.5), rng.uniform(0, 6.3))
-                       for i in range(3)]
+        self.layers = [
+            (0.55 + 0.12 * i, rng.uniform(0.015, 0.04), rng.uniform(1.0, 2.5), rng.uniform(0, 6.3)) for i in range(3)
+        ]
         self.cols = [(190, 110, 60), (165, 90, 45), (120, 62, 32)]
 
     def render(self, t, r):
         ys = axis(r)
         x, y = ys[None, :], ys[:, None]
-        img = vgradient(ys, [(0.0, (70, 35, 95)), (0.3, (200, 90, 80)), (0.55, (255, 170, 80)),
-                             (1.0, (255, 200, 120))], r)
+        img = vgradient(
+            ys, [(0.0, (70, 35, 95)), (0.3, (200, 90, 80)), (0.55, (255, 170, 80)), (1.0, (255, 200, 120))], r
+        )
         sun_y = 0.43 + 0.05 * np.sin(2 * np.pi * t / 30)
         d = np.hypot(x - self.sun_x, y - sun_y)
         img = mix(img, (255, 235, 170), 1 - smoothstep(0.075, 0.09, d))
@@ -355,7 +371,7 @@ class NeonTunnel(Scene):
         p = self.power
         d = (np.abs(x - cx) ** p + np.abs(y - cy) ** p) ** (1 / p) + 1e-3
         z = self.depth / d + self.speed * t
-        ring = np.exp(-((z % 1.0 - 0.5) / 0.12) ** 2)
+        ring = np.exp(-(((z % 1.0 - 0.5) / 0.12) ** 2))
         odd = (np.floor(z) % 2)[..., None]
         colour = self.c1 * (1 - odd) + self.c2 * odd
         fog = smoothstep(0.02, 0.12, d)
@@ -371,8 +387,9 @@ class Generic(Scene):
 
     def __init__(self, rng, key, palette: Array | None = None, waves: int = 4):
         super().__init__(rng, key)
-        self.palette = palette if palette is not None else np.array([(20, 20, 20), (120, 120, 120),
-                                                                     (240, 240, 240)], np.float32)
+        self.palette = (
+            palette if palette is not None else np.array([(20, 20, 20), (120, 120, 120), (240, 240, 240)], np.float32)
+        )
         angle = rng.uniform(0, 2 * np.pi, waves)
         freq = rng.uniform(1.0, 4.0, waves)  # cycles per frame width
         self.k = np.stack([np.cos(angle), np.sin(angle)], 1) * freq[:, None] * 2 * np.pi
@@ -399,8 +416,16 @@ class Generic(Scene):
 
 
 # Matching order matters: "fireworks" must win over anything else a title mentions ("city fireworks").
-SCENE_KINDS: tuple[type[Scene], ...] = (Fireworks, NeonTunnel, Nebula, RainOnGlass, DesertSunset, Ocean,
-                                        CityNight, Forest)
+SCENE_KINDS: tuple[type[Scene], ...] = (
+    Fireworks,
+    NeonTunnel,
+    Nebula,
+    RainOnGlass,
+    DesertSunset,
+    Ocean,
+    CityNight,
+    Forest,
+)
 
 
 def scene_class(topic: str) -> type[Scene] | None:

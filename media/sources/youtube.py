@@ -47,9 +47,17 @@ class _Quiet:
 
 def ydl_options(timeout: float, **extra) -> dict:
     return {
-        "quiet": True, "no_warnings": True, "noprogress": True, "skip_download": True, "noplaylist": True,
-        "socket_timeout": timeout, "logger": _Quiet(), "cachedir": False, "extractor_retries": 1,
-        "format": FORMAT, **extra,
+        "quiet": True,
+        "no_warnings": True,
+        "noprogress": True,
+        "skip_download": True,
+        "noplaylist": True,
+        "socket_timeout": timeout,
+        "logger": _Quiet(),
+        "cachedir": False,
+        "extractor_retries": 1,
+        "format": FORMAT,
+        **extra,
     }
 
 

@@ -11,9 +11,15 @@ import pytest
 from agents.llm_persona import PersonaFields, complete_with_llm, mutate_with_llm
 from agents.persona import Persona
 
-GOOD = {"name": "Storm Granny", "character": "Gruff and warm", "backstory": "Kept a light for forty years.",
-        "visual_style": "stormy sea at night, lighthouse beam", "voice": "low and slow",
-        "goals": ["make the storm the show"], "survival_motive": "the lamp stays lit while people watch"}
+GOOD = {
+    "name": "Storm Granny",
+    "character": "Gruff and warm",
+    "backstory": "Kept a light for forty years.",
+    "visual_style": "stormy sea at night, lighthouse beam",
+    "voice": "low and slow",
+    "goals": ["make the storm the show"],
+    "survival_motive": "the lamp stays lit while people watch",
+}
 
 
 def answers(*texts):
@@ -36,7 +42,14 @@ def test_missing_fields_are_generated_and_given_ones_kept():
     res = complete_with_llm(seed, llm, taken=set())
     assert res.ok and res.attempts == 1 and res.persona.is_complete()
     assert res.persona.character == "Silent type." and res.persona.name == "Storm Granny"
-    assert {c["field"] for c in res.changes} == {"name", "backstory", "visual_style", "voice", "goals", "survival_motive"}
+    assert {c["field"] for c in res.changes} == {
+        "name",
+        "backstory",
+        "visual_style",
+        "voice",
+        "goals",
+        "survival_motive",
+    }
     rf = llm.seen[0][1]
     assert rf["type"] == "json_schema" and rf["json_schema"]["schema"] == PersonaFields.model_json_schema()
     assert "lighthouse keeper" in llm.seen[0][0][-1]["content"]
@@ -66,7 +79,9 @@ def test_names_stay_unique():
 
 def test_mutation_rewrites_the_persona_and_records_what_changed():
     parent = Persona(seed="a retired lighthouse keeper who streams storms", **GOOD)
-    child_fields = dict(GOOD, name="Storm Granny", visual_style="aurora over a frozen harbour", goals=["chase the aurora"])
+    child_fields = dict(
+        GOOD, name="Storm Granny", visual_style="aurora over a frozen harbour", goals=["chase the aurora"]
+    )
     res = mutate_with_llm(parent, answers(json.dumps(child_fields)), taken={"Storm Granny"})
     assert res.ok and res.persona.name == "Storm Granny II" and res.persona.seed == parent.seed
     assert res.persona.traits == parent.traits
@@ -82,10 +97,9 @@ def test_failed_mutation_keeps_the_parent_and_says_so():
 
 
 def test_through_crewai_llm_with_a_scripted_provider():
-    from tests.crews.scripted import install
-
     from crews.llm_config import LLMSection
     from crews.llm_policy import LLMPolicy
+    from tests.crews.scripted import install
 
     handler = install(lambda messages, tools, meta: json.dumps(GOOD))
     pol = LLMPolicy(LLMSection(model="scripted/test"))
@@ -100,9 +114,14 @@ def test_a_generated_name_is_a_name_not_a_sentence():
     """The default model once wrote its character line as the name; the schema (and so the grammar) refuses."""
     from pydantic import ValidationError
 
-
-    good = {"character": "calm", "backstory": "keeps woods", "visual_style": "forest", "voice": "soft",
-            "goals": ["rest"], "survival_motive": "the roof"}
+    good = {
+        "character": "calm",
+        "backstory": "keeps woods",
+        "visual_style": "forest",
+        "voice": "soft",
+        "goals": ["rest"],
+        "survival_motive": "the roof",
+    }
     for name in ("Brother Moss", "Dr. Vex", "Old Beacon 2"):
         assert PersonaFields.model_validate({**good, "name": name}).name == name
     for name in ("Calm, gentle, speaks rarely and warmly.", "one two three four five", "Loud!"):

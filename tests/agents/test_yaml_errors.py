@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.loading import load_persona, load_persona_pool, builtin_persona_dir
+from agents.loading import builtin_persona_dir, load_persona, load_persona_pool
 from agents.yamlfile import ConfigError
 
 

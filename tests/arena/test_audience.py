@@ -11,7 +11,6 @@ from pydantic import ValidationError
 
 from arena import audience as audience_module
 from arena.audience import (
-    BROWSING,
     Audience,
     AudienceConfig,
     RoundAudience,
@@ -34,8 +33,17 @@ def make(size: int = 5000, seed: int = 0, **overrides) -> tuple[Audience, np.nda
     return Audience(cfg, topics, np.random.default_rng(seed)), topics
 
 
-def view(sid: str, emb: np.ndarray, *, quality: float = 0.6, stability: float = 0.7, stall: float = 0.0,
-         delay: float | None = 0.0, novelty: float = 0.0, ticks: int = TICKS) -> StreamView:
+def view(
+    sid: str,
+    emb: np.ndarray,
+    *,
+    quality: float = 0.6,
+    stability: float = 0.7,
+    stall: float = 0.0,
+    delay: float | None = 0.0,
+    novelty: float = 0.0,
+    ticks: int = TICKS,
+) -> StreamView:
     return StreamView(sid, emb, quality, stability, [stall] * ticks, delay, novelty)
 
 
@@ -114,8 +122,9 @@ def test_stalls_are_perceived_in_the_lobby_too():
 def _all_watching(size: int, stall: float, **overrides) -> tuple[Audience, RoundAudience]:
     """Everyone watches one stream; browsing is final (huge no-click mass), nobody reconsiders or departs."""
     overrides.setdefault("arrival_rate", 0.0)
-    aud, topics = make(size=size, initial_online=1.0, time_budget=1e9, reconsider_rate=0.0, no_click_mass=1e9,
-                       **overrides)
+    aud, topics = make(
+        size=size, initial_online=1.0, time_budget=1e9, reconsider_rate=0.0, no_click_mass=1e9, **overrides
+    )
     v = view("a", topics[0], stall=stall)
     aud.step_round([v], 1)
     state = aud.state_dict()

@@ -17,8 +17,12 @@ def test_ratings_follow_ern_and_standings_rank_by_ern():
 
 
 def cands(n):
-    return [Candidate(i, f"n{i}", Persona(seed=f"streamer {i}", name=f"n{i}"), StreamSettings(prompt=f"p{i}"),
-                      float(i * 10), 0.0) for i in range(1, n + 1)]
+    return [
+        Candidate(
+            i, f"n{i}", Persona(seed=f"streamer {i}", name=f"n{i}"), StreamSettings(prompt=f"p{i}"), float(i * 10), 0.0
+        )
+        for i in range(1, n + 1)
+    ]
 
 
 def test_bottom_fraction_at_least_one():
@@ -29,8 +33,18 @@ def test_bottom_fraction_at_least_one():
 def test_exploit_copies_a_top_streamer_and_explores():
     cs = cands(10)
     gone = select_relegated(cs, 0.2)
-    plans = plan_respawns(cs, gone, [], StreamSettings(), GeneratorLimits(), np.random.default_rng(3),
-                          top_fraction=0.2, fresh_probability=0.0, resample_probability=0.25, taken_names={c.name for c in cs})
+    plans = plan_respawns(
+        cs,
+        gone,
+        [],
+        StreamSettings(),
+        GeneratorLimits(),
+        np.random.default_rng(3),
+        top_fraction=0.2,
+        fresh_probability=0.0,
+        resample_probability=0.25,
+        taken_names={c.name for c in cs},
+    )
     assert len(plans) == 2
     for p in plans:
         assert p.origin == "exploit" and p.parent_id in (9, 10)
@@ -42,9 +56,18 @@ def test_exploit_copies_a_top_streamer_and_explores():
 def test_fresh_respawn_from_pool():
     cs = cands(5)
     pool = [Persona(seed="a desert nomad who streams sunsets")]
-    plans = plan_respawns(cs, select_relegated(cs, 0.2), pool, StreamSettings(), GeneratorLimits(),
-                          np.random.default_rng(0), top_fraction=0.2, fresh_probability=1.0,
-                          resample_probability=0.25, taken_names=set())
+    plans = plan_respawns(
+        cs,
+        select_relegated(cs, 0.2),
+        pool,
+        StreamSettings(),
+        GeneratorLimits(),
+        np.random.default_rng(0),
+        top_fraction=0.2,
+        fresh_probability=1.0,
+        resample_probability=0.25,
+        taken_names=set(),
+    )
     assert plans[0].origin == "fresh" and plans[0].parent_id is None and "desert" in plans[0].settings.prompt
 
 
@@ -56,5 +79,10 @@ def test_explore_settings_stays_in_limits():
         new, changes = explore_settings(s, lim, rng, 0.25)
         assert lim.fps_min <= new.fps <= lim.fps_max and lim.steps_min <= new.steps <= lim.steps_max
         assert new.resolution in lim.resolutions and new.prompt == s.prompt
-        assert {c["field"] for c in changes} == {"settings.fps", "settings.strength", "settings.steps",
-                                                 "settings.resolution", "settings.seed"}
+        assert {c["field"] for c in changes} == {
+            "settings.fps",
+            "settings.strength",
+            "settings.steps",
+            "settings.resolution",
+            "settings.seed",
+        }

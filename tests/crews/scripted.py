@@ -10,12 +10,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import crews  # noqa: F401  (first: network features off before litellm is imported)
 import litellm
 from litellm import CustomLLM
 from litellm.types.utils import ChatCompletionMessageToolCall, Choices, Function, Message, ModelResponse, Usage
 
-from crews.replay import register_model_info
+import crews  # noqa: F401  (first: network features off before litellm is imported)
+from crews.llm_replay import register_model_info
 
 PROVIDER = "scripted"
 # script(messages, tool_names, meta) -> str (final text) | list[(tool_name, args)] | Exception to raise
@@ -38,8 +38,14 @@ class ScriptedLLM(CustomLLM):
         tools = [t["function"]["name"] for t in optional_params.get("tools") or []]
         meta = ((litellm_params or {}).get("metadata") or {}).get("totoroid") or {}
         with self._lock:
-            self.requests.append({"messages": messages, "tools": tools, "meta": meta,
-                                  "response_format": optional_params.get("response_format")})
+            self.requests.append(
+                {
+                    "messages": messages,
+                    "tools": tools,
+                    "meta": meta,
+                    "response_format": optional_params.get("response_format"),
+                }
+            )
         if self.delay:
             time.sleep(self.delay)
         out = self.script(messages, tools, meta)
@@ -48,26 +54,74 @@ class ScriptedLLM(CustomLLM):
         calls = None
         content = None
         if isinstance(out, list):
-            calls = [ChatCompletionMessageToolCall(id=f"call_{len(self.requests)}_{i}", type="function",
-                                                   function=Function(name=n, arguments=a if isinstance(a, str) else json.dumps(a)))
-                     for i, (n, a) in enumerate(out)]
+            calls = [
+                ChatCompletionMessageToolCall(
+                    id=f"call_{len(self.requests)}_{i}",
+                    type="function",
+                    function=Function(name=n, arguments=a if isinstance(a, str) else json.dumps(a)),
+                )
+                for i, (n, a) in enumerate(out)
+            ]
         else:
             content = str(out)
         return ModelResponse(
-            id="scripted", created=int(time.time()), model="scripted",
-            choices=[Choices(index=0, message=Message(role="assistant", content=content, tool_calls=calls),
-                             finish_reason="tool_calls" if calls else "stop")],
-            usage=Usage(prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens,
-                        total_tokens=self.prompt_tokens + self.completion_tokens))
+            id="scripted",
+            created=int(time.time()),
+            model="scripted",
+            choices=[
+                Choices(
+                    index=0,
+                    message=Message(role="assistant", content=content, tool_calls=calls),
+                    finish_reason="tool_calls" if calls else "stop",
+                )
+            ],
+            usage=Usage(
+                prompt_tokens=self.prompt_tokens,
+                completion_tokens=self.completion_tokens,
+                total_tokens=self.prompt_tokens + self.completion_tokens,
+            ),
+        )
 
-    def completion(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose, encoding,
-                   api_key, logging_obj, optional_params, acompletion=None, litellm_params=None, logger_fn=None,
-                   headers=None, timeout=None, client=None):
+    def completion(
+        self,
+        model,
+        messages,
+        api_base,
+        custom_prompt_dict,
+        model_response,
+        print_verbose,
+        encoding,
+        api_key,
+        logging_obj,
+        optional_params,
+        acompletion=None,
+        litellm_params=None,
+        logger_fn=None,
+        headers=None,
+        timeout=None,
+        client=None,
+    ):
         return self._answer(messages, optional_params, litellm_params)
 
-    async def acompletion(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose, encoding,
-                          api_key, logging_obj, optional_params, acompletion=None, litellm_params=None, logger_fn=None,
-                          headers=None, timeout=None, client=None):
+    async def acompletion(
+        self,
+        model,
+        messages,
+        api_base,
+        custom_prompt_dict,
+        model_response,
+        print_verbose,
+        encoding,
+        api_key,
+        logging_obj,
+        optional_params,
+        acompletion=None,
+        litellm_params=None,
+        logger_fn=None,
+        headers=None,
+        timeout=None,
+        client=None,
+    ):
         return self._answer(messages, optional_params, litellm_params)
 
 

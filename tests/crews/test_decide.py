@@ -15,9 +15,17 @@ LIMITS = GeneratorLimits()
 
 
 def make_obs(**kw):
-    base = dict(stream_id="s01", name="A", round=2, rounds_total=5, rounds_to_relegation=1, persona_summary="x",
-                settings=StreamSettings(prompt="forest").model_dump(), limits=LIMITS.model_dump(),
-                trends=[TrendView(id="synthetic:0", title="LIVE: fireworks", topic="fireworks", viewers=100)])
+    base = dict(
+        stream_id="s01",
+        name="A",
+        round=2,
+        rounds_total=5,
+        rounds_to_relegation=1,
+        persona_summary="x",
+        settings=StreamSettings(prompt="forest").model_dump(),
+        limits=LIMITS.model_dump(),
+        trends=[TrendView(id="synthetic:0", title="LIVE: fireworks", topic="fireworks", viewers=100)],
+    )
     base.update(kw)
     return Observation(**base)
 
@@ -37,7 +45,13 @@ class Slow(Policy):
 
 def job(policy, sid="s01"):
     ctl = StreamControl(sid, StreamSettings(prompt="forest", fps=4.0), LIMITS)
-    return DecisionJob(sid, policy, make_obs(stream_id=sid, settings=ctl.snapshot().model_dump()), ctl, np.random.default_rng(0))
+    return DecisionJob(
+        sid,
+        policy,
+        make_obs(stream_id=sid, settings=ctl.current_settings().model_dump()),
+        ctl,
+        np.random.default_rng(0),
+    )
 
 
 def test_failures_restore_settings_and_others_proceed():
@@ -46,9 +60,9 @@ def test_failures_restore_settings_and_others_proceed():
     assert [o.stream_id for o in out] == ["a", "b", "c"]
     assert not out[0].ok and "model said nonsense" in out[0].error
     assert not out[1].ok and "timed out" in out[1].error
-    assert jobs[0].control.snapshot().fps == 4.0 and jobs[1].control.snapshot().fps == 4.0
+    assert jobs[0].control.current_settings().fps == 4.0 and jobs[1].control.current_settings().fps == 4.0
     time.sleep(0.5)  # the slow thread's late call must not land
-    assert jobs[1].control.snapshot().prompt == "forest"
+    assert jobs[1].control.current_settings().prompt == "forest"
     assert out[2].ok
 
 
@@ -60,11 +74,17 @@ def test_hold_never_acts():
 
 def test_greedy_cuts_load_after_a_stall_and_chases_trends_when_behind():
     ctl = StreamControl("s01", StreamSettings(prompt="forest", fps=8.0), LIMITS)
-    obs = make_obs(settings=ctl.snapshot().model_dump(), stall_seconds=1.5, buffer_level=0, buffer_capacity=16, rank=4,
-                   leaderboard=[LeaderboardRow(rank=i, name=str(i), ern=1, share=0.25, rating=0) for i in range(1, 5)],
-                   persona_style="green moss")
+    obs = make_obs(
+        settings=ctl.current_settings().model_dump(),
+        stall_seconds=1.5,
+        buffer_level=0,
+        buffer_capacity=16,
+        rank=4,
+        leaderboard=[LeaderboardRow(rank=i, name=str(i), ern=1, share=0.25, rating=0) for i in range(1, 5)],
+        persona_style="green moss",
+    )
     (o,) = decide_all([DecisionJob("s01", GreedyPolicy(), obs, ctl, np.random.default_rng(0))])
-    s = ctl.snapshot()
+    s = ctl.current_settings()
     assert s.fps < 8.0
     assert s.prompt.startswith("fireworks") and "green moss" in s.prompt
     assert [a.tool for a in o.actions] == ["tune_generator", "choose_prompt"]
@@ -72,10 +92,15 @@ def test_greedy_cuts_load_after_a_stall_and_chases_trends_when_behind():
 
 def test_greedy_spends_headroom():
     ctl = StreamControl("s01", StreamSettings(prompt="fireworks", fps=4.0, steps=1), LIMITS)
-    obs = make_obs(settings=ctl.snapshot().model_dump(), buffer_level=16, buffer_capacity=16, rank=1,
-                   persona_traits={"quality_focus": 0.9, "trend_following": 0.1})
+    obs = make_obs(
+        settings=ctl.current_settings().model_dump(),
+        buffer_level=16,
+        buffer_capacity=16,
+        rank=1,
+        persona_traits={"quality_focus": 0.9, "trend_following": 0.1},
+    )
     decide_all([DecisionJob("s01", GreedyPolicy(), obs, ctl, np.random.default_rng(0))])
-    assert ctl.snapshot().steps == 2
+    assert ctl.current_settings().steps == 2
 
 
 def test_make_policy_names():

@@ -16,8 +16,10 @@ from crews.llm.loop_guard import LoopGuard, repeating_tokens
 from crews.llm.prefix_cache import PrefixCache, common_prefix
 from crews.llm_config import choose_dtype
 
-SYSTEM = ("You are Mara Vex, a retired lighthouse keeper who streams storms at sea. Goal: grow the audience "
-          "and stay out of the relegation zone. Your viewers love waves, thunder, lightning and old ships. ")
+SYSTEM = (
+    "You are Mara Vex, a retired lighthouse keeper who streams storms at sea. Goal: grow the audience "
+    "and stay out of the relegation zone. Your viewers love waves, thunder, lightning and old ships. "
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +29,15 @@ def model():
 
 def prompt_ids(model, user: str) -> list[int]:
     msgs = [{"role": "system", "content": SYSTEM * 6}, {"role": "user", "content": user}]
-    return list(model.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True,
-                                                    return_dict=True)["input_ids"])
+    return list(
+        model.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True, return_dict=True)[
+            "input_ids"
+        ]
+    )
 
 
 # ---- prefix cache -------------------------------------------------------------------------------------------
+
 
 def test_common_prefix():
     assert common_prefix([1, 2, 3], [1, 2, 4]) == 2
@@ -85,14 +91,24 @@ def test_reused_prefix_gives_bit_identical_logits(model):
 
 
 def test_answers_are_identical_with_and_without_reuse(model):
-    tools = [{"type": "function", "function": {"name": "choose_prompt", "description": "Change the scene.",
-              "parameters": {"type": "object", "properties": {"prompt": {"type": "string", "maxLength": 40}},
-                             "required": ["prompt"]}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "choose_prompt",
+                "description": "Change the scene.",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"prompt": {"type": "string", "maxLength": 40}},
+                    "required": ["prompt"],
+                },
+            },
+        }
+    ]
     msgs = [{"role": "system", "content": SYSTEM * 6}, {"role": "user", "content": "Show a storm."}]
 
     def ask():
-        r = litellm.completion(model=cl.MODEL, messages=msgs, tools=tools, temperature=0,
-                               **cl.litellm_extra_kwargs())
+        r = litellm.completion(model=cl.MODEL, messages=msgs, tools=tools, temperature=0, **cl.litellm_extra_kwargs())
         return r.choices[0].message.tool_calls[0].function.arguments, r.usage
 
     model.prefix_cache.clear()
@@ -105,10 +121,19 @@ def test_answers_are_identical_with_and_without_reuse(model):
 
 # ---- grammar fast-forward -------------------------------------------------------------------------------------
 
+
 def test_fast_forward_returns_the_forced_json_prefix(model):
-    schema = constrained.tool_call_schema([{"type": "function", "function": {
-        "name": "speak", "parameters": {"type": "object", "properties": {"line": {"type": "string"}},
-                                        "required": ["line"]}}}])
+    schema = constrained.tool_call_schema(
+        [
+            {
+                "type": "function",
+                "function": {
+                    "name": "speak",
+                    "parameters": {"type": "object", "properties": {"line": {"type": "string"}}, "required": ["line"]},
+                },
+            }
+        ]
+    )
     grammar = constrained.compile_schema(schema, model.tokenizer)
 
     def proc():
@@ -125,12 +150,27 @@ def test_fast_forward_returns_the_forced_json_prefix(model):
 
 def test_tool_call_decoding_skips_forced_tokens(model):
     ids = prompt_ids(model, "Set steps to 2.")
-    schema = constrained.tool_call_schema([{"type": "function", "function": {
-        "name": "tune_generator", "parameters": {"type": "object", "properties": {
-            "steps": {"type": "integer", "minimum": 1, "maximum": 4},
-            "resolution": {"type": "integer", "enum": [32, 64]}}, "required": ["steps", "resolution"]}}}])
-    proc = constrained.JsonSchemaLogitsProcessor(constrained.compile_schema(schema, model.tokenizer),
-                                                 model.tokenizer, model.vocab_size)
+    schema = constrained.tool_call_schema(
+        [
+            {
+                "type": "function",
+                "function": {
+                    "name": "tune_generator",
+                    "parameters": {
+                        "type": "object",
+                        "properties": {
+                            "steps": {"type": "integer", "minimum": 1, "maximum": 4},
+                            "resolution": {"type": "integer", "enum": [32, 64]},
+                        },
+                        "required": ["steps", "resolution"],
+                    },
+                },
+            }
+        ]
+    )
+    proc = constrained.JsonSchemaLogitsProcessor(
+        constrained.compile_schema(schema, model.tokenizer), model.tokenizer, model.vocab_size
+    )
     g = model.generate(ids, max_new_tokens=64, logits_processors=[proc])
     call = json.loads(g.text)
     assert call["name"] == "tune_generator" and set(call["arguments"]) == {"steps", "resolution"}
@@ -139,6 +179,7 @@ def test_tool_call_decoding_skips_forced_tokens(model):
 
 
 # ---- loop guard ------------------------------------------------------------------------------------------------
+
 
 def test_repeating_tokens_finds_the_continuation_of_a_seen_run():
     seq = list(range(10)) * 2 + [0]  # the cycle 0..9 twice, then 0: continuing with 1 repeats a 12-gram
@@ -159,6 +200,7 @@ def test_loop_guard_blocks_a_loop_but_never_the_only_allowed_token():
 
 
 # ---- dtype -----------------------------------------------------------------------------------------------------
+
 
 def test_dtype_choice_and_override(monkeypatch, model):
     monkeypatch.setenv("TOTOROID_LLM_DTYPE", "float32")

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from tests.crews.scripted import install, tool_call, tool_turns  # first: imports crews (network off)
-
 import litellm
+import pytest
 
 from agents.yamlfile import ConfigError
 from arena.cli import _with_llm, build_parser
 from arena.config import load_season_config
 from crews.decide import decide_all
 from crews.llm_config import DEFAULT_MODEL, LLMSection
-from crews.replay import register_replay
+from crews.llm_replay import register_replay
 from tests.conftest import write_config
+from tests.crews.scripted import install, tool_call, tool_turns  # first: imports crews (network off)
 from tests.crews.test_llm_policy import job, policy
 
 
@@ -58,8 +56,10 @@ def test_replay_answers_from_records_without_a_model(tmp_path):
     pol.model = register_replay("unit", records)
     j = job(pol)
     [again] = decide_all([j], 1, 60)
-    assert again.ok and [(a.tool, a.args, a.result) for a in again.actions] == [(a.tool, a.args, a.result) for a in out.actions]
-    assert j.control.snapshot().fps == 7
+    assert again.ok and [(a.tool, a.args, a.result) for a in again.actions] == [
+        (a.tool, a.args, a.result) for a in out.actions
+    ]
+    assert j.control.current_settings().fps == 7
     assert json.dumps(pol.drain_records()[0]["tool_calls"]) == json.dumps(records[0]["tool_calls"])
 
 
@@ -69,9 +69,12 @@ def test_replay_refuses_a_request_that_differs_from_the_recording(tmp_path):
     pol.model = register_replay("unit2", records)
     j = job(pol, round_number=1)
     j.observation.ern_history.append(123.0)  # the prompt now differs from the recorded one
-    before = j.control.snapshot()
+    before = j.control.current_settings()
     [out] = decide_all([j], 1, 60)
-    assert not out.ok and "differs from the recorded one" in out.error and j.control.snapshot() == before
+    assert not out.ok and "differs from the recorded one" in out.error and j.control.current_settings() == before
     with pytest.raises(Exception, match="never recorded"):  # litellm wraps the ReplayMismatch
-        litellm.completion(model=pol.model, messages=[{"role": "user", "content": "hi"}],
-                           metadata={"totoroid": {"actor": "s99", "round": 1, "purpose": "decision", "index": 0}})
+        litellm.completion(
+            model=pol.model,
+            messages=[{"role": "user", "content": "hi"}],
+            metadata={"totoroid": {"actor": "s99", "round": 1, "purpose": "decision", "index": 0}},
+        )

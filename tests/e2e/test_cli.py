@@ -17,14 +17,28 @@ from arena.db import Database
 from tests.conftest import REPO, write_config
 
 
-def arena(*args: str, cwd: Path, timeout: float = 240, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "arena", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "160", **(env or {})})
+def arena(
+    *args: str, cwd: Path, timeout: float = 240, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "arena", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "160", **(env or {})},
+    )
 
 
 def spawn(*args: str, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "arena", *args], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    return subprocess.Popen(
+        [sys.executable, "-m", "arena", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
 
 
 def rounds_done(db: Path, name: str) -> int:
@@ -83,22 +97,25 @@ def kept_season(tmp_path_factory) -> Path:
     return tmp / "arena.db"
 
 
-@pytest.mark.parametrize("text, expect", [
-    ("rounds: -1\n", "field 'rounds'"),
-    ("streamers: 6\nround_seconds: fast\n", "line 3: field 'round_seconds'"),
-    ("generator:\n  defaults:\n    resolution: 77\n", "resolution"),
-    ("policy: oracle\n", "field 'policy'"),
-    ("seed: [1\n", "invalid YAML"),
-    ("generator:\n  model: {checkpoint: /nowhere/base.safetensors}\n", "/nowhere/base.safetensors"),
-    ("personas: /nowhere/personas\n", "field 'personas': folder /nowhere/personas not found"),
-])
+@pytest.mark.parametrize(
+    "text, expect",
+    [
+        ("rounds: -1\n", "field 'rounds'"),
+        ("streamers: 6\nround_seconds: fast\n", "line 3: field 'round_seconds'"),
+        ("generator:\n  defaults:\n    resolution: 77\n", "resolution"),
+        ("policy: oracle\n", "field 'policy'"),
+        ("seed: [1\n", "invalid YAML"),
+        ("generator:\n  model: {checkpoint: /nowhere/base.safetensors}\n", "/nowhere/base.safetensors"),
+        ("personas: /nowhere/personas\n", "field 'personas': folder /nowhere/personas not found"),
+    ],
+)
 def test_bad_season_yaml_one_line_exit_2_nothing_lost(kept_season, tmp_path, text, expect):
     db = kept_season
     bad = tmp_path / "bad.yaml"
     bad.write_text(f"database: {db}\n" + text)
     r = arena("run", "--config", str(bad), cwd=tmp_path)
     assert r.returncode == 2
-    lines = [l for l in r.stderr.strip().splitlines() if l.strip()]
+    lines = [line for line in r.stderr.strip().splitlines() if line.strip()]
     assert len(lines) == 1 and str(bad) in lines[0] and expect in lines[0], r.stderr
     assert [s.name for s in Database(str(db)).seasons()] == ["keep"]
 
@@ -117,8 +134,9 @@ def test_bad_flags_and_unknown_things(tmp_path):
     assert r.returncode == 2 and "no season 'nope'" in r.stderr
     r = arena("run", "--config", str(cfg), "--name", "x", cwd=tmp_path)
     assert r.returncode == 2 and "already exists" in r.stderr
-    r = arena("run", "--config", str(cfg), "--name", "y", "--policy", "llm", cwd=tmp_path,
-              env={"TOTOROID_LLM_DTYPE": "int4"})
+    r = arena(
+        "run", "--config", str(cfg), "--name", "y", "--policy", "llm", cwd=tmp_path, env={"TOTOROID_LLM_DTYPE": "int4"}
+    )
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "TOTOROID_LLM_DTYPE" in r.stderr
     assert [s.name for s in Database(str(tmp_path / "arena.db")).seasons()] == ["x"]  # nothing written, x kept
 
@@ -146,7 +164,7 @@ def test_kill_9_then_resume_loses_and_doubles_nothing(tmp_path):
     per_round = {}
     for st in d.stats(s.id):
         per_round[st.round] = per_round.get(st.round, 0) + 1
-    assert per_round == {r: 3 for r in range(1, 7)}
+    assert per_round == dict.fromkeys(range(1, 7), 3)
     assert arena("replay", "k", "--db", str(db), "--quiet", cwd=tmp_path).returncode == 0
     # resume is exact: the same season uninterrupted gives the same standings
     cfg2 = write_config(tmp_path / "ref", rounds=6)

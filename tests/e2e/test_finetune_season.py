@@ -26,8 +26,9 @@ class FinetuneOnce(Policy):
 
 
 def test_season_finetunes_inherits_and_measures_trend_distance(tmp_path):
-    path = write_config(tmp_path, rounds=4, round_seconds=3.0, relegation={"every": 3, "fraction": 0.34},
-                        engine={"finetune_share": 0.9})
+    path = write_config(
+        tmp_path, rounds=4, round_seconds=3.0, relegation={"every": 3, "fraction": 0.34}, engine={"finetune_share": 0.9}
+    )
     config = load_season_config(path, name="ft")
     db = Database(config.database)
     runner = SeasonRunner.create(config, db)

@@ -60,8 +60,21 @@ def test_live_season_broadcasts_and_counts_real_viewers(tmp_path):
     ffprobe = shutil.which("ffprobe")
     assert ffprobe, "ffprobe missing: run `make test`, which installs Debian's ffmpeg"
     live_slot = next(s.slot for s in by_slot.values() if s.status == "live")
-    out = subprocess.run([ffprobe, "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
-                          str(folder / live_slot / "index.m3u8")], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            ffprobe,
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name",
+            "-of",
+            "csv=p=0",
+            str(folder / live_slot / "index.m3u8"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0 and "h264" in out.stdout and "aac" in out.stdout, out.stderr
 
 
@@ -80,8 +93,12 @@ def test_taken_port_is_one_clear_error_and_nothing_stored(tmp_path):
 def test_browser_watching_a_live_season_is_counted_in_the_database(tmp_path, browser):
     """Headless Chromium opens the arena's page during a live season and plays the grid; the stream it plays
     gets real_viewers >= 1 in the streamstat table (stored apart from the simulated ERN)."""
-    config = live_config(tmp_path, rounds=10, round_seconds=2.5,
-                         broadcast={"port": 0, "fps": 6.0, "segment_seconds": 0.5, "viewer_window_seconds": 4.0})
+    config = live_config(
+        tmp_path,
+        rounds=10,
+        round_seconds=2.5,
+        broadcast={"port": 0, "fps": 6.0, "segment_seconds": 0.5, "viewer_window_seconds": 4.0},
+    )
     db = Database(config.database)
     runner = SeasonRunner.create(config, db)
     url = runner.broadcaster.url
@@ -92,7 +109,7 @@ def test_browser_watching_a_live_season_is_counted_in_the_database(tmp_path, bro
     try:
         browser.call("Page.enable")
         browser.call("Page.navigate", url=url)
-        q = f'document.querySelector(\'video[data-stream="{watched}"]\')'
+        q = f"document.querySelector('video[data-stream=\"{watched}\"]')"
         wait_for(lambda: browser.eval(f"!!{q}"), 15, f"the page to show stream {watched}")
         t1 = wait_for(lambda: browser.eval(f"{q}.currentTime > 0.3 && {q}.currentTime"), 30, f"{watched} to play")
         wait_for(lambda: browser.eval(f"{q}.currentTime") > t1 + 0.5, 15, f"{watched}'s playback to advance")

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import re
 
-import crews  # noqa: F401  (first: network features off before litellm is imported)
 import litellm
 import pytest
 
+import crews  # noqa: F401  (first: network features off before litellm is imported)
 from arena.cli import main
 from arena.config import load_season_config
 from arena.db import Database
@@ -26,16 +26,26 @@ def season_script(messages, tools, meta):
     if purpose in ("persona", "mutation"):
         seed = re.search(r"(idea|did well): (.{0,40})", text)
         word = re.sub(r"[^A-Za-z]", "", (seed.group(2) if seed else "x").split()[-1]).capitalize() or "X"
-        return json.dumps({"name": f"{'Neo ' if purpose == 'mutation' else ''}{word} Star", "character": "bold and bright",
-                           "backstory": "grew up online", "visual_style": f"{word.lower()} skyline at dusk",
-                           "voice": "warm", "goals": ["win the crowd"], "survival_motive": "stay on air"})
+        return json.dumps(
+            {
+                "name": f"{'Neo ' if purpose == 'mutation' else ''}{word} Star",
+                "character": "bold and bright",
+                "backstory": "grew up online",
+                "visual_style": f"{word.lower()} skyline at dusk",
+                "voice": "warm",
+                "goals": ["win the crowd"],
+                "survival_motive": "stay on air",
+            }
+        )
     r = int(re.search(r"Round (\d+)/", text).group(1))
     if meta["actor"] == "s02" and r == 2:
         return RuntimeError("provider exploded")  # one streamer's LLM fails; the season must go on
     if index == 0:
         slot = int(meta["actor"][1:])
-        return [tool_call("tune_generator", {"fps": 2 + r + slot}),
-                tool_call("choose_prompt", {"prompt": f"scene {r}-{slot}", "transition_seconds": 1})]
+        return [
+            tool_call("tune_generator", {"fps": 2 + r + slot}),
+            tool_call("choose_prompt", {"prompt": f"scene {r}-{slot}", "transition_seconds": 1}),
+        ]
     return "changed fps and scene"
 
 
@@ -46,9 +56,16 @@ def llm_config(tmp_path, **over):
     (folder / "keeper.yaml").write_text(
         "seed: a retired lighthouse keeper who streams storms\nname: Old Beacon\ncharacter: Gruff.\n"
         "backstory: Forty years on a rock.\nvisual_style: stormy sea at night\ngoals: [keep the storm on]\n"
-        "survival_motive: a dark lamp is a dead lamp\n")
-    base = {"policy": "llm", "personas": str(folder), "rounds": 3, "streamers": 2, "round_seconds": 1.0,
-            "llm": {"model": "scripted/test", "max_tool_calls": 3}}
+        "survival_motive: a dark lamp is a dead lamp\n"
+    )
+    base = {
+        "policy": "llm",
+        "personas": str(folder),
+        "rounds": 3,
+        "streamers": 2,
+        "round_seconds": 1.0,
+        "llm": {"model": "scripted/test", "max_tool_calls": 3},
+    }
     base.update(over)
     return write_config(tmp_path, **base)
 
@@ -85,7 +102,9 @@ def test_llm_season_records_and_replays(tmp_path):
         assert c["total_tokens"] == (0 if c["error"] else 60)
         assert c["latency_s"] >= 0 and c["actor"] and c["round"] >= 0
     assert any(c["tool_calls"] for c in calls if c["purpose"] == "decision")
-    assert [c["actor"] for c in calls if c["error"]] == ["s02"] and "provider exploded" in next(c["error"] for c in calls if c["error"])
+    assert [c["actor"] for c in calls if c["error"]] == ["s02"] and "provider exploded" in next(
+        c["error"] for c in calls if c["error"]
+    )
     # seed-only personas were completed by the LLM; names unique
     spawned = [e.payload for e in db.events(season.id, kinds=["streamer_spawned"])]
     names = [p["name"] for p in spawned]

@@ -7,7 +7,7 @@ import json
 from arena.config import load_season_config
 from arena.db import Database
 from arena.loop import SeasonRunner
-from arena.replay import compare, rebuild_standings, stored_standings
+from arena.season_replay import compare, rebuild_standings, stored_standings
 from tests.conftest import write_config
 
 
@@ -44,7 +44,11 @@ def test_tiny_season_end_to_end(tmp_path):
     later = {s.streamer_id for s in stats if s.round == 3}
     assert relegated[0].id not in later and children[0].id in later
     # lineage and every copy/perturbation are in the event log
-    spawn = [e.payload for e in db.events(season.id, kinds=["streamer_spawned"]) if e.payload["streamer_id"] == children[0].id][0]
+    spawn = [
+        e.payload
+        for e in db.events(season.id, kinds=["streamer_spawned"])
+        if e.payload["streamer_id"] == children[0].id
+    ][0]
     assert spawn["parent_id"] == parent.id and spawn["mutations"][0]["how"] == "exploit"
     assert any(m["field"].startswith("settings.") for m in spawn["mutations"])
     # replay from the event log alone equals the stored standings
@@ -82,8 +86,9 @@ def test_live_clock_streams_while_agents_think(tmp_path):
     # frame, and on 2 cores shared with other work its first batch (with its new prompt's encoding, while the
     # decision thread also runs torch) took longer than that: 0 frames, a flaky assertion about load, not about
     # the live clock. Relegation and respawn are covered in turn mode.
-    db, season = run_season(write_config(tmp_path, clock="live", rounds=3, round_seconds=2.0,
-                                         relegation={"every": 5}), name="live")
+    db, season = run_season(
+        write_config(tmp_path, clock="live", rounds=3, round_seconds=2.0, relegation={"every": 5}), name="live"
+    )
     stats = db.stats(season.id)
     assert season.status == "finished" and len(stats) == 9
     per_streamer: dict[int, int] = {}

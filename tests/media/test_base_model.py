@@ -53,9 +53,26 @@ def test_checkpoint_for_another_architecture_is_one_clear_error():
 
 # ---------------------------------------------------------------------------------------------- trainer
 def _args(tmp_path, steps: int, *extra: str) -> list[str]:
-    return ["--steps", str(steps), "--batch", "2", "--resolution", "16", "--channels", "16,32,32",
-            "--topics", "ocean waves,fireworks", "--scene-seeds", "2", "--save-every", "1", "--quiet",
-            "--out", str(tmp_path / "m.safetensors"), *extra]
+    return [
+        "--steps",
+        str(steps),
+        "--batch",
+        "2",
+        "--resolution",
+        "16",
+        "--channels",
+        "16,32,32",
+        "--topics",
+        "ocean waves,fireworks",
+        "--scene-seeds",
+        "2",
+        "--save-every",
+        "1",
+        "--quiet",
+        "--out",
+        str(tmp_path / "m.safetensors"),
+        *extra,
+    ]
 
 
 def test_trainer_runs_resumes_and_matches_an_uninterrupted_run(tmp_path):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from media.broadcast import BroadcastConfig, BroadcastError, Broadcaster
+from media.broadcast import BroadcastConfig, Broadcaster, BroadcastError
 
 FPS = 8.0
 SEG = 0.5  # short segments keep the tests fast; GOP = 4 frames
@@ -24,8 +24,12 @@ def ffprobe(path: Path) -> dict:
     exe = shutil.which("ffprobe")
     if exe is None:
         pytest.fail("ffprobe is not installed: run `make test`, which installs the Debian package ffmpeg")
-    out = subprocess.run([exe, "-v", "error", "-show_entries", "stream=codec_name,codec_type,width,height",
-                          "-of", "json", str(path)], capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [exe, "-v", "error", "-show_entries", "stream=codec_name,codec_type,width,height", "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
@@ -140,8 +144,9 @@ def test_rtmp_push_to_an_flv_target_and_a_dead_server_does_not_block(tmp_path):
     dead_port = dead.getsockname()[1]
     dead.close()  # nothing listens there: connection refused
     flv = tmp_path / "push.flv"
-    cfg = BroadcastConfig(port=0, fps=FPS, segment_seconds=SEG,
-                          rtmp={"s01": str(flv), "s02": f"rtmp://127.0.0.1:{dead_port}/live/key"})
+    cfg = BroadcastConfig(
+        port=0, fps=FPS, segment_seconds=SEG, rtmp={"s01": str(flv), "s02": f"rtmp://127.0.0.1:{dead_port}/live/key"}
+    )
     with Broadcaster(cfg, tmp_path / "run") as b:
         b.add_stream("s01", "pushed")
         b.add_stream("s02", "pushed to nowhere")

@@ -87,56 +87,65 @@ def test_routes_and_content_types(site):
     assert status == 200 and int(h["Content-Length"]) > 0
 
 
-@pytest.mark.parametrize("target", [
-    "/streams/s01/../../../../etc/passwd",
-    "/streams/s01/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
-    "/streams/s01/%2E%2E%2F%2E%2E%2Fsecret.ts",
-    "/static/..%2fserver.py",
-    "/static/%2e%2e/server.py",
-    "/static/..",
-    "//etc/passwd",
-    "/%2fetc%2fpasswd",
-    "http://127.0.0.1/etc/passwd",
-    "/streams/s01/%00index.m3u8",
-    "/streams/s01/%ff.ts",
-    "/streams/s01\\..\\..\\x",
-    "*",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/streams/s01/../../../../etc/passwd",
+        "/streams/s01/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        "/streams/s01/%2E%2E%2F%2E%2E%2Fsecret.ts",
+        "/static/..%2fserver.py",
+        "/static/%2e%2e/server.py",
+        "/static/..",
+        "//etc/passwd",
+        "/%2fetc%2fpasswd",
+        "http://127.0.0.1/etc/passwd",
+        "/streams/s01/%00index.m3u8",
+        "/streams/s01/%ff.ts",
+        "/streams/s01\\..\\..\\x",
+        "*",
+    ],
+)
 def test_traversal_is_a_client_error(site, target):
     status, _, body = get(site["port"], target)
     assert 400 <= status < 500, (target, status)
     assert b"SECRET" not in body and b"root:" not in body
 
 
-@pytest.mark.parametrize("target", [
-    "/etc/passwd",
-    "/streams/s01/evil.ts",  # symlink to a file outside the run folder
-    "/streams/s01/dir/secret.ts",  # through a symlinked folder
-    "/streams/s01/notes.txt",  # not an HLS file name
-    "/streams/s01/",  # no directory listing
-    "/streams/",
-    "/static/",
-    "/static/.hidden",
-    "/streams/nope/index.m3u8",  # not a broadcast stream
-    "/streams/s01/index.m3u8.tmp",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/etc/passwd",
+        "/streams/s01/evil.ts",  # symlink to a file outside the run folder
+        "/streams/s01/dir/secret.ts",  # through a symlinked folder
+        "/streams/s01/notes.txt",  # not an HLS file name
+        "/streams/s01/",  # no directory listing
+        "/streams/",
+        "/static/",
+        "/static/.hidden",
+        "/streams/nope/index.m3u8",  # not a broadcast stream
+        "/streams/s01/index.m3u8.tmp",
+    ],
+)
 def test_unservable_paths_are_404(site, target):
     status, _, body = get(site["port"], target)
     assert status == 404, (target, status)
     assert b"SECRET" not in body
 
 
-@pytest.mark.parametrize("request_bytes", [
-    b"GARBAGE\r\n\r\n",
-    b"GET / HTTP/9.9\r\n\r\n",
-    b"GET /\r\n\r\n",  # HTTP/0.9
-    b"GET / HTTP/1.1 extra\r\n\r\n",
-    b"POST /api/streams HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
-    b"BREW / HTTP/1.1\r\n\r\n",
-    b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n",  # request line too long
-    b"GET / HTTP/1.1\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n",  # huge header
-    b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(150)) + b"\r\n",  # too many headers
-])
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"GET / HTTP/9.9\r\n\r\n",
+        b"GET /\r\n\r\n",  # HTTP/0.9
+        b"GET / HTTP/1.1 extra\r\n\r\n",
+        b"POST /api/streams HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+        b"BREW / HTTP/1.1\r\n\r\n",
+        b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n",  # request line too long
+        b"GET / HTTP/1.1\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n",  # huge header
+        b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(150)) + b"\r\n",  # too many headers
+    ],
+)
 def test_malformed_requests_get_4xx(site, request_bytes):
     status, _, _ = raw(site["port"], request_bytes)
     assert 400 <= status < 500, (request_bytes[:40], status)
@@ -187,11 +196,13 @@ def test_status_rows_are_cleaned_sorted_and_relegation_is_shown(tmp_path):
     b = Broadcaster(BroadcastConfig(port=0), tmp_path)
     b.add_stream("s01", "one")
     b.add_stream("s02", "two")
-    b.update_status([
-        {"id": "s01", "name": "Evil\x1b[2J\u202eName" + "x" * 500, "ern": 3.456, "status": "live", "rank": 2},
-        {"id": "s02", "name": "Top", "ern": 9, "status": "live", "rank": 1},
-        {"id": "../bad", "name": "ignored"},
-    ])
+    b.update_status(
+        [
+            {"id": "s01", "name": "Evil\x1b[2J\u202eName" + "x" * 500, "ern": 3.456, "status": "live", "rank": 2},
+            {"id": "s02", "name": "Top", "ern": 9, "status": "live", "rank": 1},
+            {"id": "../bad", "name": "ignored"},
+        ]
+    )
     rows = b.api_streams()
     assert [r["id"] for r in rows] == ["s02", "s01"]
     assert rows[1]["name"].startswith("Evil") and "\x1b" not in rows[1]["name"] and "\u202e" not in rows[1]["name"]

@@ -28,37 +28,74 @@ def write_tokenizer(folder: Path) -> None:
     vocab = chars + [c + "</w>" for c in chars] + ["<|startoftext|>", "<|endoftext|>"]
     (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(vocab)}))
     (folder / "merges.txt").write_text("#version: 0.2\n")
-    (folder / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 77, "tokenizer_class": "CLIPTokenizer"}))
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps({"model_max_length": 77, "tokenizer_class": "CLIPTokenizer"})
+    )
 
 
 def build_tiny_pipeline(root: Path) -> tuple[Path, Path]:
     """Random tiny SD components (v-prediction, so untrained outputs stay in range) -> (pipeline, taesd) folders."""
-    from diffusers import AutoencoderKL, AutoencoderTiny, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import (
+        AutoencoderKL,
+        AutoencoderTiny,
+        EulerDiscreteScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     torch.manual_seed(0)
     write_tokenizer(root / "tok")
     tokenizer = CLIPTokenizer.from_pretrained(root / "tok")
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_attention_heads=4, num_hidden_layers=2,
-        max_position_embeddings=77, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    ))
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=64,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            max_position_embeddings=77,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    )
     unet = UNet2DConditionModel(
-        sample_size=8, in_channels=4, out_channels=4, block_out_channels=(16, 32), layers_per_block=1,
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=32, attention_head_dim=4, norm_num_groups=8,
+        sample_size=8,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(16, 32),
+        layers_per_block=1,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=4,
+        norm_num_groups=8,
     )
     vae = AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 16, 16), norm_num_groups=8,
-        down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        block_out_channels=(8, 16, 16),
+        norm_num_groups=8,
+        down_block_types=("DownEncoderBlock2D",) * 3,
+        up_block_types=("UpDecoderBlock2D",) * 3,
     )
     scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", timestep_spacing="trailing",
-        prediction_type="v_prediction", steps_offset=1,
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        timestep_spacing="trailing",
+        prediction_type="v_prediction",
+        steps_offset=1,
     )
-    taesd = AutoencoderTiny(encoder_block_out_channels=(8, 8, 8), decoder_block_out_channels=(8, 8, 8),
-                            num_encoder_blocks=(1, 1, 1), num_decoder_blocks=(1, 1, 1), latent_channels=4)
+    taesd = AutoencoderTiny(
+        encoder_block_out_channels=(8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8),
+        num_encoder_blocks=(1, 1, 1),
+        num_decoder_blocks=(1, 1, 1),
+        latent_channels=4,
+    )
     # Like SD's 0.18215, a scaling factor that gives the latents unit variance (here measured on noise images).
     images = torch.rand(4, 3, R, R) * 2 - 1
     with torch.no_grad():
@@ -70,9 +107,16 @@ def build_tiny_pipeline(root: Path) -> tuple[Path, Path]:
         last.bias.add_(0.5 - float(y.mean()) * 0.25 / float(y.std()))
         vae.register_to_config(scaling_factor=float(1 / vae.encode(images).latent_dist.mode().std()))
         taesd.register_to_config(scaling_factor=float(1 / taesd.encode(images).latents.std()))
-    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-                                   scheduler=scheduler, safety_checker=None, feature_extractor=None,
-                                   requires_safety_checker=False)
+    pipe = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
     pipe.save_pretrained(root / "sd")
     taesd.save_pretrained(root / "taesd")
     return root / "sd", root / "taesd"
@@ -142,7 +186,7 @@ def test_shapes_dtype_and_seed_determinism(gen: DiffusersGenerator, cond: np.nda
 def test_item_independent_of_the_rest_of_the_batch(gen: DiffusersGenerator, cond: np.ndarray) -> None:
     batch = gen.generate(cond, R, 2, gens(10, 11, 12, 13))
     for i in range(4):
-        alone = gen.generate(cond[i:i + 1], R, 2, gens(10 + i))
+        alone = gen.generate(cond[i : i + 1], R, 2, gens(10 + i))
         assert close(batch[i], alone[0]), i
     same_seed = gen.generate(cond[:2], R, 1, gens(3, 3))
     assert mad(same_seed[0], same_seed[1]) > 1.0  # the prompt matters per item
@@ -187,8 +231,12 @@ def test_bad_arguments_are_clear(gen: DiffusersGenerator, cond: np.ndarray) -> N
 def test_tiny_vae_and_guidance(folders, cond: np.ndarray) -> None:
     tiny = make(folders[0], tiny_vae=str(folders[1]), guidance_scale=3.0, scheduler="euler-ancestral")
     assert tiny.tiny_vae and tiny.downscale == 4
-    a = tiny.generate(cond[:2], R, 2, gens(0, 1), init=np.full((2, R, R, 3), 128, np.uint8), strength=np.array([0.5, 1.0]))
-    b = tiny.generate(cond[:2], R, 2, gens(0, 1), init=np.full((2, R, R, 3), 128, np.uint8), strength=np.array([0.5, 1.0]))
+    a = tiny.generate(
+        cond[:2], R, 2, gens(0, 1), init=np.full((2, R, R, 3), 128, np.uint8), strength=np.array([0.5, 1.0])
+    )
+    b = tiny.generate(
+        cond[:2], R, 2, gens(0, 1), init=np.full((2, R, R, 3), 128, np.uint8), strength=np.array([0.5, 1.0])
+    )
     assert a.shape == (2, R, R, 3) and a.dtype == np.uint8 and a.std() > 5
     np.testing.assert_array_equal(a, b)
     alone = tiny.generate(cond[1:2], R, 2, gens(1))
@@ -237,8 +285,9 @@ def test_season_config_and_build_world(folders, tmp_path: Path) -> None:
     from media.generator import GeneratorConfig
 
     assert isinstance(SeasonConfig().generator.model, GeneratorConfig)
-    assert isinstance(SeasonConfig.model_validate({"generator": {"model": {"checkpoint": None}}}).generator.model,
-                      GeneratorConfig)  # no kind = embedded, as before
+    assert isinstance(
+        SeasonConfig.model_validate({"generator": {"model": {"checkpoint": None}}}).generator.model, GeneratorConfig
+    )  # no kind = embedded, as before
     yaml_path = tmp_path / "season.yaml"
     yaml_path.write_text(
         "streamers: 2\nrounds: 1\nround_seconds: 1\n"
@@ -250,7 +299,9 @@ def test_season_config_and_build_world(folders, tmp_path: Path) -> None:
     world = build_world(cfg)
     assert isinstance(world.generator, DiffusersGenerator) and world.generator.tiny_vae
     bad = tmp_path / "bad.yaml"
-    bad.write_text("generator:\n  model: {kind: diffusers, model: 'nobody-owns-this/bogus-1234', local_files_only: true}\n")
+    bad.write_text(
+        "generator:\n  model: {kind: diffusers, model: 'nobody-owns-this/bogus-1234', local_files_only: true}\n"
+    )
     with pytest.raises(FieldError) as info:
         build_world(load_season_config(bad))
     assert str(info.value).startswith("field 'generator.model': ") and "\n" not in str(info.value)
@@ -268,8 +319,15 @@ def test_tiny_season_runs_on_the_diffusers_backend(folders, tmp_path: Path) -> N
     from arena.loop import SeasonRunner
     from tests.conftest import tiny_config
 
-    cfg = tiny_config(tmp_path, rounds=2, streamers=2, generator={
-        "model": {"kind": "diffusers", "model": str(folders[0]), "tiny_vae": str(folders[1])}, "device": "cpu"})
+    cfg = tiny_config(
+        tmp_path,
+        rounds=2,
+        streamers=2,
+        generator={
+            "model": {"kind": "diffusers", "model": str(folders[0]), "tiny_vae": str(folders[1])},
+            "device": "cpu",
+        },
+    )
     (tmp_path / "season.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     config = load_season_config(tmp_path / "season.yaml", name="sd")
     db = Database(config.database)
@@ -290,11 +348,18 @@ def test_cli_unloadable_model_is_one_line_exit_2(tmp_path: Path) -> None:
     from tests.conftest import REPO
 
     bad = tmp_path / "sd.yaml"
-    bad.write_text(f"database: {tmp_path / 'arena.db'}\n"
-                   "generator:\n  model: {kind: diffusers, model: nobody-owns-this/bogus-sd-1234}\n")
-    r = subprocess.run([sys.executable, "-m", "arena", "run", "--config", str(bad)], cwd=tmp_path,
-                       capture_output=True, text=True, timeout=240,
-                       env={**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"})
+    bad.write_text(
+        f"database: {tmp_path / 'arena.db'}\n"
+        "generator:\n  model: {kind: diffusers, model: nobody-owns-this/bogus-sd-1234}\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "arena", "run", "--config", str(bad)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"},
+    )
     lines = [line for line in r.stderr.strip().splitlines() if line.strip()]
     assert r.returncode == 2 and len(lines) == 1, r.stderr
     assert str(bad) in lines[0] and "field 'generator.model'" in lines[0] and "bogus-sd-1234" in lines[0]

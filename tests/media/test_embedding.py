@@ -80,7 +80,7 @@ def test_threads_get_the_same_answers(embedder: TextEmbedder) -> None:
     for t in threads:
         t.join()
     serial = embedder._encode(texts)
-    for i, got in results.items():
+    for got in results.values():
         np.testing.assert_allclose(got[-12:], serial, atol=1e-5)
 
 

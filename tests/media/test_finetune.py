@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from media.adapters import CheckpointDir, inside, load_finetuned_generator, read_adapter, save_adapter
 from media.cost_model import CostModel
 from media.finetune import (
     LORA_CONV_TARGETS,
@@ -17,6 +16,7 @@ from media.finetune import (
     model_id,
     tensors_digest,
 )
+from media.finetune_checkpoints import CheckpointDir, inside, load_finetuned_generator, read_adapter, save_adapter
 from media.generator import PACKAGED_CHECKPOINTS, GeneratorConfig, TinyDiffusionGenerator
 from media.sources.synthetic import SyntheticScene
 from media.topic_features import frame_features
@@ -62,8 +62,17 @@ def lora_job(base, prompt, **kw) -> FinetuneJob:
 def ocean_finetune(base, prompt):
     """60 full-finetuning steps of the random-init tiny model on 32 captured frames (2 s) of "ocean waves"."""
     before = weights_digest(base)
-    job = FinetuneJob(base, scene_frames("ocean waves", 0.0, 32), prompt, steps=60, method="full", lr=3e-3,
-                      batch_size=4, seed=0, source_id="synthetic:0")
+    job = FinetuneJob(
+        base,
+        scene_frames("ocean waves", 0.0, 32),
+        prompt,
+        steps=60,
+        method="full",
+        lr=3e-3,
+        batch_size=4,
+        seed=0,
+        source_id="synthetic:0",
+    )
     losses = job.run()
     return before, job, losses, job.export_generator()
 
@@ -85,8 +94,10 @@ def test_finetuned_frames_move_towards_the_scene(base, prompt, ocean_finetune) -
     assert d_tuned <= 0.7 * d_base, f"distance {d_base:.3f} -> {d_tuned:.3f} ({1 - d_tuned / d_base:.0%} drop)"
 
 
-@pytest.mark.skipif(not (PACKAGED_CHECKPOINTS / "base.safetensors").is_file(),
-                    reason="no trained base checkpoint (python -m media.train_base) in media/checkpoints")
+@pytest.mark.skipif(
+    not (PACKAGED_CHECKPOINTS / "base.safetensors").is_file(),
+    reason="no trained base checkpoint (python -m media.train_base) in media/checkpoints",
+)
 def test_lora_on_the_trained_base_retargets_a_prompt_to_the_live_scene() -> None:
     """The stream's case: its prompt says "neon tunnel", the trending source shows ocean waves. 60 LoRA steps
     on 32 captured frames, paired with the stream's own prompt, move its frames >= 30% closer to the scene."""
@@ -101,8 +112,16 @@ def test_lora_on_the_trained_base_retargets_a_prompt_to_the_live_scene() -> None
         arch = json.loads(f.metadata()["generator_config"])
     base = TinyDiffusionGenerator(GeneratorConfig(**{**arch, "checkpoint": "base"}), get_text_embedder())
     cond = base.encode_prompts(["neon tunnel"])[0]
-    job = FinetuneJob(base, scene_frames("ocean waves", 0.0, 32), cond, steps=60, method="lora", lr=1e-2,
-                      target_modules=LORA_CONV_TARGETS, seed=0)
+    job = FinetuneJob(
+        base,
+        scene_frames("ocean waves", 0.0, 32),
+        cond,
+        steps=60,
+        method="lora",
+        lr=1e-2,
+        target_modules=LORA_CONV_TARGETS,
+        seed=0,
+    )
     job.run()
     centroid = frame_features(scene_frames("ocean waves", 60.0, 48)).mean(0)
 
@@ -187,9 +206,16 @@ def test_inherited_checkpoint_loads_for_the_child(base, prompt, tmp_path) -> Non
     assert np.array_equal(sample(store.load(base, name), prompt, n=2), sample(job.export_generator(), prompt, n=2))
 
 
-@pytest.mark.parametrize("name", [
-    "../escape.safetensors", "a/../../escape.safetensors", "/tmp/abs.safetensors", "", "x.pt",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../escape.safetensors",
+        "a/../../escape.safetensors",
+        "/tmp/abs.safetensors",
+        "",
+        "x.pt",
+    ],
+)
 def test_paths_outside_the_checkpoint_folder_are_refused(tmp_path, name) -> None:
     with pytest.raises(FinetuneError):
         inside(tmp_path / "checkpoints", name)
@@ -233,22 +259,25 @@ def test_missing_corrupt_and_foreign_checkpoints_are_one_clear_error(base, promp
 
 
 # ------------------------------------------------------------------------------------------ bad input
-@pytest.mark.parametrize("frames, options, match", [
-    (None, {"steps": 0}, "steps"),
-    (None, {"steps": -3}, "steps"),
-    (None, {"steps": 2, "method": "dreambooth"}, "method"),
-    (None, {"steps": 2, "rank": 0}, "rank"),
-    (None, {"steps": 2, "lr": -1.0}, "lr"),
-    (None, {"steps": 2, "learning_rate": 0.1}, "learning_rate"),
-    (None, {"steps": 2, "target_modules": ["no_such_layer"]}, "target_modules"),
-    (np.zeros((0, R, R, 3), np.uint8), {"steps": 2}, "empty"),
-    (np.zeros((4, R, R, 3), np.float32), {"steps": 2}, "uint8"),
-    (np.zeros((4, R, R, 4), np.uint8), {"steps": 2}, "uint8"),
-    (np.zeros((R, R, 3), np.uint8), {"steps": 2}, "uint8"),
-    (np.zeros((4, R, R + 8, 3), np.uint8), {"steps": 2}, "square"),
-    (np.zeros((4, 12, 12, 3), np.uint8), {"steps": 2}, "multiple of 8"),
-    ([[1, 2, 3]], {"steps": 2}, "uint8"),
-])
+@pytest.mark.parametrize(
+    "frames, options, match",
+    [
+        (None, {"steps": 0}, "steps"),
+        (None, {"steps": -3}, "steps"),
+        (None, {"steps": 2, "method": "dreambooth"}, "method"),
+        (None, {"steps": 2, "rank": 0}, "rank"),
+        (None, {"steps": 2, "lr": -1.0}, "lr"),
+        (None, {"steps": 2, "learning_rate": 0.1}, "learning_rate"),
+        (None, {"steps": 2, "target_modules": ["no_such_layer"]}, "target_modules"),
+        (np.zeros((0, R, R, 3), np.uint8), {"steps": 2}, "empty"),
+        (np.zeros((4, R, R, 3), np.float32), {"steps": 2}, "uint8"),
+        (np.zeros((4, R, R, 4), np.uint8), {"steps": 2}, "uint8"),
+        (np.zeros((R, R, 3), np.uint8), {"steps": 2}, "uint8"),
+        (np.zeros((4, R, R + 8, 3), np.uint8), {"steps": 2}, "square"),
+        (np.zeros((4, 12, 12, 3), np.uint8), {"steps": 2}, "multiple of 8"),
+        ([[1, 2, 3]], {"steps": 2}, "uint8"),
+    ],
+)
 def test_bad_arguments_are_one_clear_error(base, prompt, frames, options, match) -> None:
     frames = scene_frames("neon tunnel", 0.0, 2) if frames is None else frames
     with pytest.raises(FinetuneError, match=match) as info:

@@ -8,8 +8,14 @@ import pytest
 import torch
 
 from media.embedding import get_text_embedder
-from media.generator import GeneratorConfig, GeneratorLoadError, TinyDiffusionGenerator, build_scheduler, strength_timesteps
-from media.latent import to_latent
+from media.generator import (
+    GeneratorConfig,
+    GeneratorLoadError,
+    TinyDiffusionGenerator,
+    build_scheduler,
+    strength_timesteps,
+)
+from media.pixel_unshuffle import to_latent
 
 R = 32
 
@@ -41,7 +47,12 @@ def test_config_defaults_and_forbids_unknown_fields() -> None:
     c = GeneratorConfig()
     # The default is the packaged base model (media/checkpoints, trained by media.train_base).
     assert (c.kind, c.checkpoint, c.scheduler, c.block_out_channels, c.layers_per_block, c.space_to_depth) == (
-        "embedded", "base", "ddim", [16, 32, 32], 1, 2
+        "embedded",
+        "base",
+        "ddim",
+        [16, 32, 32],
+        1,
+        2,
     )
     with pytest.raises(pydantic.ValidationError):
         GeneratorConfig(model="sd-turbo")
@@ -183,7 +194,7 @@ def ddim_reference(g: TinyDiffusionGenerator, cond: np.ndarray, steps: int, seed
     with torch.inference_mode():
         for t in sched.timesteps:
             x = sched.step(g.unet_forward(x, t, torch.from_numpy(cond)), t, x).prev_sample
-    from media.latent import from_latent
+    from media.pixel_unshuffle import from_latent
 
     return ((from_latent(x, f).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
 

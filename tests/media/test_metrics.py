@@ -154,7 +154,7 @@ def test_drift_first_vs_latest_window() -> None:
         m.update(gradient())
     assert m.result()["drift"] == pytest.approx(0.0, abs=1e-9)
     grey = const((128, 128, 128), 64)
-    for r in range(3):  # over later rounds the stream fades to flat grey
+    for _ in range(3):  # over later rounds the stream fades to flat grey
         m.reset()
         for _ in range(DRIFT_WINDOW):
             m.update(grey)
@@ -295,7 +295,8 @@ def test_still_metrics_match_a_float64_reference() -> None:
         lap = grey[:-2, 1:-1] + grey[2:, 1:-1] + grey[1:-1, :-2] + grey[1:-1, 2:] - 4 * grey[1:-1, 1:-1]
         got = frame_stats(frame)
         assert got["colourfulness"] == pytest.approx(
-            math.hypot(rg.std(), yb.std()) + 0.3 * math.hypot(rg.mean(), yb.mean()), rel=1e-6, abs=1e-9)
+            math.hypot(rg.std(), yb.std()) + 0.3 * math.hypot(rg.mean(), yb.mean()), rel=1e-6, abs=1e-9
+        )
         assert got["sharpness"] == pytest.approx(lap.var(), rel=1e-5, abs=1e-6)
         assert got["brightness"] == pytest.approx(grey.mean() / 255, rel=1e-6)
         expected_noise = min(1.0, lap.var() / (20 * grey.var())) if grey.var() > 1e-9 else 0.0
@@ -331,7 +332,12 @@ def test_rate_caps_sample_per_stream_second_and_resume_exactly() -> None:
     for f in frames:
         full.update(f)
         capped.update(f)
-    assert (capped.frames, capped.still_n, capped.pairs, capped._feat_n) == (120, 24, 11, 6)  # frame 0 has no predecessor to pair with
+    assert (capped.frames, capped.still_n, capped.pairs, capped._feat_n) == (
+        120,
+        24,
+        11,
+        6,
+    )  # frame 0 has no predecessor to pair with
     a, b = full.result(), capped.result()
     for k in ("quality", "stability", "brightness", "flicker", "ssim"):
         assert abs(a[k] - b[k]) < 0.02, (k, a[k], b[k])

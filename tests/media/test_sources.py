@@ -23,8 +23,9 @@ from media.sources.youtube import Resolved, YtdlpTarget, expiry_of, resolve
 COLOURS = [(250, 20, 20), (20, 250, 20), (20, 20, 250), (250, 250, 20)]
 
 
-def write_video(path: Path, n: int, colour=None, size=(96, 64), fps: int = 10, fmt: str | None = None,
-                options: dict | None = None) -> Path:
+def write_video(
+    path: Path, n: int, colour=None, size=(96, 64), fps: int = 10, fmt: str | None = None, options: dict | None = None
+) -> Path:
     """A small H.264 video; frame i is a flat colour (COLOURS[i % 4] unless `colour` is given)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), mode="w", format=fmt, options=options or {}) as out:
@@ -57,9 +58,17 @@ class _HlsHandler(SimpleHTTPRequestHandler):
 def hls_server(tmp_path_factory):
     """A VOD HLS stream written with PyAV (3 s, 10 fps, 160x90), served over http on 127.0.0.1."""
     root = tmp_path_factory.mktemp("hls")
-    write_video(root / "live" / "index.m3u8", 30, size=(160, 90), fmt="hls",
-                options={"hls_time": "1", "hls_playlist_type": "vod",
-                         "hls_segment_filename": str(root / "live" / "seg_%03d.ts")})
+    write_video(
+        root / "live" / "index.m3u8",
+        30,
+        size=(160, 90),
+        fmt="hls",
+        options={
+            "hls_time": "1",
+            "hls_playlist_type": "vod",
+            "hls_segment_filename": str(root / "live" / "seg_%03d.ts"),
+        },
+    )
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_HlsHandler, directory=str(root)))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -189,8 +198,9 @@ def test_url_source_reads_local_hls(hls_server):
 
 
 def test_dead_url_times_out_without_hanging(tarpit):
-    cat = Catalog([UrlSourceConfig(kind="url", url=f"http://127.0.0.1:{tarpit}/live.m3u8",
-                                   open_timeout=1.0, read_timeout=1.0)])
+    cat = Catalog(
+        [UrlSourceConfig(kind="url", url=f"http://127.0.0.1:{tarpit}/live.m3u8", open_timeout=1.0, read_timeout=1.0)]
+    )
     t0 = time.monotonic()
     with pytest.raises(SourceError) as err:
         cat.sources()[0].sample_frames(2, 16)
@@ -204,8 +214,9 @@ def test_refused_url_gives_up_with_one_line():
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    reader = FrameReader(_Fixed(f"http://127.0.0.1:{port}/x.m3u8"), "refused", live=True, open_timeout=1,
-                         read_timeout=1, max_failures=2)
+    reader = FrameReader(
+        _Fixed(f"http://127.0.0.1:{port}/x.m3u8"), "refused", live=True, open_timeout=1, read_timeout=1, max_failures=2
+    )
     t0 = time.monotonic()
     with pytest.raises(SourceError, match="gave up after 2 failed attempts") as err:
         reader.read(timeout=8)
@@ -253,8 +264,15 @@ def test_reader_reopens_before_the_manifest_expires(hls_server):
     def fake_resolver(page_url, timeout):
         # Signed URLs carry their expiry (here 90 s after the resolution).
         expires = int(clock[0]) + 90
-        return Resolved(page_url, f"{hls_server}/live/index.m3u8?expire={expires}", "t", "vid", None, True,
-                        expiry_of(f"/x?expire={expires}"))
+        return Resolved(
+            page_url,
+            f"{hls_server}/live/index.m3u8?expire={expires}",
+            "t",
+            "vid",
+            None,
+            True,
+            expiry_of(f"/x?expire={expires}"),
+        )
 
     target = YtdlpTarget("https://example.invalid/watch", resolver=fake_resolver, clock=lambda: clock[0])
     reader = FrameReader(target, "yt", live=True, open_timeout=3, read_timeout=3).start()
@@ -284,11 +302,21 @@ def test_youtube_search_lists_discovered_streams_with_clean_titles_and_real_view
 
     def fake_resolver(page_url, timeout):
         vid = page_url[-3:]
-        return Resolved(page_url, f"{hls_server}/live/index.m3u8", clean_title(f"Fish\x07 {vid}\n" + "!" * 300),
-                        vid, 1234, True, None)
+        return Resolved(
+            page_url,
+            f"{hls_server}/live/index.m3u8",
+            clean_title(f"Fish\x07 {vid}\n" + "!" * 300),
+            vid,
+            1234,
+            True,
+            None,
+        )
 
-    cat = Catalog([YoutubeSourceConfig(kind="youtube", query="aquarium", max_results=2)],
-                  discoverer=fake_discover, resolver=fake_resolver)
+    cat = Catalog(
+        [YoutubeSourceConfig(kind="youtube", query="aquarium", max_results=2)],
+        discoverer=fake_discover,
+        resolver=fake_resolver,
+    )
     assert cat.sources() == []  # nothing known before the first refresh
     assert cat.refresh(force=True) == []
     srcs = cat.sources()

@@ -4,7 +4,7 @@ About the drift-guard tests: the tiny UNets of this project do not collapse on t
 building this (16 px, 300-frame img2img runs at strength 0.05-0.3, random weights and a UNet trained 400
 steps on smooth colour fields): the colour std stays within 0.6-1.3x of its early mean, even when each frame
 is additionally pulled 30-50% toward one colour. So the counter-test needs a model that does collapse:
-`CollapsingGenerator` below is a scripted stand-in for Mirage/LSD's failure (FACTS.md) — a denoiser that,
+`CollapsingGenerator` below is a scripted stand-in for Mirage/LSD's failure (docs/facts.md) — a denoiser that,
 at noise level s, re-draws only s^2 of the picture from its own noise and otherwise copies its init with a
 small systematic pull toward one colour, the error that accumulates autoregressively. Without the guard it
 measurably gets stuck on that colour; with the guard it does not (2,000 keyframes). The real tiny UNet
@@ -66,8 +66,13 @@ class CollapsingGenerator:
         return np.stack([_unit(p, 16) for p in prompts])
 
     def generate(self, cond, resolution, steps, generators, init=None, strength=None):
-        self.calls.append({"cond": np.array(cond), "init": None if init is None else np.array(init),
-                           "strength": None if strength is None else np.array(strength)})
+        self.calls.append(
+            {
+                "cond": np.array(cond),
+                "init": None if init is None else np.array(init),
+                "strength": None if strength is None else np.array(strength),
+            }
+        )
         q = resolution // 4
         fresh = []
         for g in generators:  # smooth blocks of colour from the item's own generator only
@@ -83,8 +88,9 @@ class CollapsingGenerator:
         return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def run_keyframes(gen, n_keyframes: int, streams: int, strength: float, guard: DriftGuardConfig | None,
-                  resolution: int = 16) -> np.ndarray:
+def run_keyframes(
+    gen, n_keyframes: int, streams: int, strength: float, guard: DriftGuardConfig | None, resolution: int = 16
+) -> np.ndarray:
     """Autoregressive run through the engine; the colour std of every keyframe of every stream (n, streams)."""
     engine = StreamEngine(gen, TextHashEmbedder(), FAST, buffer_seconds=0.1, drift_guard=guard)
     seen: dict[str, list[float]] = {}
@@ -269,16 +275,23 @@ def test_interpolated_frames_are_counted_apart_and_the_accounting_is_exact() -> 
 
 def test_state_dict_carries_temporal_state_exactly() -> None:
     def build(holder):
-        engine = StreamEngine(CollapsingGenerator(), TextHashEmbedder(),
-                              CostModel(seconds_per_call=0.01, seconds_per_sample=0.2), buffer_seconds=1.0)
+        engine = StreamEngine(
+            CollapsingGenerator(),
+            TextHashEmbedder(),
+            CostModel(seconds_per_call=0.01, seconds_per_sample=0.2),
+            buffer_seconds=1.0,
+        )
         engine.add_stream("a", lambda: holder["a"], seed=1)
         engine.add_stream("b", lambda: holder["b"], seed=2)
         return engine
 
     def settings():
-        return {"a": StreamSettings(prompt="x", resolution=16, fps=6.0, interpolation=3, strength=0.15,
-                                    transition_seconds=3.0),
-                "b": StreamSettings(prompt="y", resolution=16, fps=2.0, strength=0.5)}
+        return {
+            "a": StreamSettings(
+                prompt="x", resolution=16, fps=6.0, interpolation=3, strength=0.15, transition_seconds=3.0
+            ),
+            "b": StreamSettings(prompt="y", resolution=16, fps=2.0, strength=0.5),
+        }
 
     ha = settings()
     a = build(ha)
@@ -287,7 +300,7 @@ def test_state_dict_carries_temporal_state_exactly() -> None:
     ha["a"] = ha["a"].model_copy(update={"prompt": "x2"})
     a.advance(1.03)
     state = copy.deepcopy(a.state_dict())
-    hb = {k: v for k, v in ha.items()}
+    hb = dict(ha)
     expected = [a.advance(1.5) for _ in range(2)]
     b = build(hb)
     b.load_state_dict(state)

@@ -45,8 +45,13 @@ def test_state_round_trip_and_v1_state_still_loads():
 
 
 def test_sources_are_listed_with_drifting_simulated_viewers():
-    cfg = TrendConfig(shown=64, sources=[{"kind": "synthetic", "topic": "lava lamp", "id": "lava"},
-                                         {"kind": "synthetic", "topic": "snow", "title": "Snow\x1b[0m cam\n"}])
+    cfg = TrendConfig(
+        shown=64,
+        sources=[
+            {"kind": "synthetic", "topic": "lava lamp", "id": "lava"},
+            {"kind": "synthetic", "topic": "snow", "title": "Snow\x1b[0m cam\n"},
+        ],
+    )
     feed = TrendFeed(cfg, np.random.default_rng(3))
     ids = {t.id: t for t in feed.current()}
     assert set(ids) == {f"synthetic:{i}" for i in range(8)} | {"lava", "synthetic:src1"}
@@ -63,11 +68,16 @@ def test_sources_are_listed_with_drifting_simulated_viewers():
 
 def test_source_ids_must_be_unique_and_not_a_topic_id():
     with pytest.raises(SourceError, match="duplicate source id"):
-        TrendFeed(TrendConfig(sources=[{"kind": "synthetic", "topic": "a", "id": "x"},
-                                       {"kind": "synthetic", "topic": "b", "id": "x"}]), np.random.default_rng(0))
+        TrendFeed(
+            TrendConfig(
+                sources=[{"kind": "synthetic", "topic": "a", "id": "x"}, {"kind": "synthetic", "topic": "b", "id": "x"}]
+            ),
+            np.random.default_rng(0),
+        )
     with pytest.raises(SourceError, match="reserved"):
-        TrendFeed(TrendConfig(sources=[{"kind": "synthetic", "topic": "a", "id": "synthetic:3"}]),
-                  np.random.default_rng(0))
+        TrendFeed(
+            TrendConfig(sources=[{"kind": "synthetic", "topic": "a", "id": "synthetic:3"}]), np.random.default_rng(0)
+        )
 
 
 def test_sample_frames_shapes_determinism_and_errors():
@@ -82,22 +92,36 @@ def test_sample_frames_shapes_determinism_and_errors():
     b.sample_frames("lava", 4, 16), b.sample_frames("lava", 4, 64)
     assert np.array_equal(b.sample_frames("lava", 2, 32), first)  # same config, same frames (rng-independent)
     assert a.sample_frames("synthetic:0", 0, 16).shape == (0, 16, 16, 3)
-    for bad in (("nope", 1, 16), ("synthetic:99", 1, 16), ("synthetic:0", -1, 16), ("synthetic:0", 1, 4),
-                ("synthetic:0", 1, 5000)):
+    for bad in (
+        ("nope", 1, 16),
+        ("synthetic:99", 1, 16),
+        ("synthetic:0", -1, 16),
+        ("synthetic:0", 1, 4),
+        ("synthetic:0", 1, 5000),
+    ):
         with pytest.raises(SourceError):
             a.sample_frames(*bad)
 
 
 def test_trends_yaml_shape_is_validated():
-    cfg = TrendConfig.model_validate({"topics": ["a"], "sources": [
-        {"kind": "synthetic", "topic": "x", "seed": 2},
-        {"kind": "url", "url": "https://example.com/live/index.m3u8", "topic": "city"},
-        {"kind": "file", "path": "clips/"},
-        {"kind": "youtube", "query": "aquarium live", "max_results": 2},
-    ]})
+    cfg = TrendConfig.model_validate(
+        {
+            "topics": ["a"],
+            "sources": [
+                {"kind": "synthetic", "topic": "x", "seed": 2},
+                {"kind": "url", "url": "https://example.com/live/index.m3u8", "topic": "city"},
+                {"kind": "file", "path": "clips/"},
+                {"kind": "youtube", "query": "aquarium live", "max_results": 2},
+            ],
+        }
+    )
     assert [s.kind for s in cfg.sources] == ["synthetic", "url", "file", "youtube"]
-    for bad in ({"kind": "synthetic", "topic": "x", "colour": 1}, {"kind": "rtsp", "url": "rtsp://x/y"},
-                {"kind": "url", "url": "javascript:alert(1)"}, {"kind": "synthetic"}):
+    for bad in (
+        {"kind": "synthetic", "topic": "x", "colour": 1},
+        {"kind": "rtsp", "url": "rtsp://x/y"},
+        {"kind": "url", "url": "javascript:alert(1)"},
+        {"kind": "synthetic"},
+    ):
         with pytest.raises(pydantic.ValidationError):
             TrendConfig.model_validate({"sources": [bad]})
     with pytest.raises(pydantic.ValidationError):
@@ -106,8 +130,15 @@ def test_trends_yaml_shape_is_validated():
 
 def test_real_viewer_counts_and_untrusted_titles_from_ytdlp_sources():
     def resolver(page_url, timeout):
-        return Resolved(page_url, "http://127.0.0.1:9/x.m3u8", "Reef\u202e \x1b]0;pwn\x07 cam " + "~" * 400, "AAA",
-                        424242, True, None)
+        return Resolved(
+            page_url,
+            "http://127.0.0.1:9/x.m3u8",
+            "Reef\u202e \x1b]0;pwn\x07 cam " + "~" * 400,
+            "AAA",
+            424242,
+            True,
+            None,
+        )
 
     cfg = TrendConfig(shown=64, sources=[{"kind": "youtube", "url": "https://www.youtube.com/watch?v=AAA"}])
     catalog = Catalog(cfg.sources, resolver=resolver)

@@ -19,11 +19,15 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from arena.db import Action, Database, Event, Round, Season, StreamStat, Streamer, dumps
+from arena.db import Action, Database, Event, Round, Season, Streamer, StreamStat, dumps
 from arena.scoring import Rating, new_rating, rate_round, standings
 
 PERSONAS = [
-    ("Lighthouse Keeper", "a retired lighthouse keeper who streams storms", "grey seas, a sweeping beam, rain on glass"),
+    (
+        "Lighthouse Keeper",
+        "a retired lighthouse keeper who streams storms",
+        "grey seas, a sweeping beam, rain on glass",
+    ),
     ("Neon Runner", "a courier racing through a neon city at night", "wet neon streets, motion blur, magenta and cyan"),
     ("Forest Monk", "a monk who tends a moss garden in silence", "green moss, morning mist, slow drifting light"),
     ("Glitch Kid", "a teenager who bends broken pixels into art", "datamosh, RGB split, chunky pixels"),
@@ -40,26 +44,53 @@ TOOLS = ["choose_prompt", "tune_generator", "read_trends", "read_leaderboard", "
 def persona_dict(i: int, name: str | None = None) -> dict[str, Any]:
     pname, seed, style = PERSONAS[i % len(PERSONAS)]
     return {
-        "seed": seed, "name": name or pname, "character": seed[0].upper() + seed[1:] + ".",
-        "backstory": f"Started streaming as {seed}.", "visual_style": style, "voice": "calm, low",
+        "seed": seed,
+        "name": name or pname,
+        "character": seed[0].upper() + seed[1:] + ".",
+        "backstory": f"Started streaming as {seed}.",
+        "visual_style": style,
+        "voice": "calm, low",
         "goals": ["hold the audience", "climb the leaderboard"],
         "survival_motive": "A streamer nobody watches is relegated and switched off; keep the eyes.",
-        "traits": {"boldness": round(0.2 + 0.1 * (i % 7), 2), "trend_following": 0.5, "patience": 0.4,
-                   "quality_focus": round(0.3 + 0.05 * i, 2)},
+        "traits": {
+            "boldness": round(0.2 + 0.1 * (i % 7), 2),
+            "trend_following": 0.5,
+            "patience": 0.4,
+            "quality_focus": round(0.3 + 0.05 * i, 2),
+        },
     }
 
 
 def settings_dict(prompt: str, seed: int) -> dict[str, Any]:
-    return {"prompt": prompt, "steps": 1, "strength": 0.6, "resolution": 64, "fps": 4.0, "interpolation": 1,
-            "seed": seed, "transition_seconds": 0.0}
+    return {
+        "prompt": prompt,
+        "steps": 1,
+        "strength": 0.6,
+        "resolution": 64,
+        "fps": 4.0,
+        "interpolation": 1,
+        "seed": seed,
+        "transition_seconds": 0.0,
+    }
 
 
 class SeasonWriter:
     """Writes a season round by round. `write_round()` appends the next round (thread-safe to call from one
     writer thread while readers poll)."""
 
-    def __init__(self, db_path: str | Path, run_dir: str | Path, name: str = "test-season", *, streamers: int = 6,
-                 rounds: int = 6, seed: int = 11, every: int = 3, fraction: float = 0.2, thumbnails: bool = True):
+    def __init__(
+        self,
+        db_path: str | Path,
+        run_dir: str | Path,
+        name: str = "test-season",
+        *,
+        streamers: int = 6,
+        rounds: int = 6,
+        seed: int = 11,
+        every: int = 3,
+        fraction: float = 0.2,
+        thumbnails: bool = True,
+    ):
         self.db = Database(str(db_path))
         self.run_dir = Path(run_dir)
         self.rounds = rounds
@@ -73,10 +104,19 @@ class SeasonWriter:
         self.ratings: dict[int, Rating] = {}
         self.history: dict[int, list[float]] = {}
         self.names: set[str] = set()
-        config = {"name": name, "seed": seed, "streamers": streamers, "rounds": rounds, "round_seconds": 8.0,
-                  "clock": "turn", "policy": "greedy", "relegation": {"every": every, "fraction": fraction}}
-        self.season = Season(name=name, seed=seed, config_json=json.dumps(config), rounds_planned=rounds,
-                             run_dir=str(self.run_dir))
+        config = {
+            "name": name,
+            "seed": seed,
+            "streamers": streamers,
+            "rounds": rounds,
+            "round_seconds": 8.0,
+            "clock": "turn",
+            "policy": "greedy",
+            "relegation": {"every": every, "fraction": fraction},
+        }
+        self.season = Season(
+            name=name, seed=seed, config_json=json.dumps(config), rounds_planned=rounds, run_dir=str(self.run_dir)
+        )
         with self.db.session() as s:
             s.add(self.season)
             s.flush()
@@ -93,23 +133,59 @@ class SeasonWriter:
     def _ev(self, r: int, kind: str, payload: dict[str, Any]) -> Event:
         return Event(season_id=self.season.id, round=r, kind=kind, payload_json=dumps(payload), created_at=0.0)
 
-    def _spawn(self, s, persona_i: int, parent_id: int | None, origin: str, replaces: int | None,
-               mutations: list[dict[str, Any]], r: int, name: str | None = None) -> int:
+    def _spawn(
+        self,
+        s,
+        persona_i: int,
+        parent_id: int | None,
+        origin: str,
+        replaces: int | None,
+        mutations: list[dict[str, Any]],
+        r: int,
+        name: str | None = None,
+    ) -> int:
         self.next_slot += 1
         slot = f"s{self.next_slot:02d}"
         persona = persona_dict(persona_i, name)
         self.names.add(persona["name"])
         settings = settings_dict(persona["visual_style"], 1000 + self.next_slot)
-        row = Streamer(season_id=self.season.id, slot=slot, name=persona["name"], persona_json=json.dumps(persona),
-                       settings_json=json.dumps(settings), parent_id=parent_id, origin=origin, born_round=r)
+        row = Streamer(
+            season_id=self.season.id,
+            slot=slot,
+            name=persona["name"],
+            persona_json=json.dumps(persona),
+            settings_json=json.dumps(settings),
+            parent_id=parent_id,
+            origin=origin,
+            born_round=r,
+        )
         s.add(row)
         s.flush()
-        self.live[row.id] = {"slot": slot, "name": persona["name"], "quality": 0.3 + 0.12 * ((persona_i * 5 + self.next_slot) % 6),
-                             "settings": settings, "persona_i": persona_i}
+        self.live[row.id] = {
+            "slot": slot,
+            "name": persona["name"],
+            "quality": 0.3 + 0.12 * ((persona_i * 5 + self.next_slot) % 6),
+            "settings": settings,
+            "persona_i": persona_i,
+        }
         self.ratings[row.id] = new_rating()
-        s.add(self._ev(r, "streamer_spawned", {
-            "streamer_id": row.id, "slot": slot, "name": persona["name"], "persona": persona, "settings": settings,
-            "parent_id": parent_id, "origin": origin, "replaces": replaces, "mutations": mutations}))
+        s.add(
+            self._ev(
+                r,
+                "streamer_spawned",
+                {
+                    "streamer_id": row.id,
+                    "slot": slot,
+                    "name": persona["name"],
+                    "persona": persona,
+                    "settings": settings,
+                    "parent_id": parent_id,
+                    "origin": origin,
+                    "replaces": replaces,
+                    "mutations": mutations,
+                },
+            )
+        )
         return int(row.id)
 
     def _thumb(self, slot: str, r: int, k: int) -> str | None:
@@ -146,22 +222,63 @@ class SeasonWriter:
             if (i + r) % 3 == 0:
                 new_steps = 1 + (r + i) % 3
                 st["settings"] = {**st["settings"], "steps": new_steps}
-                acts.append({"tool": "tune_generator", "args": {"steps": new_steps}, "result": f"steps={new_steps}", "ok": True})
+                acts.append(
+                    {"tool": "tune_generator", "args": {"steps": new_steps}, "result": f"steps={new_steps}", "ok": True}
+                )
             if (i + r) % 4 == 1:
-                acts.append({"tool": "choose_prompt", "args": {"prompt": f"{st['settings']['prompt']}, round {r}"},
-                             "result": "prompt set", "ok": True})
-                st["settings"] = {**st["settings"], "prompt": f"{st['settings']['prompt'].split(', round')[0]}, round {r}"}
+                acts.append(
+                    {
+                        "tool": "choose_prompt",
+                        "args": {"prompt": f"{st['settings']['prompt']}, round {r}"},
+                        "result": "prompt set",
+                        "ok": True,
+                    }
+                )
+                st["settings"] = {
+                    **st["settings"],
+                    "prompt": f"{st['settings']['prompt'].split(', round')[0]}, round {r}",
+                }
             if (i + r) % 5 == 2:
-                acts.append({"tool": "tune_generator", "args": {"fps": 99}, "result": "error: fps 99 outside 1..24", "ok": False})
+                acts.append(
+                    {
+                        "tool": "tune_generator",
+                        "args": {"fps": 99},
+                        "result": "error: fps 99 outside 1..24",
+                        "ok": False,
+                    }
+                )
             ok = (i + r) % 11 != 7
-            events.append(self._ev(r, "decision", {
-                "streamer_id": i, "slot": st["slot"], "policy": "greedy", "ok": ok,
-                "error": None if ok else "decision timed out after 30 s", "seconds": round(0.01 * ((i * r) % 9 + 1), 4),
-                "actions": acts if ok else []}))
-            rows += [Action(season_id=sid, round=r, streamer_id=i, tool=a["tool"], args_json=dumps(a["args"]),
-                            result=a["result"], ok=a["ok"]) for a in (acts if ok else [])]
-        ern = {i: round(100.0 * self.live[i]["quality"] + 7.0 * ((i * 7 + r * 3) % 5) + float(self.rng.integers(0, 20)), 2)
-               for i in ids}
+            events.append(
+                self._ev(
+                    r,
+                    "decision",
+                    {
+                        "streamer_id": i,
+                        "slot": st["slot"],
+                        "policy": "greedy",
+                        "ok": ok,
+                        "error": None if ok else "decision timed out after 30 s",
+                        "seconds": round(0.01 * ((i * r) % 9 + 1), 4),
+                        "actions": acts if ok else [],
+                    },
+                )
+            )
+            rows += [
+                Action(
+                    season_id=sid,
+                    round=r,
+                    streamer_id=i,
+                    tool=a["tool"],
+                    args_json=dumps(a["args"]),
+                    result=a["result"],
+                    ok=a["ok"],
+                )
+                for a in (acts if ok else [])
+            ]
+        ern = {
+            i: round(100.0 * self.live[i]["quality"] + 7.0 * ((i * 7 + r * 3) % 5) + float(self.rng.integers(0, 20)), 2)
+            for i in ids
+        }
         new = rate_round({i: self.ratings[i] for i in ids}, ern)
         self.ratings.update(new)
         table = standings(ern, new)
@@ -174,52 +291,111 @@ class SeasonWriter:
             stall_s = 0.75 * stalls
             cap = 8
             level = (i * 3 + r) % (cap + 1)
-            summary = {"frames_generated": 30 + (i % 5), "frames_output": 32, "buffer_level": level, "buffer_capacity": cap,
-                       "stall_count": stalls, "stall_seconds": stall_s, "startup_delay": 0.5, "ttcp": 1.0 + 0.1 * (i % 4),
-                       "content_positive": stalls == 0, "metrics": {"quality": round(st["quality"], 3), "stability": 0.8}}
+            summary = {
+                "frames_generated": 30 + (i % 5),
+                "frames_output": 32,
+                "buffer_level": level,
+                "buffer_capacity": cap,
+                "stall_count": stalls,
+                "stall_seconds": stall_s,
+                "startup_delay": 0.5,
+                "ttcp": 1.0 + 0.1 * (i % 4),
+                "content_positive": stalls == 0,
+                "metrics": {"quality": round(st["quality"], 3), "stability": 0.8},
+            }
             peak = int(s_.ern_mean * 1.2)
-            scored[str(i)] = {**summary, "ern_mean": s_.ern_mean, "ern_peak": peak, "slot": st["slot"],
-                              "settings": dict(st["settings"])}
-            rows.append(StreamStat(
-                season_id=sid, round=r, streamer_id=i, rank=s_.rank, ern_mean=s_.ern_mean, ern_peak=peak, share=s_.share,
-                rating_mu=s_.rating.mu, rating_sigma=s_.rating.sigma, frames_generated=summary["frames_generated"],
-                frames_output=32, buffer_level=level, stall_count=stalls, stall_seconds=stall_s, startup_delay=0.5,
-                ttcp=summary["ttcp"], metrics_json=dumps(summary["metrics"]), thumbnail=self._thumb(st["slot"], r, k)))
+            scored[str(i)] = {
+                **summary,
+                "ern_mean": s_.ern_mean,
+                "ern_peak": peak,
+                "slot": st["slot"],
+                "settings": dict(st["settings"]),
+            }
+            rows.append(
+                StreamStat(
+                    season_id=sid,
+                    round=r,
+                    streamer_id=i,
+                    rank=s_.rank,
+                    ern_mean=s_.ern_mean,
+                    ern_peak=peak,
+                    share=s_.share,
+                    rating_mu=s_.rating.mu,
+                    rating_sigma=s_.rating.sigma,
+                    frames_generated=summary["frames_generated"],
+                    frames_output=32,
+                    buffer_level=level,
+                    stall_count=stalls,
+                    stall_seconds=stall_s,
+                    startup_delay=0.5,
+                    ttcp=summary["ttcp"],
+                    metrics_json=dumps(summary["metrics"]),
+                    thumbnail=self._thumb(st["slot"], r, k),
+                )
+            )
             if stalls:
-                events.append(self._ev(r, "stall", {"streamer_id": i, "slot": st["slot"], "stall_count": stalls,
-                                                    "stall_seconds": stall_s}))
+                events.append(
+                    self._ev(
+                        r,
+                        "stall",
+                        {"streamer_id": i, "slot": st["slot"], "stall_count": stalls, "stall_seconds": stall_s},
+                    )
+                )
         online = round(sum(ern.values()) * 1.1, 1)
-        events.append(self._ev(r, "round_scored", {"round": r, "sim_time": 8.0 * r, "online": online, "streams": scored}))
+        events.append(
+            self._ev(r, "round_scored", {"round": r, "sim_time": 8.0 * r, "online": online, "streams": scored})
+        )
         if r == 2:  # a later issue's event kind: the TUI shows unknown kinds generically
             top = table[0].streamer_id
-            events.append(self._ev(r, "finetune_started", {"streamer_id": top, "slot": self.live[top]["slot"],
-                                                           "steps": 40, "dataset": "own-frames"}))
+            events.append(
+                self._ev(
+                    r,
+                    "finetune_started",
+                    {"streamer_id": top, "slot": self.live[top]["slot"], "steps": 40, "dataset": "own-frames"},
+                )
+            )
         with self.db.session() as s:
             for row in rows:
                 s.add(row)
             for ev in events:
                 s.add(ev)
             if r % self.every == 0 and r < self.rounds:
-                window = {i: float(np.mean(self.history[i][-self.every:])) for i in ids}
+                window = {i: float(np.mean(self.history[i][-self.every :])) for i in ids}
                 order = sorted(ids, key=lambda i: (-window[i], -new[i].ordinal, i))
                 n = min(len(ids) - 1, max(1, math.floor(len(ids) * self.fraction)))
                 for gone in order[-n:]:
                     st = self.live.pop(gone)
                     row = s.get(Streamer, gone)
                     row.status, row.relegated_round = "relegated", r
-                    s.add(self._ev(r, "relegated", {"streamer_id": gone, "slot": st["slot"], "name": st["name"],
-                                                     "window_ern": window[gone]}))
+                    s.add(
+                        self._ev(
+                            r,
+                            "relegated",
+                            {"streamer_id": gone, "slot": st["slot"], "name": st["name"], "window_ern": window[gone]},
+                        )
+                    )
                     self.ratings.pop(gone, None)
                     parent = order[0]
                     pst = self.live[parent]
                     base = pst["name"].split(" ")
                     base = " ".join(base[:-1]) if base[-1] in ROMAN else pst["name"]
-                    child_name = next((f"{base} {n}" for n in ROMAN if f"{base} {n}" not in self.names),
-                                      f"{base} #{self.next_slot + 1}")
-                    self._spawn(s, pst["persona_i"], parent, "exploit", gone,
-                                [{"field": "fps", "old": 4.0, "new": 4.8, "how": "perturb x1.2"},
-                                 {"field": "persona.character", "old": "…", "new": "…", "how": "rewrite"}], r,
-                                name=child_name)
+                    child_name = next(
+                        (f"{base} {n}" for n in ROMAN if f"{base} {n}" not in self.names),
+                        f"{base} #{self.next_slot + 1}",
+                    )
+                    self._spawn(
+                        s,
+                        pst["persona_i"],
+                        parent,
+                        "exploit",
+                        gone,
+                        [
+                            {"field": "fps", "old": 4.0, "new": 4.8, "how": "perturb x1.2"},
+                            {"field": "persona.character", "old": "…", "new": "…", "how": "rewrite"},
+                        ],
+                        r,
+                        name=child_name,
+                    )
             s.add(Round(season_id=sid, number=r, sim_time=8.0 * r, online_viewers=int(online), wall_seconds=0.1))
             season = s.get(Season, sid)
             season.rounds_done = r

@@ -29,9 +29,16 @@ def stored_round(db_path: str, season_id: int, r: int) -> dict[int, dict]:
     the event log."""
     db = Database(db_path, create=False)
     try:
-        return {s.streamer_id: {"rank": s.rank, "ern": s.ern_mean, "share": s.share,
-                                "rating": s.rating_mu - 3 * s.rating_sigma, "stalls": s.stall_count}
-                for s in db.stats(season_id, round=r)}
+        return {
+            s.streamer_id: {
+                "rank": s.rank,
+                "ern": s.ern_mean,
+                "share": s.share,
+                "rating": s.rating_mu - 3 * s.rating_sigma,
+                "stalls": s.stall_count,
+            }
+            for s in db.stats(season_id, round=r)
+        }
     finally:
         db.engine.dispose()
 
@@ -76,8 +83,13 @@ def test_navigation_between_screens(season_db):
             await pilot.press("o")  # cycle to the next column
             assert table.sort_column == "trend"
             table.sort_by("rank", reverse=False)
-            for key, cls in (("2", ChartsScreen), ("3", PreviewsScreen), ("4", FeedScreen), ("5", ReplayScreen),
-                             ("1", LeaderboardScreen)):
+            for key, cls in (
+                ("2", ChartsScreen),
+                ("3", PreviewsScreen),
+                ("4", FeedScreen),
+                ("5", ReplayScreen),
+                ("1", LeaderboardScreen),
+            ):
                 await pilot.press(key)
                 await pilot.pause()
                 assert isinstance(app.screen, cls), key
@@ -290,8 +302,15 @@ def test_event_feed_filters(season_db):
             total = app.model.feed_len()
             assert feed.row_count == total
             kinds = {i.kind for i in feed.items}
-            assert {"decision", "stall", "relegated", "streamer_spawned", "round_scored", "finetune_started",
-                    "season_finished"} <= kinds
+            assert {
+                "decision",
+                "stall",
+                "relegated",
+                "streamer_spawned",
+                "round_scored",
+                "finetune_started",
+                "season_finished",
+            } <= kinds
             await pilot.press("d")  # decisions off
             assert feed.row_count and not any(i.kind == "decision" for i in feed.items)
             await pilot.press("d", "l")  # decisions on, stalls off
@@ -421,8 +440,16 @@ def test_half_written_log_does_not_crash(tmp_path):
     season = Season(name="odd", seed=1, config_json="{}", rounds_planned=3, run_dir=str(tmp_path / "nowhere"))
     db.add(season)
     db.add(
-        Database.event(season.id, 1, "round_scored", {"round": 1, "online": 10, "streams": {
-            "41": {"ern_mean": 5.0, "slot": "s41"}, "42": {"ern_mean": 3.0, "slot": "s42"}}}),
+        Database.event(
+            season.id,
+            1,
+            "round_scored",
+            {
+                "round": 1,
+                "online": 10,
+                "streams": {"41": {"ern_mean": 5.0, "slot": "s41"}, "42": {"ern_mean": 3.0, "slot": "s42"}},
+            },
+        ),
         Database.event(season.id, 1, "decision", {"streamer_id": 41}),
         Database.event(season.id, 1, "relegated", {"slot": "s42"}),  # no streamer_id: unreadable
         Database.event(season.id, 1, "something_new", {"streamer_id": 41, "detail": [1, 2, 3]}),
@@ -486,13 +513,19 @@ def test_explicit_season_and_command_palette(two_seasons_db):
             await pilot.press("ctrl+p")
             await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))
             await pilot.press(*"Replay round 2")
-            await wait_until(pilot, lambda: app.screen.query_one(CommandList).option_count > 0, timeout=5,
-                             what="palette hits")
+            await wait_until(
+                pilot, lambda: app.screen.query_one(CommandList).option_count > 0, timeout=5, what="palette hits"
+            )
             await pilot.pause(0.3)
             await pilot.press("enter")
-            await wait_until(pilot, lambda: isinstance(app.screen, ReplayScreen) and app.screen.shown_round == 2,
-                             timeout=5, what="palette: replay round 2")
-            assert_table_shows(app.screen.query_one("#replay-table", LeaderboardTable),
-                               stored_round(db_path, a.season_id, 2))
+            await wait_until(
+                pilot,
+                lambda: isinstance(app.screen, ReplayScreen) and app.screen.shown_round == 2,
+                timeout=5,
+                what="palette: replay round 2",
+            )
+            assert_table_shows(
+                app.screen.query_one("#replay-table", LeaderboardTable), stored_round(db_path, a.season_id, 2)
+            )
 
     run(go())

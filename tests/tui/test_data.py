@@ -9,8 +9,16 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
-from tui.data import (ArenaData, DatabaseMissing, FeedItem, SeasonSource, category_of, resolve_run_dir, sparkline,
-                      zone_size)
+from tui.data import (
+    ArenaData,
+    DatabaseMissing,
+    FeedItem,
+    SeasonSource,
+    category_of,
+    resolve_run_dir,
+    sparkline,
+    zone_size,
+)
 from tui.widgets.feed import FeedFilter
 from tui.widgets.thumbnail import HalfBlockImage
 
@@ -97,7 +105,7 @@ def test_half_block_renderer():
     img.putpixel((0, 1), (0, 0, 255))
     img.putpixel((1, 0), (0, 255, 0))
     img.putpixel((1, 1), (255, 255, 255))
-    console = Console(width=2, color_system="truecolor", file=open(os.devnull, "w"))
+    console = Console(width=2, color_system="truecolor", file=open(os.devnull, "w"))  # noqa: SIM115  (lives as long as the console)
     lines = console.render_lines(HalfBlockImage(img, 2, 1), console.options.update_width(2))
     segs = [s for s in lines[0] if s.text.strip()]
     assert "".join(s.text for s in segs) == "▀▀"

@@ -26,10 +26,16 @@ def test_tui_follows_a_real_running_season(tmp_path):
         async with app.run_test(size=(100, 30)) as pilot:
             worker.start()
             gate.set()  # the season starts only once the app is attached: it must catch up live
-            await wait_until(pilot, lambda: app.model is not None and app.model.last_round == 3 and app.model.info.status == "finished",
-                             what="round 3 of the real season", timeout=240)
+            await wait_until(
+                pilot,
+                lambda: app.model is not None and app.model.last_round == 3 and app.model.info.status == "finished",
+                what="round 3 of the real season",
+                timeout=240,
+            )
             await pilot.pause(0.2)
-            assert_table_shows(app.screen.query_one(LeaderboardTable), stored_round(config.database, runner.season.id, 3))
+            assert_table_shows(
+                app.screen.query_one(LeaderboardTable), stored_round(config.database, runner.season.id, 3)
+            )
 
     run(go())
     worker.join(timeout=60)

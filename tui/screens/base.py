@@ -28,7 +28,7 @@ class ArenaScreen(Screen):
         self._seen_problem: str | None = None
 
     @property
-    def arena(self) -> "ArenaApp":
+    def arena(self) -> ArenaApp:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
@@ -72,8 +72,16 @@ class ArenaScreen(Screen):
             table = model.table(model.last_round)
             online = table.online if table else None
         try:
-            self.query_one(NavBar).set_status(status_text(info, model.last_round if model else 0,
-                                                          len(model.live_ids()) if model else 0, online, problem, self.wide))
+            self.query_one(NavBar).set_status(
+                status_text(
+                    info,
+                    model.last_round if model else 0,
+                    len(model.live_ids()) if model else 0,
+                    online,
+                    problem,
+                    self.wide,
+                )
+            )
         except Exception:
             pass
         if model is not None and (model.version != self._seen_version or force):
@@ -82,8 +90,9 @@ class ArenaScreen(Screen):
         elif model is None:
             self.show_empty(problem)
 
-    def sync_streamer_widgets(self, container: Widget, wanted: list[int], make: Callable[[int], Widget],
-                              model: SeasonModel) -> None:
+    def sync_streamer_widgets(
+        self, container: Widget, wanted: list[int], make: Callable[[int], Widget], model: SeasonModel
+    ) -> None:
         """Keep one child of `container` per streamer id in `wanted` (remounted only when the set or order
         changed, since remounting is what makes a screen flicker), then `fill_streamer_widgets`."""
         if getattr(self, "_shown", None) != wanted:

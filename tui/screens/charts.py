@@ -40,8 +40,9 @@ class ChartsScreen(ArenaScreen):
         windows = [r for r in range(every, model.last_round + 1, every) if r < info.rounds_planned]
         title = f"{info.name}: ERN per round" if model.last_round else f"{info.name}: no round scored yet"
         self.query_one(SeasonChart).show(plotted, windows, title)
-        self.sync_streamer_widgets(self.query_one("#sparks", VerticalScroll), [r.streamer_id for r in rows],
-                                   SparkRow, model)
+        self.sync_streamer_widgets(
+            self.query_one("#sparks", VerticalScroll), [r.streamer_id for r in rows], SparkRow, model
+        )
 
     def fill_streamer_widgets(self, model: SeasonModel) -> None:
         series = model.ern_series()

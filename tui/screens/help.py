@@ -12,31 +12,46 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
-    ("Everywhere", (
-        ("1 2 3 4 5", "leaderboard · charts · previews · feed · replay"),
-        ("enter", "open the selected streamer"),
-        ("s", "switch season"),
-        ("ctrl+p", "command palette (screens, seasons, streamers, rounds)"),
-        ("?  q  esc", "this help · quit · back"),
-    )),
-    ("Leaderboard", (
-        ("o  O", "sort by the next column · reverse (or click a header)"),
-        ("red rows", "the relegation zone: relegated at the next window"),
-    )),
-    ("Feed", (
-        ("d l f x n", "decisions · stalls · finetunes · relegations · spawns"),
-        ("r g o", "rounds · season · other kinds"),
-        ("e  a  /", "errors only · show all · search streamer or text"),
-    )),
-    ("Replay", (
-        ("space", "play / pause"),
-        ("← →  home end", "one round · first / last round (or click the bar)"),
-        ("+ -", "faster / slower"),
-    )),
-    ("Streamer", (
-        ("p l t d v", "persona · lineage · settings · decisions · events"),
-        ("[ ]", "previous / next streamer"),
-    )),
+    (
+        "Everywhere",
+        (
+            ("1 2 3 4 5", "leaderboard · charts · previews · feed · replay"),
+            ("enter", "open the selected streamer"),
+            ("s", "switch season"),
+            ("ctrl+p", "command palette (screens, seasons, streamers, rounds)"),
+            ("?  q  esc", "this help · quit · back"),
+        ),
+    ),
+    (
+        "Leaderboard",
+        (
+            ("o  O", "sort by the next column · reverse (or click a header)"),
+            ("red rows", "the relegation zone: relegated at the next window"),
+        ),
+    ),
+    (
+        "Feed",
+        (
+            ("d l f x n", "decisions · stalls · finetunes · relegations · spawns"),
+            ("r g o", "rounds · season · other kinds"),
+            ("e  a  /", "errors only · show all · search streamer or text"),
+        ),
+    ),
+    (
+        "Replay",
+        (
+            ("space", "play / pause"),
+            ("← →  home end", "one round · first / last round (or click the bar)"),
+            ("+ -", "faster / slower"),
+        ),
+    ),
+    (
+        "Streamer",
+        (
+            ("p l t d v", "persona · lineage · settings · decisions · events"),
+            ("[ ]", "previous / next streamer"),
+        ),
+    ),
 )
 
 
@@ -49,8 +64,9 @@ def help_renderable() -> Group:
         for key, what in rows:
             t.add_row(key, what)
         parts += [Text(title, style="bold underline"), t, Text("")]
-    parts.append(Text("The TUI only reads the database: a running season is never blocked or slowed by it.",
-                      style="dim"))
+    parts.append(
+        Text("The TUI only reads the database: a running season is never blocked or slowed by it.", style="dim")
+    )
     return Group(*parts)
 
 

@@ -81,7 +81,8 @@ class LeaderboardScreen(ArenaScreen):
             empty.update("This season has no streamers yet — waiting for the first round…")
         leader = next((r for r in table.rows if r.rank == 1), None)
         self.query_one("#leader-title", Static).update(
-            f"Leader: {leader.slot} {leader.name}" if leader else "Leader: —")
+            f"Leader: {leader.slot} {leader.name}" if leader else "Leader: —"
+        )
         self.query_one("#leader-thumb", Thumbnail).path = leader.thumbnail if leader else None
         items = model.feed(self._feed_seen)
         self._feed_seen += len(items)

@@ -34,8 +34,7 @@ class PreviewsScreen(ArenaScreen):
         empty = self.query_one("#previews-empty", Static)
         empty.display = not rows
         empty.update("no streams yet")
-        self.sync_streamer_widgets(self.query_one("#previews", Grid), [r.streamer_id for r in rows],
-                                   PreviewCard, model)
+        self.sync_streamer_widgets(self.query_one("#previews", Grid), [r.streamer_id for r in rows], PreviewCard, model)
 
     def fill_streamer_widgets(self, model: SeasonModel) -> None:
         table = model.live_table()

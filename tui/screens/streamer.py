@@ -32,8 +32,15 @@ def persona_view(st: StreamerInfo) -> Group:
     t = Table.grid(padding=(0, 1), expand=True)
     t.add_column(style="bold", no_wrap=True, width=14)
     t.add_column(ratio=1)
-    for key, label in (("name", "Name"), ("seed", "Seed"), ("character", "Character"), ("backstory", "Backstory"),
-                       ("visual_style", "Visual style"), ("voice", "Voice"), ("survival_motive", "Survival")):
+    for key, label in (
+        ("name", "Name"),
+        ("seed", "Seed"),
+        ("character", "Character"),
+        ("backstory", "Backstory"),
+        ("visual_style", "Visual style"),
+        ("voice", "Voice"),
+        ("survival_motive", "Survival"),
+    ):
         if p.get(key):
             t.add_row(label, str(p[key]))
     goals = p.get("goals") or []
@@ -111,9 +118,8 @@ class StreamerScreen(ArenaScreen):
             yield Thumbnail(id="detail-thumb")
             yield Static("", id="detail-summary")
         with TabbedContent(id="detail-tabs", initial="persona"):
-            with TabPane("Persona", id="persona"):
-                with VerticalScroll():
-                    yield Static("", id="persona-view")
+            with TabPane("Persona", id="persona"), VerticalScroll():
+                yield Static("", id="persona-view")
             with TabPane("Lineage", id="lineage"):
                 yield Tree("lineage", id="lineage-tree")
                 yield Static("", id="mutations")
@@ -178,8 +184,10 @@ class StreamerScreen(ArenaScreen):
             t.append(f"\nrank {row.rank}", style="bold")
             t.append(f" · ERN {row.ern:.1f} (peak {row.ern_peak}) · share {row.share:.1%} · rating {row.rating:.2f}")
             fill = row.buffer_fill
-            t.append(f"\nbuffer {'—' if fill is None else f'{fill:.0%}'} · stalls {row.stall_count} "
-                     f"({row.stall_seconds:.1f} s) this round")
+            t.append(
+                f"\nbuffer {'—' if fill is None else f'{fill:.0%}'} · stalls {row.stall_count} "
+                f"({row.stall_seconds:.1f} s) this round"
+            )
             series = [e for _, e in model.ern_series().get(st.id, [])]
             total_stalls = sum(1 for f in model.streamer_feed(st.id) if f.kind == "stall")
             t.append(f" · {total_stalls} stalled rounds")
@@ -235,7 +243,7 @@ class StreamerScreen(ArenaScreen):
             for k in keys:
                 table.add_column(k, key=k)
         cols = [str(c.value) for c in table.columns if c.value != "round"]
-        for h in hist[self._settings_shown:]:
+        for h in hist[self._settings_shown :]:
             cells: list[Any] = [Text(f"r{h.round}", style="bold")]
             for k in cols:
                 v = h.settings.get(k, "")
@@ -249,9 +257,10 @@ class StreamerScreen(ArenaScreen):
     def _decisions(self, model: SeasonModel) -> None:
         decisions = model.decisions(self.streamer_id)
         tree = self.query_one("#decision-tree", Tree)
-        for d in decisions[self._decisions_shown:]:
-            node = tree.root.add(decision_label(d), data=d.event_id, before=0 if tree.root.children else None,
-                                 expand=False)
+        for d in decisions[self._decisions_shown :]:
+            node = tree.root.add(
+                decision_label(d), data=d.event_id, before=0 if tree.root.children else None, expand=False
+            )
             if not d.ok:
                 node.add_leaf(Text(f"✗ {d.error or 'the decision failed'}: settings left as they were", style="red"))
             elif not d.actions:
@@ -284,7 +293,11 @@ class StreamerScreen(ArenaScreen):
         self.app.switch_screen(StreamerScreen(ids[i]))
 
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
-        if event.control.id == "lineage-tree" and isinstance(event.node.data, int) and event.node.data != self.streamer_id:
+        if (
+            event.control.id == "lineage-tree"
+            and isinstance(event.node.data, int)
+            and event.node.data != self.streamer_id
+        ):
             self.arena.open_streamer(event.node.data)
 
     def on_feed_table_item_selected(self, event: FeedTable.ItemSelected) -> None:

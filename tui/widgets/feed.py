@@ -26,8 +26,16 @@ CATEGORY_STYLE = {
 KIND_LABEL = {"streamer_spawned": "spawned", "round_scored": "round", "season_created": "created"}
 
 # filter key per category (shown in the filter bar and bound on the feed screen)
-CATEGORY_KEYS = {"decision": "d", "stall": "l", "finetune": "f", "relegated": "x", "spawn": "n", "round": "r",
-                 "season": "g", "other": "o"}
+CATEGORY_KEYS = {
+    "decision": "d",
+    "stall": "l",
+    "finetune": "f",
+    "relegated": "x",
+    "spawn": "n",
+    "round": "r",
+    "season": "g",
+    "other": "o",
+}
 
 
 class FeedFilter:
@@ -148,7 +156,7 @@ class FeedTable(DataTable):
             self._items[key] = item
             added += 1
         if self.row_count > 2 * self.MAX_ROWS:
-            keep = self.items[-self.MAX_ROWS:]
+            keep = self.items[-self.MAX_ROWS :]
             self.replace(keep)
             return added
         if added and follow:
@@ -159,7 +167,7 @@ class FeedTable(DataTable):
         """Show exactly these items (those passing the filter, the newest MAX_ROWS)."""
         self.clear()
         self._items.clear()
-        shown = [i for i in items if self.filter.matches(i)][-self.MAX_ROWS:]
+        shown = [i for i in items if self.filter.matches(i)][-self.MAX_ROWS :]
         for item in shown:
             key = str(item.id)
             self.add_row(*self._cells(item), key=key)

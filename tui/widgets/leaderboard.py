@@ -32,7 +32,12 @@ def _num(value: float | None, fmt: str) -> str:
 
 
 TREND = {"up": ("▲", "green"), "down": ("▼", "red"), "same": ("•", "dim"), "new": ("✦", "cyan")}
-STATUS = {"live": ("live", "green"), "zone": ("zone", "bold yellow"), "relegated": ("out", "dim red"), "new": ("new", "cyan")}
+STATUS = {
+    "live": ("live", "green"),
+    "zone": ("zone", "bold yellow"),
+    "relegated": ("out", "dim red"),
+    "new": ("new", "cyan"),
+}
 
 # (key, label, default descending?)
 COLUMNS: tuple[tuple[str, str, bool], ...] = (
@@ -66,9 +71,15 @@ def row_cells(row: LeaderRow, name_width: int = 14, spark_width: int = 8) -> dic
         "share": Cell("—" if row.share is None else f"{row.share:.1%}", "", "right", row.share),
         "rating": Cell(_num(row.rating, ".2f"), "", "right", row.rating),
         "trend": Cell(arrow, arrow_style, "center", delta if row.trend != "new" else None),
-        "history": Cell(sparkline(row.history, spark_width), "cyan", "left", (row.history[-1] if row.history else None)),
-        "stalls": Cell(str(row.stall_count) if row.rank is not None else "—", "yellow" if row.stall_count else "dim",
-                       "right", row.stall_count),
+        "history": Cell(
+            sparkline(row.history, spark_width), "cyan", "left", (row.history[-1] if row.history else None)
+        ),
+        "stalls": Cell(
+            str(row.stall_count) if row.rank is not None else "—",
+            "yellow" if row.stall_count else "dim",
+            "right",
+            row.stall_count,
+        ),
         "buffer": Cell("—" if fill is None else f"{fill:.0%}", buf_style, "right", fill),
         "status": Cell(status_text, status_style, "left", status_order),
     }
@@ -85,13 +96,13 @@ class LeaderboardTable(DataTable):
     """
 
     class StreamerSelected(Message):
-        def __init__(self, table: "LeaderboardTable", streamer_id: int) -> None:
+        def __init__(self, table: LeaderboardTable, streamer_id: int) -> None:
             super().__init__()
             self.table = table
             self.streamer_id = streamer_id
 
         @property
-        def control(self) -> "LeaderboardTable":
+        def control(self) -> LeaderboardTable:
             return self.table
 
     def __init__(self, **kwargs: Any) -> None:
@@ -183,7 +194,7 @@ class LeaderboardTable(DataTable):
     def sort_by(self, column: str, reverse: bool | None = None) -> None:
         if column not in COLUMN_KEYS:
             return
-        default_desc = dict((k, d) for k, _, d in COLUMNS)[column]
+        default_desc = {k: d for k, _, d in COLUMNS}[column]
         if reverse is None:
             reverse = (not self.sort_reverse) if column == self.sort_column else default_desc
         self.sort_column, self.sort_reverse = column, reverse
@@ -192,7 +203,8 @@ class LeaderboardTable(DataTable):
     def action_cycle_sort(self) -> None:
         i = COLUMN_KEYS.index(self.sort_column)
         self.sort_by(COLUMN_KEYS[(i + 1) % len(COLUMN_KEYS)])
-        self.notify(f"sorted by {dict((k, l) for k, l, _ in COLUMNS)[self.sort_column]}", timeout=1.5)
+        labels = {k: label for k, label, _ in COLUMNS}
+        self.notify(f"sorted by {labels[self.sort_column]}", timeout=1.5)
 
     def action_reverse_sort(self) -> None:
         self.sort_by(self.sort_column, not self.sort_reverse)

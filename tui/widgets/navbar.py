@@ -9,8 +9,13 @@ from textual.widgets import Static
 
 from tui.data import SeasonInfo
 
-TABS = (("board", "1", "Board"), ("charts", "2", "Charts"), ("previews", "3", "Previews"), ("feed", "4", "Feed"),
-        ("replay", "5", "Replay"))
+TABS = (
+    ("board", "1", "Board"),
+    ("charts", "2", "Charts"),
+    ("previews", "3", "Previews"),
+    ("feed", "4", "Feed"),
+    ("replay", "5", "Replay"),
+)
 STATUS_STYLE = {"running": "bold green", "stopped": "bold yellow", "finished": "bold blue"}
 
 
@@ -24,8 +29,9 @@ def tabs_markup(current: str) -> str:
     return " ".join(parts)
 
 
-def status_text(info: SeasonInfo | None, last_round: int, live: int, online: float | None, problem: str | None,
-                wide: bool = False) -> Text:
+def status_text(
+    info: SeasonInfo | None, last_round: int, live: int, online: float | None, problem: str | None, wide: bool = False
+) -> Text:
     t = Text(justify="right", no_wrap=True, overflow="ellipsis")
     if problem and info is None:
         t.append("⚠ no data", style="bold yellow")

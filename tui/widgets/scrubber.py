@@ -41,13 +41,13 @@ class RoundScrubber(Widget, can_focus=True):
     speed: reactive[float] = reactive(1.0)
 
     class Changed(Message):
-        def __init__(self, scrubber: "RoundScrubber", round: int) -> None:
+        def __init__(self, scrubber: RoundScrubber, round: int) -> None:
             super().__init__()
             self.scrubber = scrubber
             self.round = round
 
         @property
-        def control(self) -> "RoundScrubber":
+        def control(self) -> RoundScrubber:
             return self.scrubber
 
     def __init__(self, **kwargs: Any) -> None:
@@ -117,8 +117,9 @@ class RoundScrubber(Widget, can_focus=True):
         label = Text()
         label.append("⏸ " if self.playing else "▶ ", style="bold green" if self.playing else "bold")
         label.append(f"{speed:>4} ", style="dim")
-        label.append(f"round {self.round:>{len(str(total))}}/{total} ",
-                     style=self.get_component_rich_style("scrubber--label"))
+        label.append(
+            f"round {self.round:>{len(str(total))}}/{total} ", style=self.get_component_rich_style("scrubber--label")
+        )
         self._bar_start = label.cell_len
         self._bar_width = max(0, width - self._bar_start)
         bar = Text()

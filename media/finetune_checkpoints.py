@@ -77,7 +77,7 @@ def read_adapter(root: str | Path, name: str | Path) -> tuple[dict[str, torch.Te
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             raw = (f.metadata() or {}).get(META_KEY)
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118  (safe_open is not iterable)
     except Exception as exc:  # safetensors raises several types for a damaged file
         raise FinetuneError(f"cannot read finetune checkpoint {path}: {_one_line(exc)}") from exc
     try:
@@ -91,8 +91,9 @@ def read_adapter(root: str | Path, name: str | Path) -> tuple[dict[str, torch.Te
     return tensors, meta
 
 
-def load_finetuned_generator(base: TinyDiffusionGenerator, root: str | Path,
-                             name: str | Path) -> TinyDiffusionGenerator:
+def load_finetuned_generator(
+    base: TinyDiffusionGenerator, root: str | Path, name: str | Path
+) -> TinyDiffusionGenerator:
     """A separate ready-to-sample generator: `base` + the checkpoint at `root/name` (LoRA merged).
 
     The checkpoint must have been trained on this very base (same model_id): LoRA deltas on other weights
@@ -102,14 +103,20 @@ def load_finetuned_generator(base: TinyDiffusionGenerator, root: str | Path,
     tensors, meta = read_adapter(root, name)
     path = inside(root, name)
     if meta["base_model_id"] != model_id(base):
-        raise FinetuneError(f"finetune checkpoint {path} was trained on base {meta['base_model_id']}, "
-                            f"not on this generator ({model_id(base)})")
+        raise FinetuneError(
+            f"finetune checkpoint {path} was trained on base {meta['base_model_id']}, "
+            f"not on this generator ({model_id(base)})"
+        )
     if meta["method"] == "full":
         state = tensors
     else:
         try:
-            cfg = FinetuneConfig(steps=max(1, int(meta["steps"])), rank=int(meta["rank"]),
-                                 alpha=float(meta["alpha"]), target_modules=list(meta["target_modules"]))
+            cfg = FinetuneConfig(
+                steps=max(1, int(meta["steps"])),
+                rank=int(meta["rank"]),
+                alpha=float(meta["alpha"]),
+                target_modules=list(meta["target_modules"]),
+            )
         except Exception as exc:
             raise FinetuneError(f"finetune checkpoint {path} has bad LoRA metadata: {_one_line(exc)}") from exc
         from peft import set_peft_model_state_dict
@@ -119,8 +126,10 @@ def load_finetuned_generator(base: TinyDiffusionGenerator, root: str | Path,
         result = set_peft_model_state_dict(unet, tensors)
         missing = [k for k in result.missing_keys if "lora_" in k]
         if missing or result.unexpected_keys:
-            raise FinetuneError(f"finetune checkpoint {path} does not fit this generator's LoRA layers "
-                                f"({len(missing)} missing, {len(result.unexpected_keys)} unexpected tensors)")
+            raise FinetuneError(
+                f"finetune checkpoint {path} does not fit this generator's LoRA layers "
+                f"({len(missing)} missing, {len(result.unexpected_keys)} unexpected tensors)"
+            )
         state = merged_state(unet)
     return generator_with_weights(base, state, meta["model_id"])
 
@@ -134,8 +143,10 @@ class CheckpointDir:
     @staticmethod
     def _streamer(streamer: str) -> str:
         if not isinstance(streamer, str) or not _SAFE_NAME.match(streamer):
-            raise FinetuneError(f"streamer id {str(streamer)[:80]!r} is not a safe folder name "
-                                "(letters, digits, '_', '-', '.'; not starting with '.')")
+            raise FinetuneError(
+                f"streamer id {str(streamer)[:80]!r} is not a safe folder name "
+                "(letters, digits, '_', '-', '.'; not starting with '.')"
+            )
         return streamer
 
     def numbers(self, streamer: str) -> list[int]:

@@ -48,8 +48,17 @@ def rebuild_standings(db: Database, season_id: int) -> dict[int, list[StandingRo
             new = rate_round({i: ratings[i] for i in ern}, ern)
             ratings.update(new)
             out[p["round"]] = [
-                StandingRow(p["round"], s.rank, s.streamer_id, names[s.streamer_id], s.ern_mean,
-                            int(streams[s.streamer_id]["ern_peak"]), s.share, s.rating.mu, s.rating.sigma)
+                StandingRow(
+                    p["round"],
+                    s.rank,
+                    s.streamer_id,
+                    names[s.streamer_id],
+                    s.ern_mean,
+                    int(streams[s.streamer_id]["ern_peak"]),
+                    s.share,
+                    s.rating.mu,
+                    s.rating.sigma,
+                )
                 for s in standings(ern, new)
             ]
     return out
@@ -59,13 +68,25 @@ def stored_standings(db: Database, season_id: int) -> dict[int, list[StandingRow
     names = {s.id: s.name for s in db.streamers(season_id)}
     out: dict[int, list[StandingRow]] = {}
     for st in db.stats(season_id):
-        out.setdefault(st.round, []).append(StandingRow(
-            st.round, st.rank, st.streamer_id, names[st.streamer_id], st.ern_mean, st.ern_peak, st.share,
-            st.rating_mu, st.rating_sigma))
+        out.setdefault(st.round, []).append(
+            StandingRow(
+                st.round,
+                st.rank,
+                st.streamer_id,
+                names[st.streamer_id],
+                st.ern_mean,
+                st.ern_peak,
+                st.share,
+                st.rating_mu,
+                st.rating_sigma,
+            )
+        )
     return out
 
 
-def compare(rebuilt: dict[int, list[StandingRow]], stored: dict[int, list[StandingRow]], tol: float = 1e-9) -> list[str]:
+def compare(
+    rebuilt: dict[int, list[StandingRow]], stored: dict[int, list[StandingRow]], tol: float = 1e-9
+) -> list[str]:
     diffs: list[str] = []
     for r in sorted(set(rebuilt) | set(stored)):
         a, b = rebuilt.get(r, []), stored.get(r, [])
@@ -74,7 +95,9 @@ def compare(rebuilt: dict[int, list[StandingRow]], stored: dict[int, list[Standi
             continue
         for x, y in zip(a, b):
             if (x.rank, x.streamer_id, x.name, x.ern_peak) != (y.rank, y.streamer_id, y.name, y.ern_peak):
-                diffs.append(f"round {r} rank {x.rank}: rebuilt {x.name}#{x.streamer_id} vs stored {y.name}#{y.streamer_id}")
+                diffs.append(
+                    f"round {r} rank {x.rank}: rebuilt {x.name}#{x.streamer_id} vs stored {y.name}#{y.streamer_id}"
+                )
             for f in ("ern_mean", "share", "rating_mu", "rating_sigma"):
                 if abs(getattr(x, f) - getattr(y, f)) > tol:
                     diffs.append(f"round {r} {x.name}: {f} rebuilt {getattr(x, f)!r} vs stored {getattr(y, f)!r}")

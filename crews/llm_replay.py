@@ -51,33 +51,80 @@ class ReplayProvider(CustomLLM):
             raise ReplayMismatch(f"{where} was never recorded (the season diverged from its recording)")
         got = request_fingerprint(messages, optional_params.get("tools"))
         if got != rec.get("fingerprint"):
-            raise ReplayMismatch(f"{where}: the request differs from the recorded one (fingerprint {got} != "
-                                 f"{rec.get('fingerprint')}); the code or config around the model changed")
+            raise ReplayMismatch(
+                f"{where}: the request differs from the recorded one (fingerprint {got} != "
+                f"{rec.get('fingerprint')}); the code or config around the model changed"
+            )
         if rec.get("error"):
             raise ReplayMismatch(f"{where}: recorded as failed ({rec['error']}); replaying the failure")
         with self._lock:
             self.used.add(key)
-        calls = [ChatCompletionMessageToolCall(id=c.get("id") or f"call_{i}", type="function",
-                                               function=Function(name=c["name"], arguments=c["arguments"]))
-                 for i, c in enumerate(rec.get("tool_calls") or [])]
-        msg = Message(role="assistant", content=rec.get("response") if not calls else (rec.get("response") or None),
-                      tool_calls=calls or None)
+        calls = [
+            ChatCompletionMessageToolCall(
+                id=c.get("id") or f"call_{i}",
+                type="function",
+                function=Function(name=c["name"], arguments=c["arguments"]),
+            )
+            for i, c in enumerate(rec.get("tool_calls") or [])
+        ]
+        msg = Message(
+            role="assistant",
+            content=rec.get("response") if not calls else (rec.get("response") or None),
+            tool_calls=calls or None,
+        )
         resp = ModelResponse(
-            id=f"replay-{key[0]}-{key[1]}-{key[2]}-{key[3]}", created=int(time.time()), model=f"{PROVIDER}/{self.season}",
+            id=f"replay-{key[0]}-{key[1]}-{key[2]}-{key[3]}",
+            created=int(time.time()),
+            model=f"{PROVIDER}/{self.season}",
             choices=[Choices(index=0, message=msg, finish_reason="tool_calls" if calls else "stop")],
-            usage=Usage(prompt_tokens=int(rec.get("prompt_tokens", 0)), completion_tokens=int(rec.get("completion_tokens", 0)),
-                        total_tokens=int(rec.get("prompt_tokens", 0)) + int(rec.get("completion_tokens", 0))),
+            usage=Usage(
+                prompt_tokens=int(rec.get("prompt_tokens", 0)),
+                completion_tokens=int(rec.get("completion_tokens", 0)),
+                total_tokens=int(rec.get("prompt_tokens", 0)) + int(rec.get("completion_tokens", 0)),
+            ),
         )
         return resp
 
-    def completion(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose, encoding,
-                   api_key, logging_obj, optional_params, acompletion=None, litellm_params=None, logger_fn=None,
-                   headers=None, timeout=None, client=None) -> ModelResponse:
+    def completion(
+        self,
+        model,
+        messages,
+        api_base,
+        custom_prompt_dict,
+        model_response,
+        print_verbose,
+        encoding,
+        api_key,
+        logging_obj,
+        optional_params,
+        acompletion=None,
+        litellm_params=None,
+        logger_fn=None,
+        headers=None,
+        timeout=None,
+        client=None,
+    ) -> ModelResponse:
         return self.answer(messages, optional_params, litellm_params)
 
-    async def acompletion(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose, encoding,
-                          api_key, logging_obj, optional_params, acompletion=None, litellm_params=None, logger_fn=None,
-                          headers=None, timeout=None, client=None) -> ModelResponse:
+    async def acompletion(
+        self,
+        model,
+        messages,
+        api_base,
+        custom_prompt_dict,
+        model_response,
+        print_verbose,
+        encoding,
+        api_key,
+        logging_obj,
+        optional_params,
+        acompletion=None,
+        litellm_params=None,
+        logger_fn=None,
+        headers=None,
+        timeout=None,
+        client=None,
+    ) -> ModelResponse:
         return self.answer(messages, optional_params, litellm_params)
 
 
@@ -98,10 +145,22 @@ def register_replay(season: str, records: list[dict[str, Any]]) -> str:
 
 def register_model_info(model: str, provider: str) -> None:
     """Tell litellm (and so crewai) that a custom model does native tool calls and JSON schemas, costs 0."""
-    litellm.register_model({model: {
-        "litellm_provider": provider, "mode": "chat", "max_tokens": 2048, "max_input_tokens": 8192,
-        "max_output_tokens": 2048, "input_cost_per_token": 0.0, "output_cost_per_token": 0.0,
-        "supports_function_calling": True, "supports_response_schema": True, "supports_tool_choice": True}})
+    litellm.register_model(
+        {
+            model: {
+                "litellm_provider": provider,
+                "mode": "chat",
+                "max_tokens": 2048,
+                "max_input_tokens": 8192,
+                "max_output_tokens": 2048,
+                "input_cost_per_token": 0.0,
+                "output_cost_per_token": 0.0,
+                "supports_function_calling": True,
+                "supports_response_schema": True,
+                "supports_tool_choice": True,
+            }
+        }
+    )
 
 
 def active_provider() -> ReplayProvider | None:
