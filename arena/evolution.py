@@ -18,6 +18,7 @@ import numpy as np
 
 from agents.mutation import mutate_persona, unique_name
 from agents.persona import Persona
+from arena.rules import relegation_count, window_order
 from media.settings import GeneratorLimits, StreamSettings
 
 
@@ -42,14 +43,16 @@ class SpawnPlan:
 
 
 def rank_by_window(cands: list[Candidate]) -> list[Candidate]:
-    return sorted(cands, key=lambda c: (-c.window_ern, -c.rating_ordinal, c.streamer_id))
+    by_id = {c.streamer_id: c for c in cands}
+    window = {i: c.window_ern for i, c in by_id.items()}
+    ordinal = {i: c.rating_ordinal for i, c in by_id.items()}
+    return [by_id[i] for i in window_order(by_id, window, ordinal)]
 
 
 def select_relegated(cands: list[Candidate], fraction: float) -> list[Candidate]:
-    if len(cands) < 2:
-        return []
-    n = min(len(cands) - 1, max(1, math.floor(len(cands) * fraction)))
-    return rank_by_window(cands)[-n:]
+    """The window's relegation zone (`arena.rules.relegation_zone`), as candidates."""
+    n = relegation_count(len(cands), fraction)
+    return rank_by_window(cands)[-n:] if n else []
 
 
 def select_parents(cands: list[Candidate], top_fraction: float, relegated: list[Candidate]) -> list[Candidate]:

@@ -33,11 +33,11 @@ from arena.db import Action, Database, Event, Round, Season, Streamer, StreamSta
 from arena.evolution import Candidate, SpawnPlan, plan_respawns, select_relegated
 from arena.scoring import Rating, new_rating, rate_round, standings
 from arena.world import World, build_world, policy_rng
-from crews.decide import DecisionJob, DecisionOutcome, decide_all
-from crews.policy import make_policy
+from crews.registry import make_policy
 from media.broadcast import Broadcaster, BroadcastError
 from media.metrics import centroids_from_frames
 from media.settings import StreamSettings
+from policies.decide import DecisionJob, DecisionOutcome, decide_all
 from tools.control import StreamControl
 from tools.observation import LeaderboardRow, Observation, TrendView
 

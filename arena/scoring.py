@@ -22,7 +22,12 @@ class Rating:
 
     @property
     def ordinal(self) -> float:
-        return self.mu - 3 * self.sigma
+        return ordinal(self.mu, self.sigma)
+
+
+def ordinal(mu: float, sigma: float) -> float:
+    """The displayed rating: a conservative skill estimate, mu - 3 sigma (openskill's ordinal)."""
+    return mu - 3 * sigma
 
 
 def new_rating() -> Rating:
@@ -59,3 +64,10 @@ def standings(ern: dict[int, float], ratings: dict[int, Rating]) -> list[Standin
         )
         for k, i in enumerate(order)
     ]
+
+
+def score_round(ratings: dict[int, Rating], ern: dict[int, float]) -> tuple[dict[int, Rating], list[Standing]]:
+    """The standings fold, one step: the round's ERN and the ratings before it -> new ratings and the table.
+    The loop, replay and the TUI all fold a season's rounds through this one function."""
+    new = rate_round(ratings, ern)
+    return new, (standings(ern, new) if ern else [])

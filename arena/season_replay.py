@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from arena.db import Database
-from arena.scoring import Rating, new_rating, rate_round, standings
+from arena.scoring import Rating, new_rating, ordinal, score_round
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class StandingRow:
 
     @property
     def ordinal(self) -> float:
-        return self.rating_mu - 3 * self.rating_sigma
+        return ordinal(self.rating_mu, self.rating_sigma)
 
 
 def rebuild_standings(db: Database, season_id: int) -> dict[int, list[StandingRow]]:
@@ -45,7 +45,7 @@ def rebuild_standings(db: Database, season_id: int) -> dict[int, list[StandingRo
         else:
             streams = {int(k): v for k, v in p["streams"].items()}
             ern = {i: float(v["ern_mean"]) for i, v in streams.items()}
-            new = rate_round({i: ratings[i] for i in ern}, ern)
+            new, table = score_round({i: ratings[i] for i in ern}, ern)
             ratings.update(new)
             out[p["round"]] = [
                 StandingRow(
@@ -59,7 +59,7 @@ def rebuild_standings(db: Database, season_id: int) -> dict[int, list[StandingRo
                     s.rating.mu,
                     s.rating.sigma,
                 )
-                for s in standings(ern, new)
+                for s in table
             ]
     return out
 

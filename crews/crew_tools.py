@@ -15,7 +15,7 @@ from typing import Any
 from crewai.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
 
-from crews.policy import Act
+from policies.base import Act
 from crews.recording import CallSession
 from tools.observation import Observation
 from tools.stream_tools import (

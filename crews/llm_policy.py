@@ -16,12 +16,15 @@ import asyncio
 import contextlib
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from agents.persona import Persona
 from crews.llm_config import LLMSection, build_llm, is_embedded
-from crews.policy import Act, Policy
+from crews.llm_replay import register_replay
+from policies.base import Act, Completer, Policy
 from crews.recording import CallSession
 from tools.observation import Observation
 
@@ -60,7 +63,7 @@ class LLMPolicy(Policy):
     def __init__(self, section: LLMSection | None = None, model: str | None = None):
         self.section = section or LLMSection()
         self.model = model or self.section.model
-        self.personas: dict[str, Any] = {}  # slot -> agents.persona.Persona, set by the arena each round
+        self.personas: dict[str, Persona] = {}  # slot -> persona, from meet_streamers before each round
         self._sessions: list[CallSession] = []
         self._lock = threading.Lock()
 
@@ -81,6 +84,13 @@ class LLMPolicy(Policy):
             "seconds": round(time.perf_counter() - t, 3),
         }
 
+    def meet_streamers(self, personas: Mapping[str, Persona]) -> None:
+        self.personas = dict(personas)
+
+    def replay(self, season: str, records: list[Any]) -> None:
+        """Every later call is answered from `season`'s recorded traffic (a mismatch is the decision's error)."""
+        self.model = register_replay(season, records)
+
     # ---- records ----------------------------------------------------------------------------------------------
     def drain_records(self) -> list[dict[str, Any]]:
         """Every recorded call since the last drain, decision by decision (then call order)."""
@@ -94,7 +104,7 @@ class LLMPolicy(Policy):
             return list(self._sessions)
 
     # ---- persona generation (called by the arena at spawn) -----------------------------------------------------
-    def completer(self, actor: str, round_number: int, purpose: str):
+    def completer(self, actor: str, round_number: int, purpose: str) -> Completer:
         """A `agents.llm_persona.Complete` whose calls are recorded (and replayable) like the decisions'."""
         session = CallSession(actor=actor, round=round_number, purpose=purpose)
         with self._lock:

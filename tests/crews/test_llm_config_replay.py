@@ -10,7 +10,7 @@ import pytest
 from agents.yamlfile import ConfigError
 from arena.cli import _with_llm, build_parser
 from arena.config import load_season_config
-from crews.decide import decide_all
+from policies.decide import decide_all
 from crews.llm_config import DEFAULT_MODEL, LLMSection
 from crews.llm_replay import register_replay
 from tests.conftest import write_config

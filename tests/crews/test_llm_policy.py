@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from crews.decide import DecisionJob, decide_all
+from policies.decide import DecisionJob, decide_all
 from crews.llm_config import LLMSection
 from crews.llm_policy import LLMPolicy
 from media.settings import GeneratorLimits, StreamSettings

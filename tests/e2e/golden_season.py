@@ -19,7 +19,7 @@ from typing import Any
 from arena.config import load_season_config
 from arena.db import Database
 from arena.loop import SeasonRunner
-from crews.baselines import GreedyPolicy
+from policies.baselines import GreedyPolicy
 from tests.conftest import write_config
 
 FIXTURE = Path(__file__).parent / "golden" / "greedy_relegation_finetune.json"

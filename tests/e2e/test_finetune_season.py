@@ -9,7 +9,7 @@ import json
 from arena.config import load_season_config
 from arena.db import Database
 from arena.loop import SeasonRunner
-from crews.policy import Policy
+from policies.base import Policy
 from tests.conftest import write_config
 
 

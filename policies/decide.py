@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from crews.policy import Policy
+from policies.base import Policy
 from tools.control import ActionRecord, StreamControl
 from tools.observation import Observation
 from tools.stream_tools import call_tool

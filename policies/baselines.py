@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crews.policy import Act, Policy
+from policies.base import Act, Policy
 from tools.observation import Observation
 
 

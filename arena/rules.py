@@ -1,0 +1,56 @@
+"""The league's rules, each written once: who is in the relegation zone, how a window ranks streamers.
+
+The season loop (what the agent is told and who is actually relegated), the TUI's table and replay all
+import these functions, so an agent can never be told it is in the zone while the table and the relegation
+say otherwise. Pure functions of plain values; `tests/arena/test_rules.py` pins them down.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import TypeVar
+
+K = TypeVar("K", bound=Hashable)
+
+
+def relegation_count(n_live: int, fraction: float) -> int:
+    """How many streamers a relegation window sends down: the bottom `fraction`, at least one, never all
+    (a lone streamer is never relegated)."""
+    if n_live < 2:
+        return 0
+    return min(n_live - 1, max(1, math.floor(n_live * fraction)))
+
+
+def is_window_round(round_number: int, every: int, rounds_total: int) -> bool:
+    """Relegation happens after every `every`-th round, except after the season's last round."""
+    return every > 0 and round_number % every == 0 and round_number < rounds_total
+
+
+def rounds_into_window(round_number: int, every: int) -> int:
+    """Rounds played in the current window after `round_number` (1..every): the ERN a window ranks by."""
+    return (round_number - 1) % max(1, every) + 1
+
+
+def rounds_to_window(next_round: int, every: int) -> int:
+    """Counting `next_round` itself, how many rounds until the window closes (0 when relegation is off)."""
+    return (every - (next_round - 1) % every) if every > 0 else 0
+
+
+def window_ern(history: Sequence[float], rounds: int) -> float:
+    """Mean ERN over the last `rounds` entries of a streamer's history (a newcomer's shorter history
+    counts as it is); 0 before any round."""
+    recent = list(history[-rounds:]) if rounds > 0 else []
+    return float(sum(recent) / len(recent)) if recent else 0.0
+
+
+def window_order(keys: Iterable[K], window: Mapping[K, float], ordinal: Mapping[K, float]) -> list[K]:
+    """Best first: window ERN (desc), then rating ordinal (desc), then key (older streamer first)."""
+    return sorted(keys, key=lambda k: (-window[k], -ordinal[k], k))
+
+
+def relegation_zone(window: Mapping[K, float], ordinal: Mapping[K, float], fraction: float) -> list[K]:
+    """The streamers a window closing now would relegate, worst last."""
+    order = window_order(window, window, ordinal)
+    n = relegation_count(len(order), fraction)
+    return order[len(order) - n :] if n else []
