@@ -54,3 +54,18 @@ def relegation_zone(window: Mapping[K, float], ordinal: Mapping[K, float], fract
     order = window_order(window, window, ordinal)
     n = relegation_count(len(order), fraction)
     return order[len(order) - n :] if n else []
+
+
+def window_ahead(from_round: int, every: int, rounds_total: int) -> bool:
+    """Whether a relegation window still closes at `from_round` or later in this season."""
+    return any(is_window_round(w, every, rounds_total) for w in range(max(1, from_round), rounds_total + 1))
+
+
+def standing_zone(
+    histories: Mapping[K, Sequence[float]], ordinal: Mapping[K, float], *, played: int, every: int, fraction: float
+) -> list[K]:
+    """The zone after `played` rounds: the bottom of the ranking by ERN over the rounds played so far in the
+    window that round `played` belongs to (at a window's last round: exactly who that window relegates)."""
+    rounds = rounds_into_window(played, every)
+    window = {k: window_ern(h, rounds) for k, h in histories.items()}
+    return relegation_zone(window, ordinal, fraction)

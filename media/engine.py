@@ -40,6 +40,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -248,6 +250,27 @@ class StreamEngine:
                 raise KeyError(f"unknown stream {stream_id!r}")
         cond = self._encode(prompt)
         return self.finetunes.submit(stream_id, owner, frames, cond, steps=steps, seed=seed, **options)
+
+    # The finetune jobs' public face: the season asks the engine, never its queue.
+    def set_checkpoint_root(self, root: str | Path) -> None:
+        """Finished finetunes are saved under `root/<owner>/ft-<n>.safetensors`."""
+        self.finetunes.checkpoint_root = Path(root)
+
+    def cancel_finetunes(self, stream_id: str) -> None:
+        """Drop a stream's queued and running finetune jobs (a relegated streamer's)."""
+        self.finetunes.cancel(stream_id)
+
+    def drain_finetune_events(self) -> list[dict[str, Any]]:
+        """Finetunes finished (or failed) since the last drain, oldest first, for the event log."""
+        return self.finetunes.drain_events()
+
+    def inherit_finetune(self, parent_owner: str, child_stream: str) -> str | None:
+        """PBT exploit copies weights too: the child starts on a copy of its parent's latest finetuned
+        checkpoint. Returns the copy's name, or None when the parent has none."""
+        name = self.finetunes.inherit(parent_owner, child_stream)
+        if name is not None:
+            self.set_stream_model(child_stream, name)
+        return name
 
     # ------------------------------------------------------------------ advance
     def advance(

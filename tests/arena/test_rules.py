@@ -41,3 +41,16 @@ def test_zone_is_the_bottom_of_the_window_order_with_ties_broken():
     assert relegation_zone(window, ordinal, 0.25) == [3]
     assert relegation_zone(window, ordinal, 0.5) == [2, 3]
     assert relegation_zone({7: 1.0}, {7: 0.0}, 0.5) == []  # nobody would go: nobody is in the zone
+
+
+def test_standing_zone_and_windows_ahead():
+    from arena.rules import standing_zone, window_ahead
+
+    hist = {1: [10.0, 90.0], 2: [50.0, 40.0], 3: [30.0, 30.0]}
+    ordinal = {1: 0.0, 2: 0.0, 3: 0.0}
+    # after round 2 of a 2-round window: means 50, 45, 30 -> 3 is the bottom
+    assert standing_zone(hist, ordinal, played=2, every=2, fraction=0.34) == [3]
+    # after round 3 (first of the next window): only round 3 counts
+    hist3 = {1: [10.0, 90.0, 5.0], 2: [50.0, 40.0, 60.0], 3: [30.0, 30.0, 70.0]}
+    assert standing_zone(hist3, ordinal, played=3, every=2, fraction=0.34) == [1]
+    assert window_ahead(3, 2, 4) is False and window_ahead(2, 2, 4) is True and window_ahead(1, 3, 3) is False
