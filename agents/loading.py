@@ -10,7 +10,8 @@ from importlib import resources
 from pathlib import Path
 
 from agents.persona import Persona
-from agents.yamlfile import ConfigError, load_model
+from agents.yamlfile import load_model
+from common.errors import ConfigError
 
 
 def builtin_persona_dir() -> Path:

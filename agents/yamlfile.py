@@ -13,21 +13,12 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+# FieldError (and ConfigError, used here too) re-exported until arena/loop.py moves
+from common.errors import ConfigError, FieldError
+
 M = TypeVar("M", bound=BaseModel)
 
-
-class ConfigError(Exception):
-    """A user-caused configuration problem. `str()` is the one line the CLI prints before exiting with 2."""
-
-    exit_code = 2
-
-
-class FieldError(ConfigError):
-    """A problem with one field found after validation (a model path that does not load, say); the caller
-    that knows which file the field came from prefixes it."""
-
-    def __init__(self, field: str, problem: str):
-        super().__init__(f"field '{field}': {problem}")
+__all__ = ["ConfigError", "FieldError", "load_model", "read_mapping", "read_yaml", "validation_message"]
 
 
 def _node_line(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
@@ -89,14 +80,20 @@ def validation_message(path: Path | str, exc: ValidationError, node: yaml.Node |
     return f"{path}:{where}: field '{field}': {err['msg']}{shown}{extra}"
 
 
-def load_model(path: str | Path, model: type[M], *, data_override: dict[str, Any] | None = None) -> M:
-    """Read `path` and validate it as `model`; any problem raises ConfigError with one located line."""
-    path = Path(path)
+def read_mapping(path: Path) -> tuple[dict[str, Any], yaml.Node | None]:
+    """Parse a YAML file that must hold a mapping of fields (an empty file is an empty mapping)."""
     data, node = read_yaml(path)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: line 1: expected a mapping of fields, got {type(data).__name__}")
+    return data, node
+
+
+def load_model(path: str | Path, model: type[M], *, data_override: dict[str, Any] | None = None) -> M:
+    """Read `path` and validate it as `model`; any problem raises ConfigError with one located line."""
+    path = Path(path)
+    data, node = read_mapping(path)
     if data_override:
         data = {**data, **data_override}
     try:

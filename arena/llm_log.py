@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.yamlfile import ConfigError
+from common.errors import ConfigError
 from arena.db import Database, Event, dumps
 
 KIND = "llm_call"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.yamlfile import FieldError
+from common.errors import FieldError
 from arena.audience import Audience
 from arena.config import SeasonConfig
 from media.backends import build_generator

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from agents.loading import builtin_persona_dir, load_persona, load_persona_pool
-from agents.yamlfile import ConfigError
+from common.errors import ConfigError
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -79,3 +79,15 @@ def test_builtin_pool_loads_and_has_seed_only_personas():
     assert any(not p.is_complete() for p in pool), "the pool should show one-line seed personas too"
     names = [p.complete_offline().display_name for p in pool]
     assert len(set(names)) == len(names)
+
+
+def test_one_error_hierarchy_every_user_error_exits_2():
+    """ConfigError and FieldError live in common.errors (agents.yamlfile re-exports the same classes)."""
+    import agents.yamlfile
+    from common.errors import ArenaError, FieldError, StorageError, UserError
+
+    assert agents.yamlfile.ConfigError is ConfigError and agents.yamlfile.FieldError is FieldError
+    for cls in (ConfigError, FieldError, StorageError):
+        assert issubclass(cls, UserError) and issubclass(cls, ArenaError) and cls.exit_code == 2
+    err = FieldError("generator.model", "cannot load x")
+    assert str(err) == "field 'generator.model': cannot load x" and isinstance(err, ConfigError)

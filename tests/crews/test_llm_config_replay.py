@@ -7,9 +7,9 @@ import json
 import litellm
 import pytest
 
-from agents.yamlfile import ConfigError
 from arena.cli import _with_llm, build_parser
 from arena.config import load_season_config
+from common.errors import ConfigError
 from policies.decide import decide_all
 from crews.llm_config import DEFAULT_MODEL, LLMSection
 from crews.llm_replay import register_replay

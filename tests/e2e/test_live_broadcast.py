@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from agents.yamlfile import ConfigError
+from common.errors import ConfigError
 from arena.config import load_season_config
 from arena.db import Database
 from arena.loop import SeasonRunner
