@@ -4,21 +4,31 @@ The append-only `Event` table is the source of truth; `StreamStat`, `Streamer.st
 tables kept for fast reads (TUI, reports) and are rebuilt and checked by `arena.season_replay`. A round is written in
 one transaction (`Database.commit_round`), so a crash never leaves half a round behind and resume never
 doubles one.
+
+Several seasons may write one file at once, with readers polling it: every connection waits for a held lock
+(`busy_timeout`, 30 s by default) instead of failing, and a session takes the write lock before its first write
+(`WaitingSession`), so a commit waits its turn rather than dying with "database is locked".
 """
 
 from __future__ import annotations
 
 import json
+import random
+import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Index
 from sqlalchemy import event as sa_event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, create_engine, select
+
+from common.errors import StorageError
 
 
 class Season(SQLModel, table=True):
@@ -109,13 +119,52 @@ class Event(SQLModel, table=True):
         return json.loads(self.payload_json)
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.close()
+#: Seconds a connection waits for another writer's lock before the operation fails with StorageError.
+DEFAULT_BUSY_TIMEOUT = 30.0
+_LOCKED = ("database is locked", "database table is locked", "database schema is locked")
+
+T = TypeVar("T")
+
+
+def is_locked(exc: BaseException) -> bool:
+    """SQLite's "another connection holds the lock" (SQLITE_BUSY / SQLITE_LOCKED), however it was wrapped."""
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return any(m in text for m in _LOCKED)
+
+
+def retry_locked(fn: Callable[[], T], timeout: float = DEFAULT_BUSY_TIMEOUT) -> T:
+    """Run `fn`; while SQLite answers "database is locked", wait (doubling, with jitter) and run it again,
+    for at most `timeout` seconds in all. SQLite's own busy handler waits inside one statement, but it gives up
+    at once where waiting could deadlock (a journal-mode switch, a read transaction upgrading to a write), so
+    those are retried from outside. The last error is re-raised when the time is up."""
+    deadline = time.monotonic() + timeout
+    wait = 0.02
+    while True:
+        try:
+            return fn()
+        except (sqlite3.OperationalError, sa_exc.OperationalError) as exc:
+            left = deadline - time.monotonic()
+            if not is_locked(exc) or left <= 0:
+                raise
+        time.sleep(min(left, wait * (1 + random.random())))
+        wait = min(wait * 2, 1.0)
+
+
+def _sqlite_pragmas(busy_timeout: float) -> Callable[[Any, Any], None]:
+    """The connect hook: the busy timeout first (every later statement waits for a held lock instead of
+    failing), then WAL (readers never block the writer), retried because switching modes does not wait."""
+
+    def on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+            retry_locked(lambda: cur.execute("PRAGMA journal_mode=WAL"), busy_timeout)
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cur.close()
+
+    return on_connect
 
 
 def database_url(db: str) -> str:
@@ -125,14 +174,79 @@ def database_url(db: str) -> str:
     return f"sqlite:///{Path(db).expanduser()}"
 
 
-def make_engine(db: str, *, create: bool = True) -> Engine:
+def make_engine(db: str, *, create: bool = True, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:
+    """An engine whose SQLite connections wait up to `busy_timeout` seconds for another writer's lock."""
     url = database_url(db)
-    engine = create_engine(url, connect_args={"check_same_thread": False} if url.startswith("sqlite") else {})
-    if url.startswith("sqlite"):
-        sa_event.listen(engine, "connect", _sqlite_pragmas)
+    sqlite = url.startswith("sqlite")
+    connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": busy_timeout} if sqlite else {}
+    engine = create_engine(url, connect_args=connect_args)
+    if sqlite:
+        sa_event.listen(engine, "connect", _sqlite_pragmas(busy_timeout))
     if create:
-        SQLModel.metadata.create_all(engine)
+        _create_tables(engine, busy_timeout)
     return engine
+
+
+def _create_tables(engine: Engine, busy_timeout: float) -> None:
+    """Create the missing tables. Two seasons starting on a fresh file at once would race between "does the
+    table exist" and CREATE TABLE, so on SQLite the check and the creation run under the write lock."""
+    if set(SQLModel.metadata.tables) <= set(sa_inspect(engine).get_table_names()):
+        return
+    if engine.dialect.name != "sqlite":
+        SQLModel.metadata.create_all(engine)
+        return
+    with engine.connect() as conn:
+        retry_locked(lambda: conn.exec_driver_sql("BEGIN IMMEDIATE"), busy_timeout)
+        try:
+            SQLModel.metadata.create_all(conn)
+        except BaseException:
+            conn.exec_driver_sql("ROLLBACK")
+            raise
+        conn.exec_driver_sql("COMMIT")
+
+
+class WaitingSession(Session):
+    """A Session whose first write takes SQLite's write lock up front (BEGIN IMMEDIATE), retried with backoff
+    while another writer holds it. Waiting there, before anything of this session is sent, is always safe to
+    repeat; a lock lost halfway through a flush could not be retried without losing the session's changes.
+    A lock held beyond the timeout ends in StorageError naming the file."""
+
+    def __init__(self, engine: Engine, *, label: str, busy_timeout: float) -> None:
+        super().__init__(engine, expire_on_commit=False)
+        self._label = label
+        self._busy_timeout = busy_timeout
+
+    def flush(self, objects: Any = None) -> None:
+        if self.new or self.deleted or self.dirty:
+            self._begin_write()
+        super().flush(objects)
+
+    def _begin_write(self) -> None:
+        conn = self.connection()
+        if conn.dialect.name != "sqlite" or conn.connection.driver_connection.in_transaction:
+            return  # not SQLite, or this transaction already wrote (and so holds the lock)
+        try:
+            retry_locked(lambda: conn.exec_driver_sql("BEGIN IMMEDIATE"), self._busy_timeout)
+        except sa_exc.OperationalError as exc:
+            if is_locked(exc):
+                raise StorageError(_locked_message(self._label, self._busy_timeout)) from None
+            raise
+
+
+def _locked_message(label: str, busy_timeout: float) -> str:
+    return f"database {label}: locked by another writer for more than {busy_timeout:g} s"
+
+
+def storage_message(label: str, exc: BaseException, busy_timeout: float) -> str:
+    """One line saying why the database file cannot be used."""
+    text = str(getattr(exc, "orig", None) or exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if is_locked(exc):
+        return _locked_message(label, busy_timeout)
+    if "not a database" in text or "malformed" in text:
+        return f"database {label}: not a SQLite database ({text})"
+    if "unable to open" in text:
+        return f"database {label}: cannot open the file (missing folder or no permission)"
+    return f"database {label}: unusable ({text})"
 
 
 def dumps(obj: Any) -> str:
@@ -152,13 +266,26 @@ def _json_default(o: Any) -> Any:
 class Database:
     """Thin, explicit access layer. Writers use `commit_round`; readers (TUI, reports) use the query helpers."""
 
-    def __init__(self, db: str, *, create: bool = True):
+    def __init__(self, db: str, *, create: bool = True, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+        """Open (and with `create`, set up) the database. `busy_timeout`: seconds any write waits for another
+        writer's lock before StorageError. A file that is not a usable SQLite database raises StorageError
+        here, before anything is written, and is left as it was."""
         self.url = database_url(db)
-        self.engine = make_engine(db, create=create)
+        self.busy_timeout = busy_timeout
+        self.label = self.url.removeprefix("sqlite:///")
+        try:
+            self.engine = make_engine(db, create=create, busy_timeout=busy_timeout)
+            if not create:  # connect now, so a bad file is reported here rather than at the first read
+                with self.engine.connect():
+                    pass
+        except (sqlite3.DatabaseError, sa_exc.DatabaseError) as exc:
+            raise StorageError(storage_message(self.label, exc, busy_timeout)) from None
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as s:
+        """A session whose writes wait for other writers (see `WaitingSession`); objects stay loaded after
+        commit, as the loop keeps using them."""
+        with WaitingSession(self.engine, label=self.label, busy_timeout=self.busy_timeout) as s:
             yield s
 
     # ---- writes -------------------------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 import sqlite3
 
+import pytest
+
 from arena.db import Database, Event, Season
+from common.errors import StorageError
 
 
 def test_wal_mode_and_monotonic_events(tmp_path):
@@ -31,3 +34,16 @@ def test_lookup_by_name_or_id_and_many_seasons(tmp_path):
     assert [s.name for s in db.seasons()] == ["alpha", "beta"]
     assert db.season("beta").id == db.season(str(db.season("beta").id)).id
     assert db.season("gamma") is None
+
+
+def test_a_file_that_is_not_sqlite_is_one_storage_error_line_and_left_as_it_was(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"my notes, not a database\n" * 40)
+    before = path.read_bytes()
+    for create in (True, False):
+        with pytest.raises(StorageError) as info:
+            Database(str(path), create=create)
+        msg = str(info.value)
+        assert str(path) in msg and "not a SQLite database" in msg and "\n" not in msg
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]  # no -wal / -shm left behind
