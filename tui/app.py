@@ -4,8 +4,9 @@
     python -m arena run --tui                     # a season with the TUI in front
 
 The app only reads. One worker thread polls the event log (`Database.events(after_id=...)`) every half
-second, folds new events into a `SeasonModel` (see `tui.data`) and tells the visible screens to redraw what
-changed; widgets update cells in place. A missing database, an empty or half-written season and a season
+second, folds new events into a `SeasonModel` (`tui.poller`, `tui.fold`) and tells the visible screens to redraw
+what changed; widgets update cells in place. Screens ask for navigation with messages (`tui.messages`) that
+the app routes here; they never call the app. A missing database, an empty or half-written season and a season
 that has not started yet are shown as a message, never a traceback.
 """
 
@@ -24,7 +25,10 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from tui.commands import arena_commands
-from tui.data import ArenaData, PollResult, SeasonInfo, SeasonModel, SeasonSource, db_exists
+from tui.fold import SeasonModel
+from tui.messages import OpenSeason, ReplayRound, ShowStreamer
+from tui.model import SeasonInfo
+from tui.poller import PollResult, SeasonSource
 from tui.screens.base import ArenaScreen
 from tui.screens.charts import ChartsScreen
 from tui.screens.feed import FeedScreen
@@ -34,6 +38,7 @@ from tui.screens.previews import PreviewsScreen
 from tui.screens.replay import ReplayScreen
 from tui.screens.seasons import SeasonSwitcher
 from tui.screens.streamer import StreamerScreen
+from tui.store import ArenaData, db_exists
 
 
 class ArenaApp(App[int]):
@@ -142,26 +147,20 @@ class ArenaApp(App[int]):
         """Poll again without waiting for the interval."""
         self._wake.set()
 
-    # ---- navigation ------------------------------------------------------------------------------------------
-    def switch_season(self, key: str) -> None:
-        if self.model is not None and str(self.model.season_id) == str(key):
-            return
-        self.season_key = str(key)
-        self.model = None
-        self.problem = None
-        while len(self.screen_stack) > 1:  # streamer details belong to the old season
-            self.pop_screen()
-        self._start_polling()
-        self.sync_screens()
-
-    def open_streamer(self, streamer_id: int) -> None:
+    # ---- navigation: the messages screens, widgets and palette commands post ----------------------------------
+    def on_show_streamer(self, message: ShowStreamer) -> None:
+        """A detail screen on top is replaced rather than stacked (siblings, lineage), so escape always goes back
+        to the screen the first detail was opened from."""
+        screen = StreamerScreen(message.streamer_id)
         if isinstance(self.screen, StreamerScreen):
-            self.switch_screen(StreamerScreen(streamer_id))
+            self.switch_screen(screen)
         else:
-            self.push_screen(StreamerScreen(streamer_id))
+            self.push_screen(screen)
 
-    def replay_round(self, round_number: int) -> None:
-        def seek() -> None:
+    def on_replay_round(self, message: ReplayRound) -> None:
+        round_number = message.round_number
+
+        def seek() -> None:  # after the mode switch has mounted the replay screen
             screen = self.screen
             if isinstance(screen, ReplayScreen):
                 screen.seek(round_number)
@@ -169,10 +168,23 @@ class ArenaApp(App[int]):
         self.switch_mode("replay")
         self.call_after_refresh(seek)
 
+    def on_open_season(self, message: OpenSeason) -> None:
+        """Restart the poller on the other season; whatever was shown of the old one is dropped."""
+        key = str(message.key)
+        if self.model is not None and str(self.model.season_id) == key:
+            return
+        self.season_key = key
+        self.model = None
+        self.problem = None
+        while len(self.screen_stack) > 1:  # streamer details belong to the old season
+            self.pop_screen()
+        self._start_polling()
+        self.sync_screens()
+
     def action_seasons(self) -> None:
         def chosen(key: str | None) -> None:
             if key is not None:
-                self.switch_season(key)
+                self.post_message(OpenSeason(key))
 
         if isinstance(self.screen, SeasonSwitcher):
             return
@@ -185,7 +197,7 @@ class ArenaApp(App[int]):
             self.push_screen(HelpScreen())
 
     def get_system_commands(self, screen: Screen) -> Any:
-        yield from arena_commands(self)
+        yield from arena_commands(self, self.seasons, self.model)
         yield from super().get_system_commands(screen)
 
 

@@ -11,7 +11,6 @@ snapshots of the TUI are stable. A round is committed in one transaction, like t
 from __future__ import annotations
 
 import json
-import math
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,8 @@ import numpy as np
 from PIL import Image
 
 from arena.db import Action, Database, Event, Round, Season, Streamer, StreamStat, dumps
-from arena.scoring import Rating, new_rating, rate_round, standings
+from arena.rules import is_window_round, relegation_zone, rounds_into_window, window_ern, window_order
+from arena.scoring import Rating, new_rating, score_round
 
 PERSONAS = [
     (
@@ -279,9 +279,8 @@ class SeasonWriter:
             i: round(100.0 * self.live[i]["quality"] + 7.0 * ((i * 7 + r * 3) % 5) + float(self.rng.integers(0, 20)), 2)
             for i in ids
         }
-        new = rate_round({i: self.ratings[i] for i in ids}, ern)
+        new, table = score_round({i: self.ratings[i] for i in ids}, ern)
         self.ratings.update(new)
-        table = standings(ern, new)
         scored: dict[str, Any] = {}
         for k, s_ in enumerate(table):
             i = s_.streamer_id
@@ -359,11 +358,12 @@ class SeasonWriter:
                 s.add(row)
             for ev in events:
                 s.add(ev)
-            if r % self.every == 0 and r < self.rounds:
-                window = {i: float(np.mean(self.history[i][-self.every :])) for i in ids}
-                order = sorted(ids, key=lambda i: (-window[i], -new[i].ordinal, i))
-                n = min(len(ids) - 1, max(1, math.floor(len(ids) * self.fraction)))
-                for gone in order[-n:]:
+            if is_window_round(r, self.every, self.rounds):  # the league's rules, as the loop relegates
+                window = {i: window_ern(self.history[i], rounds_into_window(r, self.every)) for i in ids}
+                ordinal = {i: new[i].ordinal for i in ids}
+                zone = relegation_zone(window, ordinal, self.fraction)
+                parent = window_order(ids, window, ordinal)[0]  # the window's best spawns the replacement
+                for gone in zone:
                     st = self.live.pop(gone)
                     row = s.get(Streamer, gone)
                     row.status, row.relegated_round = "relegated", r
@@ -375,7 +375,6 @@ class SeasonWriter:
                         )
                     )
                     self.ratings.pop(gone, None)
-                    parent = order[0]
                     pst = self.live[parent]
                     base = pst["name"].split(" ")
                     base = " ".join(base[:-1]) if base[-1] in ROMAN else pst["name"]

@@ -9,26 +9,19 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
-from tui.data import (
-    ArenaData,
-    DatabaseMissing,
-    FeedItem,
-    SeasonSource,
-    category_of,
-    resolve_run_dir,
-    sparkline,
-    zone_size,
-)
+from tui.format import sparkline
+from tui.model import FeedItem, category_of
+from tui.poller import SeasonSource
+from tui.store import ArenaData, DatabaseMissing, resolve_run_dir
 from tui.widgets.feed import FeedFilter
 from tui.widgets.thumbnail import HalfBlockImage
 
 
-def test_sparkline_and_zone_size():
+def test_sparkline():
     assert sparkline([]) == ""
     assert sparkline([1, 1, 1]) == "▄▄▄"
     assert sparkline([0, 7]) == "▁█"
     assert len(sparkline(range(20), 8)) == 8
-    assert [zone_size(n, 0.2) for n in (1, 2, 5, 6, 10, 11)] == [0, 1, 1, 1, 2, 2]
 
 
 def test_categories():

@@ -4,18 +4,26 @@ app's `SeasonModel` when it has changed (called on new data and when the screen 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, cast
 
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Static
 
-from tui.data import SeasonModel
+from tui.fold import SeasonModel
 from tui.widgets.navbar import NavBar, status_text
 
-if TYPE_CHECKING:
-    from tui.app import ArenaApp
+
+class SeasonHost(Protocol):
+    """What a screen may read from the app: the season being watched and the problem line, pure data. Commands
+    and navigation go the other way, as messages (`tui.messages`), so screens never need the app's class."""
+
+    @property
+    def model(self) -> SeasonModel | None: ...
+
+    @property
+    def problem(self) -> str | None: ...
 
 
 class ArenaScreen(Screen):
@@ -28,8 +36,8 @@ class ArenaScreen(Screen):
         self._seen_problem: str | None = None
 
     @property
-    def arena(self) -> ArenaApp:
-        return self.app  # type: ignore[return-value]
+    def arena(self) -> SeasonHost:
+        return cast(SeasonHost, self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()

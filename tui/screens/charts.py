@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from tui.data import SeasonModel
+from tui.fold import SeasonModel
 from tui.screens.base import ArenaScreen
 from tui.widgets.charts import SeasonChart, SparkRow
 

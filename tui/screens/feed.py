@@ -6,7 +6,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input
 
-from tui.data import CATEGORIES, SeasonModel
+from tui.fold import SeasonModel
+from tui.messages import ShowStreamer
+from tui.model import CATEGORIES
 from tui.screens.base import ArenaScreen
 from tui.widgets.feed import CATEGORY_KEYS, FeedTable, FilterBar
 
@@ -98,4 +100,4 @@ class FeedScreen(ArenaScreen):
 
     def on_feed_table_item_selected(self, event: FeedTable.ItemSelected) -> None:
         if event.item.streamer_id is not None:
-            self.arena.open_streamer(event.item.streamer_id)
+            self.post_message(ShowStreamer(event.item.streamer_id))

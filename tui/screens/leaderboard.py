@@ -8,7 +8,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from tui.data import RoundTable, SeasonInfo, SeasonModel
+from arena.rules import is_window_round, rounds_to_window
+from tui.fold import SeasonModel
+from tui.messages import ShowStreamer
+from tui.model import RoundTable, SeasonInfo
 from tui.screens.base import ArenaScreen
 from tui.widgets.feed import FeedFilter, FeedTable
 from tui.widgets.leaderboard import LeaderboardTable
@@ -16,6 +19,8 @@ from tui.widgets.thumbnail import Thumbnail
 
 
 def round_caption(info: SeasonInfo, table: RoundTable, n_live: int) -> Text:
+    """`Round r of N · online · relegation after rK`; the next window by the league's rules (`arena.rules`), so
+    the caption never announces a relegation the season will not hold (none after the last round)."""
     t = Text(no_wrap=True, overflow="ellipsis")
     if table.round == 0:
         t.append("no round scored yet", style="bold")
@@ -23,10 +28,9 @@ def round_caption(info: SeasonInfo, table: RoundTable, n_live: int) -> Text:
         t.append(f"Round {table.round}", style="bold")
         t.append(f" of {info.rounds_planned}")
         t.append(f" · {table.online:,.0f} online", style="dim")
-    every = max(1, info.relegation_every)
     if info.status != "finished" and table.round < info.rounds_planned:
-        next_window = (table.round // every + 1) * every
-        if next_window < info.rounds_planned:
+        next_window = table.round + rounds_to_window(table.round + 1, info.relegation_every)
+        if is_window_round(next_window, info.relegation_every, info.rounds_planned):
             t.append(f" · relegation after r{next_window}", style="red")
     return t
 
@@ -89,11 +93,11 @@ class LeaderboardScreen(ArenaScreen):
         self.query_one("#board-feed", FeedTable).append(items)
 
     def on_leaderboard_table_streamer_selected(self, event: LeaderboardTable.StreamerSelected) -> None:
-        self.arena.open_streamer(event.streamer_id)
+        self.post_message(ShowStreamer(event.streamer_id))
 
     def on_feed_table_item_selected(self, event: FeedTable.ItemSelected) -> None:
         if event.item.streamer_id is not None:
-            self.arena.open_streamer(event.item.streamer_id)
+            self.post_message(ShowStreamer(event.item.streamer_id))
 
     def action_sort(self) -> None:
         self.query_one(LeaderboardTable).action_cycle_sort()
@@ -105,4 +109,4 @@ class LeaderboardScreen(ArenaScreen):
         lb = self.query_one(LeaderboardTable)
         ids = lb.streamer_ids
         if ids and 0 <= lb.cursor_row < len(ids):
-            self.arena.open_streamer(ids[lb.cursor_row])
+            self.post_message(ShowStreamer(ids[lb.cursor_row]))

@@ -7,7 +7,8 @@ from textual.app import ComposeResult
 from textual.containers import Grid, VerticalScroll
 from textual.widgets import Static
 
-from tui.data import SeasonModel
+from tui.fold import SeasonModel
+from tui.messages import ShowStreamer
 from tui.screens.base import ArenaScreen
 from tui.widgets.thumbnail import PreviewCard
 
@@ -50,4 +51,4 @@ class PreviewsScreen(ArenaScreen):
             card.update(title, row.thumbnail, row.status)
 
     def on_preview_card_selected(self, event: PreviewCard.Selected) -> None:
-        self.arena.open_streamer(event.streamer_id)
+        self.post_message(ShowStreamer(event.streamer_id))

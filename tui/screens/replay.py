@@ -8,7 +8,8 @@ from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widgets import Static
 
-from tui.data import SeasonModel
+from tui.fold import SeasonModel
+from tui.messages import ShowStreamer
 from tui.screens.base import ArenaScreen
 from tui.screens.leaderboard import round_caption
 from tui.widgets.feed import FeedTable
@@ -118,11 +119,11 @@ class ReplayScreen(ArenaScreen):
         self.show_round(event.round)
 
     def on_leaderboard_table_streamer_selected(self, event: LeaderboardTable.StreamerSelected) -> None:
-        self.arena.open_streamer(event.streamer_id)
+        self.post_message(ShowStreamer(event.streamer_id))
 
     def on_feed_table_item_selected(self, event: FeedTable.ItemSelected) -> None:
         if event.item.streamer_id is not None:
-            self.arena.open_streamer(event.item.streamer_id)
+            self.post_message(ShowStreamer(event.item.streamer_id))
 
     def action_step(self, n: int) -> None:
         self.scrubber.action_step(n)
@@ -140,7 +141,7 @@ class ReplayScreen(ArenaScreen):
         lb = self.query_one("#replay-table", LeaderboardTable)
         ids = lb.streamer_ids
         if ids and 0 <= lb.cursor_row < len(ids):
-            self.arena.open_streamer(ids[lb.cursor_row])
+            self.post_message(ShowStreamer(ids[lb.cursor_row]))
 
     def action_play(self) -> None:
         scrub = self.scrubber

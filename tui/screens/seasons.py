@@ -11,7 +11,8 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.data import ArenaData, SeasonInfo
+from tui.model import SeasonInfo
+from tui.store import ArenaData
 from tui.widgets.navbar import STATUS_STYLE
 
 

@@ -13,7 +13,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static, TabbedContent, TabPane, Tree
 
-from tui.data import DecisionRecord, SeasonModel, StreamerInfo, format_args, sparkline
+from tui.fold import SeasonModel
+from tui.format import format_args, sparkline
+from tui.messages import ShowStreamer
+from tui.model import DecisionRecord, StreamerInfo
 from tui.screens.base import ArenaScreen
 from tui.widgets.feed import FeedTable
 from tui.widgets.leaderboard import STATUS
@@ -290,7 +293,7 @@ class StreamerScreen(ArenaScreen):
         if self.streamer_id not in ids or not ids:
             return
         i = (ids.index(self.streamer_id) + step) % len(ids)
-        self.app.switch_screen(StreamerScreen(ids[i]))
+        self.post_message(ShowStreamer(ids[i]))
 
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
         if (
@@ -298,7 +301,7 @@ class StreamerScreen(ArenaScreen):
             and isinstance(event.node.data, int)
             and event.node.data != self.streamer_id
         ):
-            self.arena.open_streamer(event.node.data)
+            self.post_message(ShowStreamer(event.node.data))
 
     def on_feed_table_item_selected(self, event: FeedTable.ItemSelected) -> None:
         event.stop()

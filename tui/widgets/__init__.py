@@ -1,1 +1,1 @@
-"""Widgets of the arena TUI. They take plain dataclasses from `tui.data` and never touch the database."""
+"""Widgets of the arena TUI. They take plain dataclasses from `tui.model` and never touch the database."""

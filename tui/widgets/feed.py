@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from tui.data import CATEGORIES, FeedItem
+from tui.model import CATEGORIES, FeedItem
 
 CATEGORY_STYLE = {
     "decision": "cyan",

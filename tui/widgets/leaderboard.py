@@ -12,7 +12,8 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 
-from tui.data import LeaderRow, sparkline
+from tui.format import sparkline
+from tui.model import LeaderRow
 
 
 class Cell(Text):

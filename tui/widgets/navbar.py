@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from tui.data import SeasonInfo
+from tui.model import SeasonInfo
 
 TABS = (
     ("board", "1", "Board"),
