@@ -1,5 +1,9 @@
 """The stream engine: many streams, one device, batched generation and exact buffer accounting.
 
+Over 400 lines on purpose: advance() and the steps it chooses between (a batch, a finetune step, a wait for
+the next output tick, a delivery) all move the one engine clock; apart they would scatter that invariant. The
+per-stream data, its report and its resume state live in media.engine_streams.
+
 Why this shape: the device generates sequentially, so streams compete for it. Streams whose settings share a
 batch key (resolution, steps) share one batched forward pass, each with its own prompt and its own seeded
 torch.Generator; groups take turns round-robin; a full buffer is skipped. Each batch costs engine time (from
@@ -26,7 +30,8 @@ the stream to its own finetuned model before its next batch. Batches are keyed b
 streams on the same model share a forward pass, a finetuned stream gets its own.
 
 Everything per stream that shapes future frames (previous keyframe, transition, guard, metrics history) is
-in state_dict(), so a resumed season continues bit-exact in "model" timing.
+in state_dict() (media.engine_streams.EngineStream.state_dict), so a resumed season continues bit-exact in
+"model" timing.
 """
 
 from __future__ import annotations
@@ -37,10 +42,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
-
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -48,14 +51,14 @@ import torch
 from media.buffer import StreamBuffer
 from media.cost_model import CostModel
 from media.embedding import Embedder
+from media.engine_streams import EngineStream, PendingBatch, SettingsSource, StreamReport, generator_seed
 from media.finetune_queue import FinetuneQueue
 from media.generator import FrameGenerator
-from media.metrics import RoundMetrics, check_references
+from media.metrics import check_references
 from media.settings import StreamSettings
 from media.temporal import (
     DriftGuard,
     DriftGuardConfig,
-    PromptTransition,
     colour_std,
     interpolate_keyframes,
     resize_frame,
@@ -66,83 +69,7 @@ log = logging.getLogger(__name__)
 
 COND_CACHE_SIZE = 512  # prompts whose conditioning is kept (a season uses far fewer)
 
-SettingsSource = Callable[[], StreamSettings]
 FrameCallback = Callable[[str, np.ndarray], None]
-
-
-@dataclass
-class StreamReport:
-    """What one stream did in a round (round counters) and since it started (`*_total`).
-
-    frames_generated counts keyframes from the generator, frames_interpolated the in-betweens made from
-    them; both entered the buffer (content-positive = entered >= output, with no stall). keyframe_strength
-    is the img2img strength of the stream's latest keyframe (1.0 = text-to-image; above the knob while
-    the drift guard re-injects noise), drift_guard_fired_total the keyframes it raised, and
-    transition_progress how far a prompt transition has travelled (None when none is running).
-    """
-
-    stream_id: str
-    frames_generated: int
-    frames_generated_total: int
-    frames_output: int
-    frames_output_total: int
-    frames_dropped_total: int
-    buffer_level: int
-    buffer_capacity: int
-    stall_count: int
-    stall_count_total: int
-    stall_seconds: float
-    stall_seconds_total: float
-    stall_seconds_per_second: list[float]
-    startup_delay: float | None
-    ttcp: float | None
-    content_positive: bool
-    metrics: dict[str, float]
-    thumbnail: np.ndarray
-    prompt_embedding: np.ndarray
-    settings: dict[str, Any] = field(default_factory=dict)
-    frames_interpolated: int = 0
-    frames_interpolated_total: int = 0
-    keyframe_strength: float | None = None
-    drift_guard_fired_total: int = 0
-    transition_progress: float | None = None
-    model: str = "base"  # the finetuned checkpoint the stream samples from, or "base"
-    finetune: dict[str, Any] | None = None  # progress of its queued finetune job, if any
-    finetune_seconds: float = 0.0  # device seconds finetune steps took this round (all streams share them)
-
-
-@dataclass
-class _Stream:
-    stream_id: str
-    source: SettingsSource
-    seed: int
-    settings: StreamSettings
-    buffer: StreamBuffer
-    generator: torch.Generator
-    settings_seed: int
-    metrics: RoundMetrics = field(default_factory=RoundMetrics.sampled)
-    guard: DriftGuard = field(default_factory=DriftGuard)
-    prev_frame: np.ndarray | None = None  # the latest keyframe: img2img init and interpolation start
-    transition: PromptTransition | None = None
-    last_strength: float | None = None
-    model: FrameGenerator | None = None  # None = the engine's base generator
-    model_key: str = ""  # batch key part: "" for the base, the model id of a finetuned copy
-    model_name: str | None = None  # its checkpoint, relative to the engine's checkpoint folder
-
-
-@dataclass
-class _Batch:
-    """A generated batch whose frames arrive at `end` (engine time): per stream, its in-betweens then its
-    keyframe (the last frame of each group)."""
-
-    ids: list[str]
-    groups: list[list[np.ndarray]]
-    end: float
-
-
-def generator_seed(stream_seed: int, settings_seed: int) -> int:
-    """The torch seed of a stream: its own seed mixed with the `seed` knob (changing the knob reseeds)."""
-    return (int(stream_seed) * 1_000_003 + int(settings_seed)) % (2**63)
 
 
 class StreamEngine:
@@ -172,12 +99,12 @@ class StreamEngine:
         self._cond_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._references: dict[str, np.ndarray] = {}
         self.now = 0.0
-        self._streams: dict[str, _Stream] = {}
+        self._streams: dict[str, EngineStream] = {}
         self._lock = threading.RLock()
         self._last_key: tuple[str, int, int] | None = None
         self.finetunes = FinetuneQueue(generator, checkpoint_dir, share=finetune_share)
         self._round_finetune_seconds = 0.0
-        self._pending: _Batch | None = None
+        self._pending: PendingBatch | None = None
         self._round = (0.0, 0.0)
         self._wall_base = (0.0, time.perf_counter())
         # Where advance() spends wall time, so a benchmark can check engine overhead vs raw generation.
@@ -214,7 +141,7 @@ class StreamEngine:
             buf = StreamBuffer(cap, settings.fps, start_time=self.now)
             buf.begin_round(*self._round)  # a stream added mid-round is binned on the round's seconds
             gen = torch.Generator().manual_seed(generator_seed(seed, settings.seed))
-            st = _Stream(stream_id, settings_source, int(seed), settings, buf, gen, settings.seed)
+            st = EngineStream(stream_id, settings_source, int(seed), settings, buf, gen, settings.seed)
             st.guard = DriftGuard(self.drift_guard)
             st.metrics.references = self._references
             st.metrics.set_fps(settings.fps)
@@ -231,14 +158,7 @@ class StreamEngine:
         """Swap a stream to a finetuned checkpoint (None: back to the base) before its next batch."""
         model = None if checkpoint is None else self.finetunes.load(checkpoint)
         with self._lock:
-            self._assign_model(self._streams[stream_id], model, checkpoint)
-
-    @staticmethod
-    def _assign_model(st: _Stream, model: FrameGenerator | None, name: str | None) -> None:
-        from media.finetune import model_id
-
-        st.model, st.model_name = model, name
-        st.model_key = "" if model is None else model_id(model)
+            self._streams[stream_id].use_model(model, checkpoint)
 
     def finetune(
         self, stream_id: str, owner: str, frames: np.ndarray, prompt: str, *, steps: int, seed: int, **options: Any
@@ -332,7 +252,7 @@ class StreamEngine:
         return {st.stream_id: self._report(st) for st in self._snapshot()}
 
     # ---------------------------------------------------------------- internals
-    def _snapshot(self) -> list[_Stream]:
+    def _snapshot(self) -> list[EngineStream]:
         with self._lock:
             return list(self._streams.values())
 
@@ -346,7 +266,7 @@ class StreamEngine:
         if self.timing == "wall" and self._clock() < t:
             self._wall_base = (t, time.perf_counter())
 
-    def _callback(self, st: _Stream, on_frame: FrameCallback | None, cache: dict) -> Callable[[np.ndarray], None]:
+    def _callback(self, st: EngineStream, on_frame: FrameCallback | None, cache: dict) -> Callable[[np.ndarray], None]:
         cb = cache.get(st.stream_id)
         if cb is None:
             metrics, sid = st.metrics, st.stream_id
@@ -363,7 +283,7 @@ class StreamEngine:
         for st in self._snapshot():
             st.buffer.advance(t, self._callback(st, on_frame, callbacks))
 
-    def _refresh_settings(self, streams: list[_Stream]) -> None:
+    def _refresh_settings(self, streams: list[EngineStream]) -> None:
         """Read every stream's knobs; a failing source keeps the previous settings (a slow agent cannot crash us)."""
         for st in streams:
             try:
@@ -385,17 +305,8 @@ class StreamEngine:
                 st.generator.manual_seed(generator_seed(st.seed, new.seed))
                 st.settings_seed = new.seed
             if new.prompt != st.settings.prompt:
-                self._start_transition(st, new)
+                st.start_transition(new, self._encode, self.now)
             st.settings = new
-
-    def _start_transition(self, st: _Stream, new: StreamSettings) -> None:
-        """The prompt changed: travel from the conditioning in use now (mid-transition: the blend) to the new
-        prompt's; a cut if transition_seconds is 0 or nothing was generated yet. The guard re-measures."""
-        if st.prev_frame is not None and new.transition_seconds > 0:
-            st.transition = PromptTransition(self._conditioning(st), self.now, float(new.transition_seconds))
-        else:
-            st.transition = None
-        st.guard.reset_reference()
 
     def _encode(self, prompt: str) -> np.ndarray:
         """The generator's conditioning of one prompt (LRU cache by text; encoded alone, see the docstring)."""
@@ -409,21 +320,11 @@ class StreamEngine:
             self._cond_cache.move_to_end(prompt)
         return cond
 
-    def _conditioning(self, st: _Stream) -> np.ndarray:
-        """The stream's conditioning at engine time `now`: its prompt's, or the transition's blend."""
-        target = self._encode(st.settings.prompt)
-        if st.transition is None:
-            return target
-        if st.transition.weight(self.now) >= 1.0 or st.transition.start_cond.shape != target.shape:
-            st.transition = None
-            return target
-        return st.transition.cond(target, self.now)
-
-    def _next_group(self, streams: list[_Stream]) -> tuple[tuple[str, int, int], list[_Stream]] | None:
+    def _next_group(self, streams: list[EngineStream]) -> tuple[tuple[str, int, int], list[EngineStream]] | None:
         """The next batch key after the last one served (sorted keys, wrapping), among non-full streams."""
-        groups: dict[tuple[str, int, int], list[_Stream]] = {}
+        groups: dict[tuple[str, int, int], list[EngineStream]] = {}
         for st in streams:
-            if st.buffer.room >= self._group_size(st):
+            if st.buffer.room >= st.group_size():
                 groups.setdefault((st.model_key, *st.settings.batch_key()), []).append(st)
         if not groups:
             return None
@@ -433,12 +334,7 @@ class StreamEngine:
         self._last_key = key
         return key, groups[key]
 
-    @staticmethod
-    def _group_size(st: _Stream) -> int:
-        """Frames the stream's next keyframe brings into its buffer (in-betweens need a previous keyframe)."""
-        return 1 if st.prev_frame is None else st.settings.interpolation
-
-    def _run_finetune_step(self) -> _Batch:
+    def _run_finetune_step(self) -> PendingBatch:
         """One finetune step on the device; its time passes like a batch's, with no frames arriving."""
         seconds, finished = self.finetunes.step(self.cost_model, self.timing)
         self._round_finetune_seconds += seconds
@@ -447,14 +343,14 @@ class StreamEngine:
             with self._lock:
                 st = self._streams.get(finished.stream_id)
                 if st is not None:
-                    self._assign_model(st, model, name)
+                    st.use_model(model, name)
         end = self.now + seconds if self.timing == "model" else max(self._clock(), self.now)
-        return _Batch([], [], end)
+        return PendingBatch([], [], end)
 
-    def _run_batch(self, key: tuple[str, int, int], streams: list[_Stream]) -> _Batch:
+    def _run_batch(self, key: tuple[str, int, int], streams: list[EngineStream]) -> PendingBatch:
         _, resolution, steps = key
         generator = streams[0].model or self.generator
-        cond = np.stack([self._conditioning(st) for st in streams])
+        cond = np.stack([st.conditioning(self._encode, self.now) for st in streams])
         prevs = [None if st.prev_frame is None else resize_frame(st.prev_frame, resolution) for st in streams]
         strength = np.array(
             [1.0 if p is None else st.guard.strength(st.settings.strength) for st, p in zip(streams, prevs)]
@@ -487,9 +383,9 @@ class StreamEngine:
             st.guard.observe(float(stds[i]), float(sats[i]))
             st.prev_frame = key_frame
             st.last_strength = float(strength[i])
-        return _Batch([st.stream_id for st in streams], groups, end)
+        return PendingBatch([st.stream_id for st in streams], groups, end)
 
-    def _deliver(self, batch: _Batch, on_frame: FrameCallback | None, callbacks: dict) -> None:
+    def _deliver(self, batch: PendingBatch, on_frame: FrameCallback | None, callbacks: dict) -> None:
         self._pending = None
         with self._lock:
             targets = [(self._streams.get(sid), group) for sid, group in zip(batch.ids, batch.groups)]
@@ -525,70 +421,15 @@ class StreamEngine:
         self._set_now(target)
         return True
 
-    def _report(self, st: _Stream) -> StreamReport:
-        buf = st.buffer
-        thumb = buf.last_output if buf.last_output is not None else buf.last_pushed
-        if thumb is None:
-            r = st.settings.resolution
-            thumb = np.zeros((r, r, 3), dtype=np.uint8)
-        tr = st.transition
-        return StreamReport(
-            stream_id=st.stream_id,
-            frames_generated=buf.round_frames_generated,
-            frames_generated_total=buf.frames_generated,
-            frames_output=buf.round_frames_output,
-            frames_output_total=buf.frames_output,
-            frames_dropped_total=buf.frames_dropped,
-            buffer_level=buf.level,
-            buffer_capacity=buf.capacity,
-            stall_count=buf.round_stall_count,
-            stall_count_total=buf.stall_count,
-            stall_seconds=buf.round_stall_seconds,
-            stall_seconds_total=buf.stall_seconds,
-            stall_seconds_per_second=list(buf.round_stall_bins),
-            startup_delay=buf.startup_delay,
-            ttcp=buf.ttcp,
-            content_positive=(
-                buf.started and not buf.stalled and buf.round_stall_count == 0 and buf.round_stall_seconds == 0
-            ),
-            metrics=st.metrics.result(),
-            thumbnail=np.array(thumb),
-            prompt_embedding=self.embedder.embed([st.settings.prompt])[0].astype(np.float32),
-            settings=st.settings.model_dump(),
-            frames_interpolated=buf.round_frames_interpolated,
-            frames_interpolated_total=buf.frames_interpolated,
-            keyframe_strength=st.last_strength,
-            drift_guard_fired_total=st.guard.fired_total,
-            transition_progress=None if tr is None else tr.weight(self.now),
-            model=st.model_name or "base",
-            finetune=self.finetunes.pending(st.stream_id),
-            finetune_seconds=self._round_finetune_seconds,
-        )
+    def _report(self, st: EngineStream) -> StreamReport:
+        return st.report(self.now, self.embedder, self.finetunes.pending(st.stream_id), self._round_finetune_seconds)
 
     # ------------------------------------------------------------------- resume
     def state_dict(self) -> dict[str, Any]:
         """Engine time, round-robin position, the batch in flight and every stream's buffer and RNG state."""
         with self._lock:
-            streams = {
-                sid: {
-                    "seed": st.seed,
-                    "settings_seed": st.settings_seed,
-                    "settings": st.settings.model_dump(),
-                    "generator_state": st.generator.get_state().numpy().copy(),
-                    "buffer": st.buffer.state_dict(),
-                    "metrics": st.metrics.state_dict(),
-                    "guard": st.guard.state_dict(),
-                    "prev_frame": None if st.prev_frame is None else st.prev_frame.copy(),
-                    "transition": None if st.transition is None else st.transition.state_dict(),
-                    "last_strength": st.last_strength,
-                    "model_name": st.model_name,
-                }
-                for sid, st in self._streams.items()
-            }
-        pending = None
-        if self._pending is not None:
-            p = self._pending
-            pending = {"ids": list(p.ids), "groups": [[f.copy() for f in g] for g in p.groups], "end": p.end}
+            streams = {sid: st.state_dict() for sid, st in self._streams.items()}
+        pending = None if self._pending is None else self._pending.state_dict()
         return {
             "now": self.now,
             "last_key": None if self._last_key is None else list(self._last_key),
@@ -613,28 +454,13 @@ class StreamEngine:
             key = state["last_key"]
             self._last_key = None if key is None else tuple(([""] if len(key) == 2 else []) + list(key))
             self._round = tuple(state["round"])
-            p = state["pending"]
-            self._pending = (
-                None
-                if p is None
-                else _Batch(list(p["ids"]), [[np.array(f, dtype=np.uint8) for f in g] for g in p["groups"]], p["end"])
-            )
+            self._pending = PendingBatch.from_state(state["pending"])
             self._references = {k: np.array(v, dtype=np.float64) for k, v in state.get("references", {}).items()}
             for sid, s in state["streams"].items():
                 st = self._streams[sid]
-                st.seed = int(s["seed"])
-                st.settings_seed = int(s["settings_seed"])
-                st.settings = StreamSettings.model_validate(s["settings"])
-                st.generator.set_state(torch.from_numpy(np.asarray(s["generator_state"], dtype=np.uint8).copy()))
-                st.buffer.load_state_dict(s["buffer"])
-                st.metrics.load_state_dict(s["metrics"])
-                st.metrics.references = self._references
-                st.guard.load_state_dict(s["guard"])
-                st.prev_frame = None if s["prev_frame"] is None else np.array(s["prev_frame"], dtype=np.uint8)
-                st.transition = PromptTransition.from_state(s["transition"])
-                st.last_strength = s["last_strength"]
+                st.load_state_dict(s, self._references)
                 name = s.get("model_name")
-                self._assign_model(st, None if name is None else self.finetunes.load(name), name)
+                st.use_model(None if name is None else self.finetunes.load(name), name)
             if "finetunes" in state:
                 self.finetunes.load_state_dict(state["finetunes"])
             self._round_finetune_seconds = float(state.get("round_finetune_seconds", 0.0))

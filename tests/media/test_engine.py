@@ -12,7 +12,8 @@ import pytest
 
 from media.cost_model import CostModel, calibrate
 from media.embedding import get_text_embedder
-from media.engine import StreamEngine, StreamReport
+from media.engine import StreamEngine
+from media.engine_streams import StreamReport
 from media.generator import GeneratorConfig, TinyDiffusionGenerator
 from media.settings import StreamSettings
 
