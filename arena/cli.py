@@ -1,7 +1,9 @@
-"""`python -m arena`: run, resume, list and inspect seasons.
+"""The arena's commands: run, resume, list and inspect seasons (`arena.__main__` is the program entry).
 
-Every error a user can cause ends in one line on stderr and exit status 2, before anything is written.
-Ctrl-C during a season stops it at the next tick with every finished round stored; a second Ctrl-C aborts.
+Every error a user can cause is a `common.errors.UserError` and ends in one line on stderr and exit status 2,
+before anything is written. Ctrl-C during a season stops it at the next tick with every finished round stored;
+a second Ctrl-C aborts. The TUI is not imported here (tui sits above arena): `main` takes the callable that
+shows a season (`watch`), and the program entry passes `tui.app.run_tui`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -18,21 +21,31 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agents.yamlfile import ConfigError
+from common.errors import ConfigError, UserError
 
 console = Console()
 err_console = Console(stderr=True)
 
+#: Shows a season in front of the user: (database path, season name or None for the latest) -> exit status.
+Watch = Callable[[str, str | None], int]
 
-class CliError(Exception):
-    exit_code = 2
+#: The flag each overridable config field comes from, so a bad value is blamed on what the user typed.
+FLAGS = {
+    "seed": "--seed",
+    "rounds": "--rounds",
+    "policy": "--policy",
+    "database": "--db",
+    "name": "--name",
+    "clock": "--live",
+}
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse prints usage on error; we want the project's one clear line and exit status 2."""
+    """argparse prints usage on error; we want the project's one clear line and exit status 2 (a bad flag is
+    a ConfigError like a bad YAML field)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise CliError(f"{self.prog}: {message}")
+        raise ConfigError(f"{self.prog}: {message}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,14 +94,14 @@ def _open_db(path: str, *, must_exist: bool = True):
     from arena.db import Database
 
     if must_exist and "://" not in path and not Path(path).exists():
-        raise CliError(f"database {path} does not exist")
+        raise ConfigError(f"database {path} does not exist")
     return Database(path)
 
 
 def _season(db, key: str):
     season = db.season(key)
     if season is None:
-        raise CliError(f"no season {key!r} in {db.url}")
+        raise ConfigError(f"no season {key!r} in {db.url}")
     return season
 
 
@@ -170,8 +183,11 @@ def cmd_run(args) -> int:
         overrides["clock"] = "live"
     if args.llm and not args.policy:
         overrides["policy"] = "llm"
+    watch = _watcher(args) if args.tui else None  # before anything is written
     config = _with_llm(
-        load_season_config(args.config, **overrides) if not _replay_source(args) else _replay_config(args, overrides),
+        load_season_config(args.config, flags=FLAGS, **overrides)
+        if not _replay_source(args)
+        else _replay_config(args, overrides),
         args.llm,
     )
     _check_llm_environment(config)
@@ -183,8 +199,8 @@ def cmd_run(args) -> int:
             import webbrowser
 
             webbrowser.open(runner.broadcaster.url)
-    if args.tui:
-        return _run_with_tui(runner)
+    if watch is not None:
+        return _run_with_tui(runner, watch)
     return _run_season(runner)
 
 
@@ -211,7 +227,7 @@ def _replay_config(args, overrides: dict):
     try:
         return SeasonConfig.model_validate(data)
     except ValueError as exc:
-        raise CliError(f"season {source!r}: stored config no longer valid: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(f"season {source!r}: stored config no longer valid: {str(exc).splitlines()[0]}") from None
 
 
 def _check_llm_environment(config) -> None:
@@ -223,7 +239,7 @@ def _check_llm_environment(config) -> None:
         try:
             choose_dtype()
         except ValueError as exc:
-            raise CliError(str(exc)) from None
+            raise ConfigError(str(exc)) from None
 
 
 def _with_llm(config, model: str | None):
@@ -237,15 +253,21 @@ def _with_llm(config, model: str | None):
     try:
         return SeasonConfig.model_validate(data)
     except ValueError as exc:
-        raise CliError(f"--llm {model!r}: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(f"--llm {model!r}: {str(exc).splitlines()[0]}") from None
 
 
-def _run_with_tui(runner) -> int:
+def _watcher(args: argparse.Namespace) -> Watch:
+    """The TUI launcher `main` was given; without one (a library caller), the TUI commands are a user error."""
+    watch: Watch | None = getattr(args, "watch", None)
+    if watch is None:
+        raise ConfigError("the TUI is not available here; run it with `python -m arena`")
+    return watch
+
+
+def _run_with_tui(runner, watch: Watch) -> int:
     """The season plays in a worker thread; the TUI reads the same database in front. Leaving the TUI
     stops the season at its next tick (everything finished is stored; resume continues it)."""
     import threading
-
-    from tui.app import run_tui
 
     box: dict[str, object] = {}
 
@@ -257,7 +279,7 @@ def _run_with_tui(runner) -> int:
 
     worker = threading.Thread(target=play, name="season", daemon=True)
     worker.start()
-    code = run_tui(runner.db.url.removeprefix("sqlite:///"), runner.season.name)
+    code = watch(runner.db.url.removeprefix("sqlite:///"), runner.season.name)
     runner.stop_event.set()
     worker.join()
     if "error" in box:
@@ -293,7 +315,7 @@ def cmd_leaderboard(args) -> int:
     season = _season(db, args.season)
     rnd = args.round if args.round is not None else season.rounds_done
     if rnd < 1 or rnd > season.rounds_done:
-        raise CliError(f"--round {rnd}: season {season.name} has rounds 1..{season.rounds_done}")
+        raise ConfigError(f"--round {rnd}: season {season.name} has rounds 1..{season.rounds_done}")
     streamers = {s.id: s for s in db.streamers(season.id)}
     rows = [
         {
@@ -336,9 +358,7 @@ def cmd_replay(args) -> int:
 
 
 def cmd_tui(args) -> int:
-    from tui.app import run_tui
-
-    return run_tui(args.db, args.season)
+    return _watcher(args)(args.db, args.season)
 
 
 def cmd_schema(args) -> int:
@@ -365,19 +385,22 @@ COMMANDS = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, watch: Watch | None = None) -> int:
+    """Run one command; returns its exit status. `watch` shows a season (the TUI; `arena.__main__` passes
+    `tui.app.run_tui`); without it `run --tui` and `tui` are a one-line error."""
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser().parse_args(argv or ["run"])
         if args.command is None:
             args = build_parser().parse_args(["run", *argv])
+        args.watch = watch
         logging.basicConfig(
             level=logging.DEBUG if args.verbose else logging.WARNING,
             format="%(message)s",
             handlers=[RichHandler(console=err_console, show_path=False)],
         )
         return COMMANDS[args.command](args)
-    except (CliError, ConfigError) as exc:
+    except UserError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:

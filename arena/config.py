@@ -6,14 +6,16 @@ row's stored config is enough to resume or re-run it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from agents.yamlfile import ConfigError, load_model
+from agents.yamlfile import read_mapping, validation_message
 from arena.audience import AudienceConfig
+from common.errors import ConfigError
 from crews.llm_config import LLMSection  # also switches crewai/litellm network features off
 from media.backends import GeneratorModelConfig
 from media.broadcast import BroadcastConfig
@@ -112,12 +114,29 @@ def default_config_path() -> Path:
     return Path(str(resources.files("arena") / "configs" / "default.yaml"))
 
 
-def load_season_config(path: str | Path | None = None, **overrides: Any) -> SeasonConfig:
-    """Load and validate a season YAML; CLI overrides (seed, rounds, policy, db...) are applied before
-    validation so a bad flag is reported the same way as a bad field."""
+def load_season_config(
+    path: str | Path | None = None, *, flags: Mapping[str, str] | None = None, **overrides: Any
+) -> SeasonConfig:
+    """Load and validate a season YAML with CLI overrides (seed, rounds, policy, db...) applied before
+    validation. A bad override is blamed on the flag the user typed (`flags` maps a field to its flag, e.g.
+    database -> --db; default --<field>), not on a line of a file that never held it."""
     path = Path(path) if path is not None else default_config_path()
     clean = {k: v for k, v in overrides.items() if v is not None}
-    return load_model(path, SeasonConfig, data_override=clean)
+    data, node = read_mapping(path)
+    try:
+        return SeasonConfig.model_validate({**data, **clean})
+    except ValidationError as exc:
+        raise ConfigError(_override_message(exc, clean, flags or {}) or validation_message(path, exc, node)) from None
+
+
+def _override_message(exc: ValidationError, overrides: Mapping[str, Any], flags: Mapping[str, str]) -> str | None:
+    """One line for the first validation error that lies in an overridden field, naming its flag."""
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        if loc and loc[0] in overrides:
+            flag = flags.get(str(loc[0]), f"--{loc[0]}")
+            return f"{flag} {overrides[loc[0]]!r}: {err['msg']}"
+    return None
 
 
 __all__ = ["ConfigError", "SeasonConfig", "load_season_config", "default_config_path", "POLICIES"]

@@ -141,6 +141,62 @@ def test_bad_flags_and_unknown_things(tmp_path):
     assert [s.name for s in Database(str(tmp_path / "arena.db")).seasons()] == ["x"]  # nothing written, x kept
 
 
+def one_line(r: subprocess.CompletedProcess) -> str:
+    lines = [line for line in r.stderr.strip().splitlines() if line.strip()]
+    assert r.returncode == 2 and len(lines) == 1, (r.returncode, r.stderr)
+    return lines[0]
+
+
+def test_a_db_that_is_not_sqlite_is_one_line_exit_2_and_untouched(tmp_path):
+    bad = tmp_path / "notes.db"
+    bad.write_bytes(b"my notes, not a database\n" * 40)
+    before = bad.read_bytes()
+    cfg = write_config(tmp_path, rounds=1)
+    for args in (
+        ("run", "--config", str(cfg), "--db", str(bad), "--name", "z"),
+        ("seasons", "--db", str(bad)),
+        ("leaderboard", "z", "--db", str(bad)),
+    ):
+        line = one_line(arena(*args, cwd=tmp_path))
+        assert line.startswith("error: ") and str(bad) in line and "not a SQLite database" in line, line
+    assert bad.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db", "season.yaml"]  # no -wal, -shm, runs/
+
+
+@pytest.mark.parametrize(
+    "flags, expect",
+    [
+        (("--rounds", "-1"), "--rounds -1: Input should be greater than or equal to 1"),
+        (("--seed", "-3"), "--seed -3: "),
+        (("--name", "no spaces"), "--name 'no spaces': String should match pattern"),
+    ],
+)
+def test_a_bad_flag_value_names_the_flag_not_the_config_file(kept_season, tmp_path, flags, expect):
+    line = one_line(arena("run", *flags, "--db", str(kept_season), cwd=tmp_path))
+    assert expect in line and "default.yaml" not in line and "line " not in line, line
+    assert [s.name for s in Database(str(kept_season)).seasons()] == ["keep"]
+
+
+def test_the_tui_is_wired_in_by_the_program_entry_not_by_arena_cli(tmp_path):
+    """`python -m arena` reaches tui.app.run_tui; arena.cli itself never imports tui (tui sits above arena)."""
+    line = one_line(arena("tui", "--db", str(tmp_path / "none.db"), cwd=tmp_path))
+    assert line.startswith("tui: database") and "does not exist" in line, line
+    code = (
+        "import sys\nfrom arena.cli import main\nrc = main(['tui', '--db', 'none.db'])\n"
+        "print(rc, any(m == 'tui' or m.startswith('tui.') for m in sys.modules))"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert r.stdout.split() == ["2", "False"], r.stdout + r.stderr
+    assert "error: the TUI is not available here" in r.stderr
+
+
 def standings(db: Path, name: str) -> list[tuple]:
     d = Database(str(db))
     s = d.season(name)
