@@ -15,8 +15,8 @@ from typing import Any
 from crewai.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
 
-from policies.base import Act
 from crews.recording import CallSession
+from policies.base import Act
 from tools.observation import Observation
 from tools.stream_tools import (
     FINETUNE_MAX_STEPS,

@@ -10,20 +10,29 @@ a season YAML ends up in the stored season config, the event log and every copy 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-DEFAULT_MODEL = "embedded/smollm2-135m"
+# crews.llm imports neither torch nor litellm at package level: these are the cheap names/dtype modules.
+from crews.llm.dtype import choose_dtype, cpu_has_bf16
+from crews.llm.names import EMBEDDED_PREFIX, is_embedded
+from crews.llm.names import MODEL as DEFAULT_MODEL
+
+# Re-exported: the CLI checks the model string and the dtype through this, the public config module.
+__all__ = [
+    "DEFAULT_MODEL",
+    "EMBEDDED_PREFIX",
+    "REPLAY_PREFIX",
+    "LLMSection",
+    "build_llm",
+    "choose_dtype",
+    "cpu_has_bf16",
+    "is_embedded",
+    "quiet_network_env",
+]
+
 REPLAY_PREFIX = "replay:"
-EMBEDDED_PREFIX = "embedded/"  # crews.llm.provider registers this litellm provider (imported lazily: it loads torch)
-
-
-def is_embedded(model: str) -> bool:
-    """True for the in-process model (`embedded/...`), which needs loading and a host thread; not for remote
-    or replayed models."""
-    return model.startswith(EMBEDDED_PREFIX)
 
 
 # Set before crewai/litellm are imported anywhere in the process (crews.llm_config is imported by
@@ -96,39 +105,18 @@ class LLMSection(BaseModel):
         return self.model[len(REPLAY_PREFIX) :] if self.model.startswith(REPLAY_PREFIX) else None
 
 
-def cpu_has_bf16() -> bool:
-    """True when the CPU has native bfloat16 dot products (AVX512-BF16 or AMX), read from /proc/cpuinfo."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        return False
-    return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
-
-
-def choose_dtype() -> str:
-    """`TOTOROID_LLM_DTYPE` (float32 | bfloat16), else bfloat16 where the CPU computes it natively.
-
-    Decoding a 135M model on CPU reads every weight once per token, so it is bound by memory bandwidth:
-    bfloat16 halves the bytes. bench/llm_speed.py on the 2-core dev machine: 43 -> 29 ms per decode step,
-    500-token prefill 1.11 -> 0.38 s, float32's greedy token kept 95% of the time (mean KL 0.0015). Dynamic
-    int8 was faster still but its greedy tokens diverged badly (ad-hoc check, not kept). Without native
-    support bfloat16 is emulated and slower, so those CPUs stay on float32."""
-    env = os.environ.get("TOTOROID_LLM_DTYPE", "").strip().lower()
-    if env:
-        if env not in ("float32", "bfloat16"):
-            raise ValueError(f"environment variable TOTOROID_LLM_DTYPE must be float32 or bfloat16, not {env[:20]!r}")
-        return env
-    return "bfloat16" if cpu_has_bf16() else "float32"
-
-
 def build_llm(section: LLMSection, *, model: str | None = None, **extra: Any):
     """A `crewai.LLM` for `section`, always on the litellm path (is_litellm=True) so every call, whatever
     the provider, goes through litellm: one code path, one cost map, one place to record."""
+    # Deferred, not a cycle: crewai takes seconds to import and this module is loaded by every entry point.
     from crews.recording import RecordingLLM
 
     model = model or section.model
     if is_embedded(model):
-        import crews.llm  # noqa: F401  (registers the embedded provider with litellm; loads the model lazily)
+        # Deferred, not a cycle (crews.llm never imports this module): the provider loads torch and litellm.
+        from crews.llm.provider import register
+
+        register()  # the model itself loads lazily, on the first call
 
     kwargs: dict[str, Any] = {
         "temperature": section.temperature,

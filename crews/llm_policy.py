@@ -22,10 +22,13 @@ from typing import Any
 import numpy as np
 
 from agents.persona import Persona
+from crews.agent import build_agent, build_crew, build_task
+from crews.crew_tools import make_tools
+from crews.llm.embedded_model import get_model
 from crews.llm_config import LLMSection, build_llm, is_embedded
 from crews.llm_replay import register_replay
-from policies.base import Act, Completer, Policy
 from crews.recording import CallSession
+from policies.base import Act, Completer, Policy
 from tools.observation import Observation
 
 
@@ -68,13 +71,11 @@ class LLMPolicy(Policy):
         self._lock = threading.Lock()
 
     def prepare(self) -> dict[str, Any] | None:
-        """Load the embedded model (and crewai) before round 1; remote and replayed models need nothing."""
+        """Load the embedded model before round 1 (crewai came with this module); remote and replayed models need
+        nothing."""
         if not is_embedded(self.model):
             return None
         t = time.perf_counter()
-        import crews.agent  # noqa: F401  (crewai's import is a few seconds of the first decision otherwise)
-        from crews.llm.embedded_model import get_model
-
         m = get_model()
         m.generate(m.tokenizer.encode("Hello"), max_new_tokens=1)  # first forward pass initialises the kernels
         return {
@@ -134,9 +135,6 @@ class LLMPolicy(Policy):
         return s
 
     def _crew(self, obs: Observation, act: Act, session: CallSession):
-        from crews.agent import build_agent, build_crew, build_task
-        from crews.crew_tools import make_tools
-
         persona = self.personas.get(obs.stream_id)
         llm = build_llm(self.section, model=self.model).bind(session)
         agent = build_agent(
@@ -164,8 +162,6 @@ class LLMPolicy(Policy):
         """The embedded model runs on this event loop's thread while decisions await it (host_thread)."""
         if not is_embedded(self.model):
             return contextlib.nullcontext()
-        from crews.llm.embedded_model import get_model
-
         return get_model().host.hosted_by(asyncio.get_running_loop())
 
     def decide(self, obs: Observation, act: Act, rng: np.random.Generator) -> None:

@@ -15,10 +15,10 @@ import threading
 import time
 from typing import Any
 
-import litellm
 from litellm import CustomLLM
 from litellm.types.utils import ChatCompletionMessageToolCall, Choices, Function, Message, ModelResponse, Usage
 
+from crews.llm.registration import register_model_info, register_provider
 from crews.recording import request_fingerprint
 
 PROVIDER = "replay"
@@ -129,42 +129,12 @@ class ReplayProvider(CustomLLM):
 
 
 def register_replay(season: str, records: list[dict[str, Any]]) -> str:
-    """Install the provider for `season` and return the model string to give crewai (`replay/<season>`).
+    """Install the provider for `season` (replacing an earlier replay) and return the model string to give
+    crewai (`replay/<season>`).
 
     Registered in litellm's model map with function calling and response_format support, so crewai takes
     the same native-tool path it took with the recorded model."""
-    provider = ReplayProvider(season, records)
-    litellm.custom_provider_map = [p for p in litellm.custom_provider_map if p.get("provider") != PROVIDER]
-    litellm.custom_provider_map.append({"provider": PROVIDER, "custom_handler": provider})
-    if PROVIDER not in litellm._custom_providers:
-        litellm._custom_providers.append(PROVIDER)
+    register_provider(PROVIDER, ReplayProvider(season, records))
     model = f"{PROVIDER}/{season}"
     register_model_info(model, PROVIDER)
     return model
-
-
-def register_model_info(model: str, provider: str) -> None:
-    """Tell litellm (and so crewai) that a custom model does native tool calls and JSON schemas, costs 0."""
-    litellm.register_model(
-        {
-            model: {
-                "litellm_provider": provider,
-                "mode": "chat",
-                "max_tokens": 2048,
-                "max_input_tokens": 8192,
-                "max_output_tokens": 2048,
-                "input_cost_per_token": 0.0,
-                "output_cost_per_token": 0.0,
-                "supports_function_calling": True,
-                "supports_response_schema": True,
-                "supports_tool_choice": True,
-            }
-        }
-    )
-
-
-def active_provider() -> ReplayProvider | None:
-    for p in litellm.custom_provider_map:
-        if p.get("provider") == PROVIDER:
-            return p["custom_handler"]
-    return None

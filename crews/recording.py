@@ -89,7 +89,7 @@ def tool_calls_to_dicts(calls: Any) -> list[dict[str, Any]]:
 def call_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float:
     """Cost from litellm's (local) cost map; 0 for models it does not price (embedded, replay, scripted)."""
     try:
-        import litellm
+        import litellm  # deferred, not a cycle: litellm takes seconds to import and crewai does not need it
 
         p, c = litellm.cost_per_token(model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
         return float(p + c)

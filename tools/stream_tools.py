@@ -1,23 +1,23 @@
 """The tools a streamer acts through. Thin, validated, clamped.
 
-Every tool is `tool(control, observation, args)` and takes untrusted arguments (an LLM wrote them, maybe under the influence of a hostile trend
-title), validates their types with a pydantic model, clamps numbers into the season's limits, changes the
+Every tool is `tool(control, observation, args)` and takes untrusted arguments (an LLM wrote them, maybe under
+the influence of a hostile trend title), validates their types with a pydantic model, clamps numbers into the
+season's limits, cleans text with `common.untrusted.clean_text` (the project's one cleaner), changes the
 StreamControl, records the call, and answers one short line. Bad input answers `error: ...` and changes
 nothing. No tool writes files, runs a shell or opens the network.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from common.untrusted import clean_text
 from tools.control import FinetuneRequest, StreamControl
 from tools.observation import Observation
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]+")
 FINETUNE_MAX_STEPS = 500
 
 
@@ -50,11 +50,6 @@ class SpeakArgs(ToolArgs):
 
 class NoArgs(ToolArgs):
     pass
-
-
-def clean_text(text: str, max_chars: int) -> str:
-    """Strip control characters and squeeze whitespace; truncate. Untrusted text stays plain data."""
-    return " ".join(_CONTROL_CHARS.sub(" ", text).split())[:max_chars]
 
 
 def _parse(model: type[ToolArgs], args: dict[str, Any]) -> ToolArgs | str:

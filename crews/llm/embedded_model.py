@@ -34,8 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crews.llm_config import choose_dtype
-
+from .dtype import choose_dtype
 from .host_thread import HostThread
 from .prefix_cache import PrefixCache
 
@@ -100,6 +99,8 @@ class EmbeddedModel:
     """SmolLM2 with its tokenizer; use `get_model()` rather than constructing one per call."""
 
     def __init__(self, gguf: Path, cache_dir: Path | None = None):
+        # torch and transformers are imported where used, never at module level: they take seconds, and
+        # crews.llm_policy imports this module for remote and replayed models too (not an import cycle).
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -150,7 +151,7 @@ class EmbeddedModel:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
     def _forward(self, ids: list[int], cache):
-        import torch
+        import torch  # deferred: see __init__
 
         res = self.model(input_ids=torch.tensor([ids], dtype=torch.long), past_key_values=cache, use_cache=True)
         return res.logits[:, -1, :].float()
@@ -160,7 +161,7 @@ class EmbeddedModel:
 
         Always in chunks starting at multiples of CHUNK (see prefix_cache: bit-identical with or without
         reuse); the aligned part is offered to the prefix cache before the ragged tail is added."""
-        from transformers import DynamicCache
+        from transformers import DynamicCache  # deferred: see __init__
 
         ids = list(prompt_ids)
         chunk = self.prefix_cache.chunk
@@ -197,7 +198,7 @@ class EmbeddedModel:
         A logits processor with `fast_forward(seq)` (the grammar) may return tokens it forces next (JSON
         punctuation, the rest of a property name): they are appended without sampling and fed to the model
         together with the sampled token in one forward pass, instead of one pass each."""
-        import torch
+        import torch  # deferred: see __init__
 
         if not prompt_ids:
             raise ValueError("empty prompt")
@@ -281,7 +282,7 @@ class EmbeddedModel:
 
 
 def _top_p(probs, top_p: float):
-    import torch
+    import torch  # deferred: see EmbeddedModel.__init__
 
     sorted_p, idx = torch.sort(probs, descending=True)
     keep = torch.cumsum(sorted_p, dim=-1) - sorted_p < top_p

@@ -2,9 +2,10 @@
 
 Why: SmolLM2's chat template knows only system/user/assistant turns and nothing about tools, and the
 model is tiny, so tools are described in a short system block ("name(arg:type range): description")
-instead of a long JSON dump. Message text is untrusted (trend titles reach it): the template's special
-tokens are removed so a message cannot close its turn and open a fake system turn, every message is
-capped, and the oldest turns are dropped (then the last one is cut) until the prompt fits.
+instead of a long JSON dump. Message text is untrusted (trend titles reach it): it goes through
+`common.untrusted.clean_text`, which also removes the template's special tokens so a message cannot close
+its turn and open a fake system turn; every message is capped, and the oldest turns are dropped (then the
+last one is cut) until the prompt fits.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+
+from common.untrusted import clean_text
 
 MAX_INPUT_TOKENS = 2048  # of SmolLM2's 8192: keeps one decision to a few seconds on 2 CPU cores
 MAX_MESSAGE_CHARS = 6000
@@ -68,14 +71,10 @@ def _text(content: Any) -> str:
     return str(content)
 
 
-def sanitize(text: str, specials: list[str], limit: int = MAX_MESSAGE_CHARS) -> str:
-    for s in specials:
-        if s:
-            text = text.replace(s, "")
-    if len(text) > limit:
-        half = limit // 2
-        text = text[:half] + " [...] " + text[-half:]
-    return text
+def _clean(text: str, specials: list[str], limit: int = MAX_MESSAGE_CHARS, keep: str = "\n") -> str:
+    """Text as the model may see it (common.untrusted: no controls, no invisible characters, no template
+    tokens); lines are kept and a long text loses its middle, since a request's question is often at its end."""
+    return clean_text(text, limit, keep=keep, specials=specials, cut="middle")
 
 
 def _num(x: Any) -> str:
@@ -108,7 +107,7 @@ def tool_signature(fn: dict, specials: list[str]) -> str:
     if isinstance(props, dict):
         for name, p in list(props.items())[:16]:
             args.append(f"{name}:{_type_of(p) if isinstance(p, dict) else 'any'}")
-    desc = sanitize(str(fn.get("description") or ""), specials, MAX_DESCRIPTION_CHARS).replace("\n", " ")
+    desc = _clean(str(fn.get("description") or ""), specials, MAX_DESCRIPTION_CHARS, keep="")
     return f"{fn['name']}({', '.join(args)}): {desc}".strip()
 
 
@@ -122,7 +121,7 @@ def build_messages(
             continue
         role = m.get("role")
         raw = _text(m.get("content"))
-        text = sanitize(compact(raw) if tools and role in ("system", "developer", "user") else raw, specials)
+        text = _clean(compact(raw) if tools and role in ("system", "developer", "user") else raw, specials)
         if role == "system" or role == "developer":
             system_parts.append(text)
         elif role == "assistant":
@@ -135,13 +134,13 @@ def build_messages(
                     )
                 except (KeyError, TypeError):
                     pass
-                text = sanitize(text, specials)
+                text = _clean(text, specials)
             turns.append({"role": "assistant", "content": text})
         elif role == "tool" or role == "function":
             turns.append({"role": "user", "content": f"Tool result: {text}"})
         else:
             turns.append({"role": "user", "content": text})
-    system = sanitize("\n".join(p for p in system_parts if p) or DEFAULT_SYSTEM, specials, MAX_SYSTEM_CHARS)
+    system = _clean("\n".join(p for p in system_parts if p) or DEFAULT_SYSTEM, specials, MAX_SYSTEM_CHARS)
     if tools:
         # The tool block first: it is the same for every streamer of a season and every round, so its
         # prompt prefix is computed once and reused (prefix_cache); the persona and the round follow it.
@@ -157,7 +156,7 @@ def build_messages(
         )
     elif json_schema is not None:
         s = json.dumps(json_schema, separators=(",", ":"))
-        system += "\nReply only with JSON matching this schema: " + sanitize(s, specials, 800)
+        system += "\nReply only with JSON matching this schema: " + _clean(s, specials, 800)
     if not turns:
         turns = [{"role": "user", "content": "Go."}]
     return [{"role": "system", "content": system}, *turns]

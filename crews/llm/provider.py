@@ -34,22 +34,15 @@ from . import constrained, prompting
 from .constrained import GrammarError
 from .embedded_model import get_model
 from .loop_guard import LoopGuard
+from .names import MODEL, MODEL_NAME, PROVIDER
+from .registration import register_model_info, register_provider, registered_handler
 
-PROVIDER = "embedded"
-MODEL_NAME = "smollm2-135m"
-MODEL = f"{PROVIDER}/{MODEL_NAME}"
 MAX_OUTPUT_TOKENS = 1024
 DEFAULT_TEXT_TOKENS = 256
 DEFAULT_CALL_TOKENS = 256
 
+# On top of registration's defaults (tool calls, JSON schemas, zero cost): the model's own limits.
 MODEL_INFO = {
-    "litellm_provider": PROVIDER,
-    "mode": "chat",
-    "supports_function_calling": True,
-    "supports_tool_choice": True,
-    "supports_response_schema": True,
-    "input_cost_per_token": 0.0,
-    "output_cost_per_token": 0.0,
     "cache_creation_input_token_cost": 0.0,
     "cache_read_input_token_cost": 0.0,
     "max_tokens": MAX_OUTPUT_TOKENS,
@@ -248,15 +241,13 @@ _EXTRA: dict | None = None
 
 
 def register() -> None:
-    """Idempotently add the `embedded` provider and its model-map entry to litellm."""
+    """Idempotently add the `embedded` provider and its model-map entry to litellm (a no-op when both are
+    there, so every `build_llm` may call it)."""
     with _REG_LOCK:
-        if not any(item.get("provider") == PROVIDER for item in litellm.custom_provider_map):
-            litellm.custom_provider_map = [
-                *litellm.custom_provider_map,
-                {"provider": PROVIDER, "custom_handler": _HANDLER},
-            ]
+        if registered_handler(PROVIDER) is not _HANDLER:
+            register_provider(PROVIDER, _HANDLER)
         if litellm.model_cost.get(MODEL, {}).get("litellm_provider") != PROVIDER:
-            litellm.register_model({MODEL: dict(MODEL_INFO)})
+            register_model_info(MODEL, PROVIDER, **MODEL_INFO)
 
 
 def litellm_extra_kwargs() -> dict:
@@ -269,7 +260,7 @@ def litellm_extra_kwargs() -> dict:
     """
     global _EXTRA
     if _EXTRA is None:
-        try:
+        try:  # a probe, not a deferral: does litellm's MCP bridge import in this environment?
             import litellm.responses.mcp.chat_completions_handler  # noqa: F401
             import litellm.responses.mcp.litellm_proxy_mcp_handler  # noqa: F401
 
@@ -277,3 +268,6 @@ def litellm_extra_kwargs() -> dict:
         except ImportError:
             _EXTRA = {"_skip_mcp_handler": True}
     return dict(_EXTRA)
+
+
+register()  # importing this module makes `embedded/...` model strings work, as `import crews.llm` used to

@@ -10,12 +10,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import litellm
 from litellm import CustomLLM
 from litellm.types.utils import ChatCompletionMessageToolCall, Choices, Function, Message, ModelResponse, Usage
 
 import crews  # noqa: F401  (first: network features off before litellm is imported)
-from crews.llm_replay import register_model_info
+from crews.llm.registration import register_model_info, register_provider
 
 PROVIDER = "scripted"
 # script(messages, tool_names, meta) -> str (final text) | list[(tool_name, args)] | Exception to raise
@@ -128,10 +127,7 @@ class ScriptedLLM(CustomLLM):
 def install(script: Script, **kw: Any) -> ScriptedLLM:
     """Register (replacing any previous) scripted provider; model string `scripted/test`."""
     handler = ScriptedLLM(script, **kw)
-    litellm.custom_provider_map = [p for p in litellm.custom_provider_map if p.get("provider") != PROVIDER]
-    litellm.custom_provider_map.append({"provider": PROVIDER, "custom_handler": handler})
-    if PROVIDER not in litellm._custom_providers:
-        litellm._custom_providers.append(PROVIDER)
+    register_provider(PROVIDER, handler)
     register_model_info("scripted/test", PROVIDER)
     return handler
 

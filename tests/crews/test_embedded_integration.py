@@ -79,10 +79,10 @@ def test_embedded_model_calls_are_applied_not_just_schema_valid():
     JSON: the offered schemas carry this round's trend ids, resolutions and limits (see crews.crew_tools)."""
     import numpy as np
 
-    from policies.decide import DecisionJob, decide_all
     from crews.llm_config import LLMSection
     from crews.llm_policy import LLMPolicy
     from media.settings import GeneratorLimits, StreamSettings
+    from policies.decide import DecisionJob, decide_all
     from tools.control import StreamControl
     from tools.observation import Observation, TrendView
 

@@ -10,9 +10,10 @@ import pytest
 from arena.cli import _with_llm, build_parser
 from arena.config import load_season_config
 from common.errors import ConfigError
-from policies.decide import decide_all
+from crews.llm.registration import unregister_provider
 from crews.llm_config import DEFAULT_MODEL, LLMSection
 from crews.llm_replay import register_replay
+from policies.decide import decide_all
 from tests.conftest import write_config
 from tests.crews.scripted import install, tool_call, tool_turns  # first: imports crews (network off)
 from tests.crews.test_llm_policy import job, policy
@@ -51,7 +52,7 @@ def _record_one(tmp_path):
 
 def test_replay_answers_from_records_without_a_model(tmp_path):
     records, out = _record_one(tmp_path)
-    litellm.custom_provider_map = [p for p in litellm.custom_provider_map if p["provider"] != "scripted"]
+    unregister_provider("scripted")
     pol = policy()
     pol.model = register_replay("unit", records)
     j = job(pol)

@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from policies.decide import DecisionJob, decide_all
 from crews.llm_config import LLMSection
 from crews.llm_policy import LLMPolicy
 from media.settings import GeneratorLimits, StreamSettings
+from policies.decide import DecisionJob, decide_all
 from tests.crews.scripted import install, tool_call, tool_turns  # first: imports crews (network off)
 from tools.control import StreamControl
 from tools.observation import Observation, TrendView

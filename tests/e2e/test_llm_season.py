@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 
-import litellm
 import pytest
 
 import crews  # noqa: F401  (first: network features off before litellm is imported)
@@ -15,6 +14,7 @@ from arena.cli import main
 from arena.config import load_season_config
 from arena.db import Database
 from arena.loop import SeasonRunner
+from crews.llm.registration import unregister_provider
 from tests.conftest import write_config
 from tests.crews.scripted import PROVIDER, install, tool_call
 
@@ -113,7 +113,7 @@ def test_llm_season_records_and_replays(tmp_path):
     n_requests = len(handler.requests)
 
     # replay: no model at all (the scripted provider is gone), identical decisions and standings
-    litellm.custom_provider_map = [p for p in litellm.custom_provider_map if p.get("provider") != PROVIDER]
+    unregister_provider(PROVIDER)
     assert main(["run", "--llm", "replay:rec", "--db", config.database, "--name", "rep"]) == 0
     rep = db.season("rep")
     assert rep.status == "finished"

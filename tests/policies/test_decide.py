@@ -4,11 +4,11 @@ import time
 
 import numpy as np
 
+from crews.registry import make_policy
+from media.settings import GeneratorLimits, StreamSettings
+from policies.base import Policy
 from policies.baselines import GreedyPolicy, HoldPolicy, RandomPolicy
 from policies.decide import DecisionJob, decide_all
-from crews.registry import make_policy
-from policies.base import Policy
-from media.settings import GeneratorLimits, StreamSettings
 from tools.control import StreamControl
 from tools.observation import LeaderboardRow, Observation, TrendView
 

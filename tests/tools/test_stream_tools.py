@@ -100,3 +100,10 @@ def test_leaderboard_and_speak(control, obs):
     assert call_tool(control, obs, "speak", {"text": "hello\x07 viewers"}).startswith("ok")
     assert control.speech == ["hello viewers"]
     assert call_tool(control, obs, "speak", {"text": 5}).startswith("error")
+
+
+def test_speech_loses_c1_bidi_and_zero_width_characters(control, obs):
+    hostile = "gg\x9b2J\x85 \u202eevil\u2066 in\u200bvisible"
+    assert call_tool(control, obs, "speak", {"text": hostile}).startswith("ok")
+    assert control.speech == ["gg 2J evil invisible"]
+    assert call_tool(control, obs, "speak", {"text": "\u202e\u200b\x9b"}).startswith("error")
