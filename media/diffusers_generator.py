@@ -25,28 +25,24 @@ few-step sampler below with per-item timesteps on the variance-preserving formul
 - every random number of item i comes from generators[i], so a stream's frames depend on its own seed,
   prompt and strength only, not on which other streams shared its batch (up to float rounding).
 
-Loading happens in the constructor, before a season exists: a model that cannot be loaded (hub id not in the
-cache while offline, missing folder, wrong files, unsupported architecture) raises one GeneratorLoadError
-line, which `arena.world.build_world` turns into `field 'generator.model': ...` and exit status 2.
+Loading happens in the constructor, before a season exists (media.diffusers_loading: a model that cannot
+be loaded raises one GeneratorLoadError line).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import threading
 import warnings
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from media.diffusers_loading import check_components, load_components, offline, place, resolve_dtype
 from media.generator import GeneratorLoadError
 
-DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 PROMPT_CACHE_SIZE = 1024  # prompts are re-encoded only when new (StreamDiffusion's prompt-embedding cache)
 
 
@@ -79,94 +75,6 @@ class DiffusersGeneratorConfig(BaseModel):
     compile: bool = Field(False, description="torch.compile the UNet (GPU speed knob; first batches are slow)")
 
 
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
-
-
-def _looks_like_path(name: str) -> bool:
-    """A hub id is `name` or `owner/name`; anything else (absolute, ./, ~, deeper) is meant as a folder."""
-    return name.startswith(("/", ".", "~")) or name.count("/") > 1 or "\\" in name
-
-
-def _resolve_dtype(name: str, device: torch.device) -> torch.dtype:
-    if name == "auto":
-        return torch.float16 if device.type == "cuda" else torch.float32
-    return DTYPES[name]
-
-
-def _check_path(what: str, source: str) -> None:
-    """A source that is meant as a folder must be one (a LoRA may be one .safetensors file); a hub id passes."""
-    path = Path(source).expanduser()
-    if path.is_dir() or (what == "LoRA" and path.is_file()):
-        return
-    if path.exists():
-        raise GeneratorLoadError(f"{what} {source!r}: expected a diffusers folder, found a file")
-    if _looks_like_path(source):
-        raise GeneratorLoadError(f"{what} {source!r}: no such folder")
-
-
-def _load(what: str, source: str, loader, *, local_only: bool) -> Any:
-    """Call `loader(source, local_files_only=...)`: a local folder directly; a hub id from the cache first (no
-    network when it is there), then online unless offline. Any failure is one GeneratorLoadError line."""
-    with warnings.catch_warnings():  # hub-client deprecation chatter (local_dir_use_symlinks...), not user errors
-        warnings.simplefilter("ignore")
-        return _load_quietly(what, source, loader, local_only=local_only)
-
-
-def _load_quietly(what: str, source: str, loader, *, local_only: bool) -> Any:
-    path = Path(source).expanduser()
-    if path.is_dir() or (what == "LoRA" and path.is_file()):
-        try:
-            return loader(str(path), local_files_only=True)
-        except Exception as exc:  # diffusers/transformers/safetensors raise many types
-            raise GeneratorLoadError(f"cannot load {what} from {path}: {_first_line(exc)}") from exc
-    _check_path(what, source)
-    try:
-        return loader(source, local_files_only=True)
-    except Exception as cached_exc:
-        if local_only:
-            raise GeneratorLoadError(
-                f"cannot load {what} {source!r}: not a local folder and not in the Hugging Face cache "
-                f"(offline; download it once with `hf download {source}`): {_first_line(cached_exc)}"
-            ) from cached_exc
-    try:
-        return loader(source, local_files_only=False)
-    except Exception as exc:
-        raise GeneratorLoadError(f"cannot load {what} {source!r} from the hub: {_first_line(exc)}") from exc
-
-
-@contextlib.contextmanager
-def _quiet_diffusers():
-    """Loading chatter (progress bars, "expected types for vae" when TAESD replaces the VAE) off; errors stay."""
-    from diffusers.utils import logging as dlog
-    from transformers.utils import logging as tlog
-
-    libs = (dlog, tlog)
-    before = [(lib.get_verbosity(), lib.is_progress_bar_enabled()) for lib in libs]
-    for lib in libs:
-        lib.set_verbosity_error()
-        lib.disable_progress_bar()
-    try:
-        yield
-    finally:
-        for lib, (level, bar) in zip(libs, before):
-            lib.set_verbosity(level)
-            lib.enable_progress_bar() if bar else lib.disable_progress_bar()
-
-
-def _place(module: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-    """Move to the device; cast only when needed (diffusers warns on a redundant dtype cast)."""
-    module = module.to(device)
-    if next(module.parameters()).dtype != dtype:
-        module = module.to(dtype)
-    return module.eval().requires_grad_(False)
-
-
 class DiffusersGenerator:
     """A `FrameGenerator` over Stable Diffusion components. Thread-safe: one sampling loop at a time."""
 
@@ -175,60 +83,10 @@ class DiffusersGenerator:
         as the embedded generator and ignored: conditioning comes from the model's own CLIP text encoder."""
         self.config = config
         self.device = torch.device(device)
-        self.dtype = _resolve_dtype(config.dtype, self.device)
-        local_only = config.local_files_only or _offline()
-        parts = self._load_components(config, local_only)
+        self.dtype = resolve_dtype(config.dtype, self.device)
+        local_only = config.local_files_only or offline()
+        parts = load_components(config, self.dtype, local_only)
         self._setup(**parts)
-
-    # ------------------------------------------------------------------ loading
-    def _load_components(self, config: DiffusersGeneratorConfig, local_only: bool) -> dict[str, Any]:
-        for what, source in (("diffusers model", config.model), ("tiny VAE", config.tiny_vae), ("LoRA", config.lora)):
-            if source is not None:
-                _check_path(what, source)  # a mistyped folder fails at once, before the heavy imports
-        with _quiet_diffusers():  # importing the pipelines logs torchvision/image-processor notices
-            from diffusers import AutoencoderTiny, StableDiffusionPipeline
-
-        extra: dict[str, Any] = {}
-        if config.tiny_vae is not None:
-            extra["vae"] = _load(
-                "tiny VAE",
-                config.tiny_vae,
-                lambda src, **kw: AutoencoderTiny.from_pretrained(src, torch_dtype=self.dtype, **kw),
-                local_only=local_only,
-            )
-
-        def load_pipe(src: str, **kw: Any):
-            with warnings.catch_warnings():  # safety-checker and deprecation chatter; frames are not filtered
-                warnings.simplefilter("ignore")
-                return StableDiffusionPipeline.from_pretrained(
-                    src,
-                    torch_dtype=self.dtype,
-                    safety_checker=None,
-                    feature_extractor=None,
-                    requires_safety_checker=False,
-                    **extra,
-                    **kw,
-                )
-
-        with _quiet_diffusers():
-            pipe = _load("diffusers model", config.model, load_pipe, local_only=local_only)
-        if config.lora is not None:
-
-            def load_lora(src: str, **kw: Any):
-                pipe.load_lora_weights(src, **kw)
-                pipe.fuse_lora()  # merged into the UNet weights: no adapter overhead per step
-                pipe.unload_lora_weights()  # drops the adapter layers, keeps the fused weights
-                return pipe
-
-            with _quiet_diffusers():
-                _load("LoRA", config.lora, load_lora, local_only=local_only)
-        return dict(
-            unet=pipe.unet,
-            vae=pipe.vae,
-            text_encoder=pipe.text_encoder,
-            tokenizer=pipe.tokenizer,
-            scheduler_config=dict(pipe.scheduler.config),
-        )
 
     @classmethod
     def from_components(
@@ -246,7 +104,7 @@ class DiffusersGenerator:
         self = cls.__new__(cls)
         self.config = config
         self.device = torch.device(device)
-        self.dtype = _resolve_dtype(config.dtype, self.device)
+        self.dtype = resolve_dtype(config.dtype, self.device)
         self._setup(
             unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, scheduler_config=scheduler_config
         )
@@ -254,31 +112,15 @@ class DiffusersGenerator:
 
     def _setup(self, *, unet, vae, text_encoder, tokenizer, scheduler_config: dict) -> None:
         """Check the parts fit together, move them to the device, precompute the noise schedule."""
-        from diffusers import AutoencoderKL, AutoencoderTiny, DDPMScheduler
+        from diffusers import AutoencoderTiny, DDPMScheduler
 
-        if not isinstance(vae, (AutoencoderKL, AutoencoderTiny)):
-            raise GeneratorLoadError(
-                f"unsupported VAE class {type(vae).__name__} (need AutoencoderKL or AutoencoderTiny)"
-            )
-        latent_channels = int(vae.config.latent_channels)
-        if unet.config.in_channels != latent_channels or unet.config.out_channels != latent_channels:
-            raise GeneratorLoadError(
-                f"UNet takes {unet.config.in_channels} channels but the VAE makes {latent_channels} "
-                "(inpainting/depth models are not supported)"
-            )
-        if getattr(unet.config, "addition_embed_type", None) is not None:
-            raise GeneratorLoadError("UNet needs added conditioning (SDXL-style); only SD 1.x/2.x models are supported")
-        if text_encoder is not None and text_encoder.config.hidden_size != unet.config.cross_attention_dim:
-            raise GeneratorLoadError(
-                f"text encoder width {text_encoder.config.hidden_size} != UNet cross_attention_dim "
-                f"{unet.config.cross_attention_dim}"
-            )
-        self.unet = _place(unet, self.device, self.dtype)
+        latent_channels = check_components(unet, vae, text_encoder)
+        self.unet = place(unet, self.device, self.dtype)
         # A VAE that declares force_upcast (SDXL's) overflows in float16: keep it in float32.
         vae_dtype = (
             torch.float32 if getattr(vae.config, "force_upcast", False) and self.dtype == torch.float16 else self.dtype
         )
-        self.vae = _place(vae, self.device, vae_dtype)
+        self.vae = place(vae, self.device, vae_dtype)
         self.vae_dtype = vae_dtype
         if self.config.channels_last:
             self.unet.to(memory_format=torch.channels_last)
@@ -290,7 +132,7 @@ class DiffusersGenerator:
         self._vae_decode = maybe_compile(self._vae_decode_raw)
         self.text_encoder = None
         if text_encoder is not None:
-            self.text_encoder = _place(text_encoder, self.device, self.dtype)
+            self.text_encoder = place(text_encoder, self.device, self.dtype)
         self.tokenizer = tokenizer
         self.tiny_vae = isinstance(vae, AutoencoderTiny)
         self.scaling_factor = float(getattr(vae.config, "scaling_factor", 1.0) or 1.0)
@@ -331,18 +173,21 @@ class DiffusersGenerator:
         init: np.ndarray | None = None,
         strength: np.ndarray | None = None,
     ) -> np.ndarray:
-        """One frame per row of `cond` as uint8 (B, R, R, 3); one batched UNet call per step for all items."""
+        """One frame per row of `cond` as uint8 (B, R, R, 3); one batched UNet call per step for all items.
+
+        Read as a pipeline: 1. draw every item's randomness, 2. schedule per-item timesteps, 3. prepare the
+        latents (noise, or the noised init), 4. embed the prompts, 5. the denoising loop, 6. decode.
+        """
         cond = np.asarray(cond, dtype=np.float32)
         init = None if init is None else np.asarray(init)
         b = self._check(cond, resolution, steps, generators, init, strength)
         if b == 0:
             return np.zeros((0, resolution, resolution, 3), dtype=np.uint8)
         s = np.ones(b) if init is None else np.asarray(strength, dtype=np.float64)
-        T = self.num_train_timesteps
         passthrough = s <= 0.0  # strength 0: the init frame as it is
         h = resolution // self.vae_scale_factor
         shape = (self.latent_channels, h, h)
-        # Every item's initial noise is drawn, whatever its strength (as the embedded generator does), so a
+        # 1. Every item's initial noise is drawn, whatever its strength (as the embedded generator does), so a
         # stream's random sequence does not depend on its strength knob.
         noise0_all = [self._randn(shape, g) for g in generators]
         out = np.empty((b, resolution, resolution, 3), dtype=np.uint8)
@@ -351,50 +196,82 @@ class DiffusersGenerator:
         idx = np.flatnonzero(~passthrough)
         if idx.size == 0:
             return out
-        # Timesteps (n, steps): evenly spaced below s*T; diffusers' trailing spacing for strength 1. The same
-        # rule as the embedded generator's strength_timesteps, so a strength means the same on both backends.
-        span = s[idx, None] * T
-        k = np.arange(steps)[None, :]
-        ts = np.clip(np.round(span - k * span / steps).astype(np.int64) - 1, 0, T - 1)
+        ts = self._timesteps(s[idx], steps)  # 2.
         # Each item's randomness from its own generator: first its initial noise, then one draw per later step.
         noise0 = torch.stack([noise0_all[i] for i in idx])
-        renoise = None
-        if steps > 1 and self.config.scheduler != "ddim":
-            renoise = [torch.stack([self._randn(shape, generators[i]) for i in idx]) for _ in range(steps - 1)]
+        renoise = self._draw_renoise(shape, [generators[i] for i in idx], steps)
         with self._lock, torch.inference_mode():
-            dev, dt = self.device, self.dtype
-            ab = self.alphas_cumprod
-            x = noise0.to(dev, torch.float32)
-            img2img = np.flatnonzero(s[idx] < 1.0)
-            if img2img.size:
-                z0 = self._encode(init[idx[img2img]])
-                a = ab[ts[img2img, 0]].to(dev).view(-1, 1, 1, 1)
-                x[img2img] = a.sqrt() * z0 + (1 - a).sqrt() * x[img2img]
-            c = torch.from_numpy(cond[idx]).to(dev, dt)
-            guided = self.config.guidance_scale > 1.0
-            if guided:
-                c = torch.cat([self._uncond(c.shape[1:]).expand(len(idx), -1, -1), c])
-            if self.config.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            for j in range(steps):
-                t = torch.from_numpy(ts[:, j]).to(dev)
-                a = ab[ts[:, j]].to(dev).view(-1, 1, 1, 1)
-                xin = x.to(dt)
-                if guided:
-                    pred = self._unet_call(torch.cat([xin, xin]), torch.cat([t, t]), encoder_hidden_states=c).sample
-                    pu, pc = pred.float().chunk(2)
-                    pred = pu + self.config.guidance_scale * (pc - pu)
-                else:
-                    pred = self._unet_call(xin, t, encoder_hidden_states=c).sample.float()
-                x0, eps = self._x0_eps(x, pred, a)
-                if j == steps - 1:
-                    x = x0
-                    break
-                a_next = ab[ts[:, j + 1]].to(dev).view(-1, 1, 1, 1)
-                x = self._to_next(x0, eps, a, a_next, None if renoise is None else renoise[j].to(dev))
-            frames = self._decode(x)
+            x = self._prepare_latents(noise0, init, idx, s, ts)  # 3.
+            c = self._prompt_embeds(cond[idx])  # 4.
+            x = self._denoise(x, c, ts, steps, renoise)  # 5.
+            frames = self._decode(x)  # 6.
         out[idx] = frames
         return out
+
+    # ------------------------------------------------------- generate's steps
+    def _timesteps(self, s: np.ndarray, steps: int) -> np.ndarray:
+        """Timesteps (n, steps): evenly spaced below s*T; diffusers' trailing spacing for strength 1. The same
+        rule as the embedded generator's strength_timesteps, so a strength means the same on both backends."""
+        T = self.num_train_timesteps
+        span = s[:, None] * T
+        k = np.arange(steps)[None, :]
+        return np.clip(np.round(span - k * span / steps).astype(np.int64) - 1, 0, T - 1)
+
+    def _draw_renoise(
+        self, shape: tuple[int, ...], generators: list[torch.Generator], steps: int
+    ) -> list[torch.Tensor] | None:
+        """The fresh noise of every later step (None for 1 step or ddim, which re-uses the predicted noise),
+        drawn step by step, item by item, before any model call."""
+        if steps > 1 and self.config.scheduler != "ddim":
+            return [torch.stack([self._randn(shape, g) for g in generators]) for _ in range(steps - 1)]
+        return None
+
+    def _prepare_latents(
+        self, noise0: torch.Tensor, init: np.ndarray | None, idx: np.ndarray, s: np.ndarray, ts: np.ndarray
+    ) -> torch.Tensor:
+        """Pure noise for text-to-image items; for img2img items (strength < 1) their VAE-encoded init noised
+        to their first timestep (SDEdit)."""
+        x = noise0.to(self.device, torch.float32)
+        img2img = np.flatnonzero(s[idx] < 1.0)
+        if img2img.size:
+            z0 = self._encode(init[idx[img2img]])
+            a = self.alphas_cumprod[ts[img2img, 0]].to(self.device).view(-1, 1, 1, 1)
+            x[img2img] = a.sqrt() * z0 + (1 - a).sqrt() * x[img2img]
+        return x
+
+    def _prompt_embeds(self, cond: np.ndarray) -> torch.Tensor:
+        """The conditioning on the device; with guidance, the empty prompt's rows first (one doubled batch)."""
+        c = torch.from_numpy(cond).to(self.device, self.dtype)
+        if self.config.guidance_scale > 1.0:
+            c = torch.cat([self._uncond(c.shape[1:]).expand(len(cond), -1, -1), c])
+        return c
+
+    def _denoise(
+        self, x: torch.Tensor, c: torch.Tensor, ts: np.ndarray, steps: int, renoise: list[torch.Tensor] | None
+    ) -> torch.Tensor:
+        """`steps` batched UNet calls with per-item timesteps; returns the last x0 estimate."""
+        dev, dt = self.device, self.dtype
+        ab = self.alphas_cumprod
+        guided = self.config.guidance_scale > 1.0
+        if self.config.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        for j in range(steps):
+            t = torch.from_numpy(ts[:, j]).to(dev)
+            a = ab[ts[:, j]].to(dev).view(-1, 1, 1, 1)
+            xin = x.to(dt)
+            if guided:
+                pred = self._unet_call(torch.cat([xin, xin]), torch.cat([t, t]), encoder_hidden_states=c).sample
+                pu, pc = pred.float().chunk(2)
+                pred = pu + self.config.guidance_scale * (pc - pu)
+            else:
+                pred = self._unet_call(xin, t, encoder_hidden_states=c).sample.float()
+            x0, eps = self._x0_eps(x, pred, a)
+            if j == steps - 1:
+                x = x0
+                break
+            a_next = ab[ts[:, j + 1]].to(dev).view(-1, 1, 1, 1)
+            x = self._to_next(x0, eps, a, a_next, None if renoise is None else renoise[j].to(dev))
+        return x
 
     # -------------------------------------------------------------- internals
     def _check(self, cond, resolution, steps, generators, init, strength) -> int:
