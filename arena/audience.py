@@ -276,38 +276,10 @@ class Audience:
     ) -> RoundAudience:
         """Advance `ticks` audience ticks. `views` is the full set of live streams this round: streams not in it
         are removed (their viewers browse), new ids start with no viewers."""
-        if ticks < 1:
-            raise ValueError(f"ticks must be >= 1, got {ticks}")
-        if len(views) > np.iinfo(np.int16).max:
-            raise ValueError(f"at most {np.iinfo(np.int16).max} streams, got {len(views)}")
-        ids = [v.stream_id for v in views]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"duplicate stream ids in views: {ids}")
+        ids = self._check_views(views, ticks, trend_embedding)
         cfg, s, dt = self.config, len(views), self.config.tick_seconds
-        emb = np.stack([_unit(v.prompt_embedding) for v in views]) if s else np.zeros((0, self.dim), np.float32)
-        if emb.shape[1] != self.dim:
-            raise ValueError(f"prompt embeddings must have dim {self.dim}, got {emb.shape[1]}")
-        if trend_embedding is not None and np.size(trend_embedding) != self.dim:
-            raise ValueError(f"trend_embedding must have dim {self.dim}, got {np.size(trend_embedding)}")
         self._reindex(ids)
-
-        # Per-round stream features. Topic affinity for viewer i is W_i @ M (cosine times w_topic).
-        topic_m = (self._topics @ emb.T * np.float32(cfg.w_topic)).astype(np.float32)  # (K, S)
-        trend = np.zeros(s) if trend_embedding is None else emb.astype(np.float64) @ _unit(trend_embedding)
-        quality = _clip01([v.quality for v in views])
-        static_u = (
-            cfg.utility_bias
-            + cfg.w_trend * trend
-            + cfg.w_quality * quality
-            + cfg.w_stability * _clip01([v.stability for v in views])
-            + cfg.w_novelty * _clip01([v.novelty for v in views])
-        )
-        stall = np.zeros((s, ticks))
-        for j, v in enumerate(views):
-            row = list(v.stall_seconds_per_tick)[:ticks]
-            stall[j, : len(row)] = row
-        stall = np.clip(stall / dt, 0.0, 1.0)  # stall ratio per tick
-        first_frame = np.array([math.inf if v.startup_delay is None else v.startup_delay for v in views], float)
+        topic_m, static_u, quality, stall, first_frame = self._round_features(views, ticks, trend_embedding)
 
         ern = np.zeros((s, ticks), dtype=np.int64)
         online_s, outside_s, offline_s = [], [], []
@@ -340,6 +312,47 @@ class Audience:
             joins={sid: int(joins[j]) for j, sid in enumerate(ids)},
             abandoned={sid: int(abandoned[j]) for j, sid in enumerate(ids)},
         )
+
+    def _check_views(self, views: list[StreamView], ticks: int, trend_embedding: np.ndarray | None) -> list[str]:
+        """One clear error for inputs the audience cannot score; returns the stream ids in order."""
+        if ticks < 1:
+            raise ValueError(f"ticks must be >= 1, got {ticks}")
+        if len(views) > np.iinfo(np.int16).max:
+            raise ValueError(f"at most {np.iinfo(np.int16).max} streams, got {len(views)}")
+        ids = [v.stream_id for v in views]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"duplicate stream ids in views: {ids}")
+        for v in views:
+            if np.size(v.prompt_embedding) != self.dim:
+                raise ValueError(f"prompt embeddings must have dim {self.dim}, got {np.size(v.prompt_embedding)}")
+        if trend_embedding is not None and np.size(trend_embedding) != self.dim:
+            raise ValueError(f"trend_embedding must have dim {self.dim}, got {np.size(trend_embedding)}")
+        return ids
+
+    def _round_features(
+        self, views: list[StreamView], ticks: int, trend_embedding: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per-round stream features: topic affinity matrix, static utility, quality, stall ratio per tick,
+        first-frame time. Topic affinity for viewer i is W_i @ M (cosine times w_topic)."""
+        cfg, s, dt = self.config, len(views), self.config.tick_seconds
+        emb = np.stack([_unit(v.prompt_embedding) for v in views]) if s else np.zeros((0, self.dim), np.float32)
+        topic_m = (self._topics @ emb.T * np.float32(cfg.w_topic)).astype(np.float32)  # (K, S)
+        trend = np.zeros(s) if trend_embedding is None else emb.astype(np.float64) @ _unit(trend_embedding)
+        quality = _clip01([v.quality for v in views])
+        static_u = (
+            cfg.utility_bias
+            + cfg.w_trend * trend
+            + cfg.w_quality * quality
+            + cfg.w_stability * _clip01([v.stability for v in views])
+            + cfg.w_novelty * _clip01([v.novelty for v in views])
+        )
+        stall = np.zeros((s, ticks))
+        for j, v in enumerate(views):
+            row = list(v.stall_seconds_per_tick)[:ticks]
+            stall[j, : len(row)] = row
+        stall = np.clip(stall / dt, 0.0, 1.0)  # stall ratio per tick
+        first_frame = np.array([math.inf if v.startup_delay is None else v.startup_delay for v in views], float)
+        return topic_m, static_u, quality, stall, first_frame
 
     def _tick(
         self,
@@ -377,9 +390,26 @@ class Audience:
         reconsider = stay[rng.random(stay.size, dtype=np.float32) < np.float32(_per_tick(cfg.reconsider_rate, dt))]
 
         # 4. choice: multinomial logit by Gumbel-max, outside option in column 0.
+        choosers = np.concatenate([browsers, arrivals, reconsider])
+        joins, abandoned = self._choose(choosers, before, stall, wait, static_u, topic_m)
+
+        # 5. accounting over pos + 2 lookup tables: budget drain and return weight after failures.
+        idx = self._account(stall, wait, quality)
+        return np.bincount(idx, minlength=s + 2), joins, abandoned
+
+    def _choose(
+        self,
+        choosers: np.ndarray,
+        before: np.ndarray,
+        stall: np.ndarray,
+        wait: np.ndarray,
+        static_u: np.ndarray,
+        topic_m: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Step 4 of a tick: every chooser picks a stream or the outside option; returns (joins, abandons)."""
+        cfg, rng, s, pos = self.config, self.rng, len(self.stream_ids), self.pos
         joins = np.zeros(s, dtype=np.int64)
         abandoned = np.zeros(s, dtype=np.int64)
-        choosers = np.concatenate([browsers, arrivals, reconsider])
         if s and choosers.size:
             watched = before[2:]
             share = watched / watched.sum() if watched.sum() else np.full(s, 1.0 / s)
@@ -405,18 +435,23 @@ class Audience:
             abandoned = np.bincount(target[gave_up], minlength=s)
             pos[choosers] = choice
 
-        # 5. accounting over pos + 2 lookup tables: budget drain and return weight after failures.
+        return joins, abandoned
+
+    def _account(self, stall: np.ndarray, wait: np.ndarray, quality: np.ndarray) -> np.ndarray:
+        """Step 5 of a tick: budgets drain (less on a good stream), failures thin the return weight.
+        Returns every viewer's index into the pos + 2 count table."""
+        cfg, dt, s = self.config, self.config.tick_seconds, len(self.stream_ids)
         no_content = np.clip(stall + np.clip(wait / dt, 0.0, 1.0), 0.0, 1.0)  # stalled or not started
         drain = np.empty(s + 2, dtype=np.float32)
         drain[0], drain[1] = 0.0, cfg.step_penalty * dt
         drain[2:] = dt * (1.0 - cfg.refund_alpha * quality * (1.0 - no_content))
-        idx = pos.astype(np.intp) + 2
+        idx = self.pos.astype(np.intp) + 2
         self.budget -= drain[idx]
         if np.any(stall > 0):
             keep = np.ones(s + 2, dtype=np.float32)
             keep[2:] = (1.0 - cfg.failure_return_penalty) ** stall
             self.return_weight *= keep[idx]
-        return np.bincount(idx, minlength=s + 2), joins, abandoned
+        return idx
 
     # ----------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

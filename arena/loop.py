@@ -2,8 +2,8 @@
 
 The loop is the game master (Concordia's word): agents only see Observations and act through tools; the
 engine and audience only see settings and views; the database only sees what the recorder writes. Read
-`SeasonRunner.play_round` top to bottom: observe -> decide and stream (in the clock's order) -> watch ->
-score -> relegate -> commit. The phases live in `arena.round` (observe, watch, score), `arena.clocks`
+`SeasonRunner.play_round` top to bottom: 1 observe -> 2 decide and 3 stream (in the clock's order) -> 4 watch
+-> 5 score -> 6 relegate, then commit. The phases live in `arena.round` (observe, views, score), `arena.clocks`
 (decide and stream), `arena.spawning` (relegate and respawn), `arena.roster` (who is live) and
 `arena.recorder` (the only writer). Each round is written in one transaction after its resume state is on
 disk (`arena.resume_state`), so Ctrl-C or `kill -9` at any moment loses at most the round in flight.
@@ -34,13 +34,13 @@ from arena.finetune_requests import TrendReferences, finished_finetunes, start_f
 from arena.llm_log import llm_call_events, load_llm_records
 from arena.recorder import Recorder, RoundWriter
 from arena.roster import LiveStreamer, Roster
-from arena.round import ScoredRound, apply_scores, decision_records, observe, relegation_zone_now, score, stream_views
+from arena.round import ScoredRound, apply_scores, decision_records, observe, score, stream_views, zone_after_round
 from arena.spawning import Spawner, Verdict
 from arena.world import World, build_world, policy_rng
 from common.errors import ConfigError, FieldError
 from crews.registry import make_policy
 from media.broadcast import Broadcaster, BroadcastError
-from media.engine import StreamReport
+from media.engine_streams import StreamReport
 from policies.base import Policy
 from policies.decide import DecisionJob, DecisionOutcome, decide_all
 from tools.observation import Observation
@@ -86,6 +86,7 @@ class SeasonRunner:
         # Finished finetunes are saved here (runs/<season>/checkpoints/<slot>/ft-<n>.safetensors).
         self.world.engine.set_checkpoint_root(self.run_dir / "checkpoints")
         self.references = TrendReferences()
+        self.zone: set[int] = set()  # the relegation zone after the last round (`arena.rules.zone_after`)
         self.round_events: list[tuple[str, dict[str, Any]]] = []  # finetune events waiting for the round's commit
         self.stop_event = threading.Event()
         self.broadcaster: Broadcaster | None = None
@@ -189,6 +190,7 @@ class SeasonRunner:
         watched = self.watch(streamed.reports)  # 4. watch
         scored = self.score(r, streamed, watched)  # 5. score
         apply_scores(scored, live)
+        self.zone = zone_after_round(live, self.config, r)
         self.round_events += finished_finetunes(self.world, self.live)
         verdict = self.spawner.relegation(r, live, self.roster.all_names)  # 6. relegate
         self.world.trends.step()
@@ -197,7 +199,7 @@ class SeasonRunner:
         return self._result(r, scored, verdict, wall)
 
     def observe(self, r: int, live: list[LiveStreamer]) -> dict[str, Observation]:
-        zone = relegation_zone_now(live, self.config, r)
+        zone = self.zone & {st.streamer_id for st in live}  # the table's zone, less anyone relegated since
         trends = self.world.trends.current()
         return {st.slot: observe(st, live, r, self.config, trends, zone) for st in live}
 
@@ -330,6 +332,7 @@ class SeasonRunner:
         return {
             "round": round_number,
             **self.roster.state(),
+            "zone": sorted(self.zone),
             "rngs": self.world.rng_states(),
             "audience": self.world.audience.state_dict(),
             "engine": self.world.engine.state_dict(),
@@ -338,6 +341,7 @@ class SeasonRunner:
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self.roster.load_state(state)
+        self.zone = set(state.get("zone", []))
         self.world.engine.load_state_dict(state["engine"])
         self.world.audience.load_state_dict(state["audience"])
         self.world.trends.load_state_dict(state["trends"])

@@ -1,6 +1,7 @@
-"""The phases of one round as functions with typed inputs and outputs: observe, (decide and stream: the
-clock's), watch, score. Relegation planning lives in `arena.relegation`, storage in `arena.recorder`; the
-season loop (`arena.loop.SeasonRunner.play_round`) calls them top to bottom.
+"""The phases of one round as functions with typed inputs and outputs: observe, what the audience watches
+(`stream_views`), score. Decide and stream are the clock's (`arena.clocks`), the relegation verdict is
+`arena.spawning`'s, storage is `arena.recorder`'s; the season loop (`arena.loop.SeasonRunner.play_round`)
+calls them top to bottom.
 
 Pure where they can be: `observe`, `stream_views` and `score` read what they are given and return new values,
 so they are tested without a model, an engine or a database (`tests/arena/test_round_phases.py`).
@@ -18,9 +19,9 @@ from arena.audience import RoundAudience, StreamView
 from arena.config import SeasonConfig
 from arena.db import Action, StreamStat, dumps
 from arena.roster import LiveStreamer, StreamSummary
-from arena.rules import rounds_to_window, standing_zone, window_ahead
+from arena.rules import rounds_to_window, zone_after
 from arena.scoring import Standing, score_round
-from media.engine import StreamReport
+from media.engine_streams import StreamReport
 from media.trends import Trend
 from policies.decide import DecisionOutcome
 from tools.observation import LeaderboardRow, Observation, TrendView
@@ -29,16 +30,14 @@ Event = tuple[str, dict[str, Any]]  # (kind, payload): what the recorder stores 
 
 
 # ---- 1. observe ---------------------------------------------------------------------------------------------
-def relegation_zone_now(live: Sequence[LiveStreamer], config: SeasonConfig, next_round: int) -> set[int]:
-    """Streamer ids a relegation would send down if the current window closed on today's ERN: the same rule
-    the TUI shows and the relegation applies (`arena.rules`); empty when no window is ahead or nobody would go."""
-    played = next_round - 1
+def zone_after_round(live: Sequence[LiveStreamer], config: SeasonConfig, played: int) -> set[int]:
+    """Streamer ids in the relegation zone after round `played` (`arena.rules.zone_after`): the table's zone,
+    and at a window exactly who goes. Agents are told it before the next round, less anyone relegated."""
     c = config.relegation
-    if played < 1 or not window_ahead(next_round, c.every, config.rounds):
-        return set()
     histories = {st.streamer_id: st.ern_history for st in live}
     ordinal = {st.streamer_id: st.rating.ordinal for st in live}
-    return set(standing_zone(histories, ordinal, played=played, every=c.every, fraction=c.fraction))
+    zone = zone_after(histories, ordinal, played=played, every=c.every, fraction=c.fraction, rounds_total=config.rounds)
+    return set(zone)
 
 
 def observe(

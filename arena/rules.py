@@ -69,3 +69,20 @@ def standing_zone(
     rounds = rounds_into_window(played, every)
     window = {k: window_ern(h, rounds) for k, h in histories.items()}
     return relegation_zone(window, ordinal, fraction)
+
+
+def zone_after(
+    histories: Mapping[K, Sequence[float]],
+    ordinal: Mapping[K, float],
+    *,
+    played: int,
+    every: int,
+    fraction: float,
+    rounds_total: int,
+) -> list[K]:
+    """The relegation zone after round `played` over the streamers who played it: what the table shows, what
+    the agents are told before the next round (less anyone relegated since) and, at a window, exactly who
+    goes. Empty once no window is left in the season: a zone nobody can be relegated from is a false alarm."""
+    if played < 1 or not window_ahead(played, every, rounds_total):
+        return []
+    return standing_zone(histories, ordinal, played=played, every=every, fraction=fraction)

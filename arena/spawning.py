@@ -19,7 +19,7 @@ from agents.persona import Persona
 from arena.config import SeasonConfig
 from arena.evolution import Candidate, SpawnPlan, plan_respawns, select_relegated
 from arena.roster import LiveStreamer
-from arena.rules import is_window_round
+from arena.rules import is_window_round, rounds_into_window, window_ern
 from policies.base import Policy
 
 Event = tuple[str, dict[str, Any]]
@@ -77,19 +77,17 @@ class Spawner:
         c = self.config.relegation
         if not is_window_round(r, c.every, self.config.rounds):
             return Verdict()
-        cands = []
-        for st in live:
-            window = st.ern_history[-c.every :]
-            cands.append(
-                Candidate(
-                    st.streamer_id,
-                    st.name,
-                    st.persona,
-                    st.control.current_settings(),
-                    float(np.mean(window)) if window else 0.0,
-                    st.rating.ordinal,
-                )
+        cands = [
+            Candidate(
+                st.streamer_id,
+                st.name,
+                st.persona,
+                st.control.current_settings(),
+                window_ern(st.ern_history, rounds_into_window(r, c.every)),
+                st.rating.ordinal,
             )
+            for st in live
+        ]
         gone = select_relegated(cands, c.fraction)
         plans = plan_respawns(
             cands,

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from arena.rules import rounds_into_window, standing_zone, window_ahead, window_ern
+from arena.rules import rounds_into_window, window_ern, zone_after
 from arena.scoring import Rating, Standing, new_rating, score_round
 from tui.events import (
     as_int,
@@ -53,13 +53,15 @@ def thumbnail_path(run_dir: str, slot: str, round_number: int) -> str | None:
 def shown_zone(
     round_number: int, info: SeasonInfo, histories: Mapping[int, Sequence[float]], ordinal: Mapping[int, float]
 ) -> list[int]:
-    """Who the table marks as in the zone after `round_number`: the league's zone (`arena.rules.standing_zone`,
-    the one the loop tells agents and relegates by), and nobody once no window is left in the season
-    (`window_ahead`): a zone nobody can be relegated from is a false alarm. A lone streamer is never in it."""
-    if not window_ahead(round_number, info.relegation_every, info.rounds_planned):
-        return []
-    return standing_zone(
-        histories, ordinal, played=round_number, every=info.relegation_every, fraction=info.relegation_fraction
+    """Who the table marks as in the zone after `round_number`: the league's zone (`arena.rules.zone_after`,
+    the one the loop tells agents and relegates by)."""
+    return zone_after(
+        histories,
+        ordinal,
+        played=round_number,
+        every=info.relegation_every,
+        fraction=info.relegation_fraction,
+        rounds_total=info.rounds_planned,
     )
 
 

@@ -8,8 +8,8 @@ import numpy as np
 from agents.persona import Persona
 from arena.audience import RoundAudience
 from arena.config import SeasonConfig
-from arena.round import apply_scores, observe, relegation_zone_now, score
 from arena.roster import LiveStreamer, StreamSummary
+from arena.round import apply_scores, observe, score, zone_after_round
 from arena.spawning import Spawner
 from media.engine import StreamReport
 from media.settings import GeneratorLimits, StreamSettings
@@ -60,7 +60,7 @@ def test_observation_reports_the_last_round_and_the_true_zone():
     live = [streamer(1, [100.0, 90.0]), streamer(2, [50.0, 60.0]), streamer(3, [10.0, 5.0])]
     live[2].last = StreamSummary(buffer_level=2, buffer_capacity=8, stall_seconds=1.5, stall_count=2)
     cfg = config()
-    zone = relegation_zone_now(live, cfg, 3)  # rounds 1-2 of the window played, the window closes after round 3
+    zone = zone_after_round(live, cfg, 2)  # rounds 1-2 of the window played, the window closes after round 3
     assert zone == {3}
     trends = [Trend(id="t1", title="LIVE: ocean", topic="ocean waves", viewers=900)]
     obs = {st.streamer_id: observe(st, live, 3, cfg, trends, zone) for st in live}
@@ -72,11 +72,11 @@ def test_observation_reports_the_last_round_and_the_true_zone():
 
 def test_zone_is_empty_when_nobody_would_be_relegated():
     cfg = config()
-    assert relegation_zone_now([streamer(1, [5.0, 1.0])], cfg, 3) == set()  # a lone streamer is never relegated
+    assert zone_after_round([streamer(1, [5.0, 1.0])], cfg, 2) == set()  # a lone streamer is never relegated
     live = [streamer(1, [100.0] * 4), streamer(2, [1.0] * 4)]
-    assert relegation_zone_now(live, cfg, 5) == set()  # the last window (round 3) is behind: rounds 4-6 are safe
-    assert relegation_zone_now(live, cfg, 1) == set()  # nothing played yet
-    assert relegation_zone_now(live, config(relegation={"every": 2, "fraction": 0.5}), 4) == {2}
+    assert zone_after_round(live, cfg, 4) == set()  # the last window (round 3) is behind: rounds 4-6 are safe
+    assert zone_after_round(live, cfg, 0) == set()  # nothing played yet
+    assert zone_after_round(live, config(relegation={"every": 2, "fraction": 0.5}), 3) == {2}
 
 
 def test_score_ranks_by_ern_adds_real_viewers_and_updates_the_streamers():
