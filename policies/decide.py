@@ -1,7 +1,8 @@
 """Run every streamer's decision concurrently, under a semaphore and a per-decision time limit.
 
-A decision that raises or runs out of time leaves its stream exactly as it was: the settings are restored
-to the settings copied before it started, and any tool call it still makes afterwards is refused. The season
+A decision that raises or runs out of time leaves its stream exactly as it was: its settings, queued finetune
+requests and spoken lines are rolled back to where they stood before it started (`StreamControl.mark`), and
+any tool call it still makes afterwards is refused. The season
 never stops because one agent failed.
 """
 
@@ -58,7 +59,7 @@ class _Gate:
 
 async def _run_one(job: DecisionJob, sem: asyncio.Semaphore, timeout: float) -> DecisionOutcome:
     async with sem:
-        before = job.control.current_settings()
+        before = job.control.mark()
         gate = _Gate()
 
         def act(name: str, args: dict[str, Any]) -> str:
@@ -76,7 +77,7 @@ async def _run_one(job: DecisionJob, sem: asyncio.Semaphore, timeout: float) -> 
             error = f"{type(exc).__name__}: {exc}"[:500]
         if error is not None:
             gate.close()
-            job.control.update(**before.model_dump())
+            job.control.rollback(before)
         return DecisionOutcome(
             stream_id=job.stream_id,
             ok=error is None,

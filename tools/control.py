@@ -28,6 +28,15 @@ class FinetuneRequest:
     steps: int
 
 
+@dataclass(frozen=True)
+class ControlMark:
+    """Where a stream's control stood before a decision: what `StreamControl.rollback` restores."""
+
+    settings: StreamSettings
+    finetune_requests: int
+    speech: int
+
+
 class StreamControl:
     def __init__(self, stream_id: str, settings: StreamSettings, limits: GeneratorLimits, run_dir: str | None = None):
         self.stream_id = stream_id
@@ -48,6 +57,19 @@ class StreamControl:
         with self._lock:
             self._settings = self._settings.model_copy(update=changes)
             return self._settings.model_copy()
+
+    def mark(self) -> ControlMark:
+        """Remember the current settings and queues, so a failed decision can be undone completely."""
+        with self._lock:
+            return ControlMark(self._settings.model_copy(), len(self.finetune_requests), len(self.speech))
+
+    def rollback(self, mark: ControlMark) -> None:
+        """Undo everything since `mark`: settings, queued finetune requests and spoken lines (the actions
+        stay recorded, so the log shows what a failed decision tried)."""
+        with self._lock:
+            self._settings = mark.settings.model_copy()
+            del self.finetune_requests[mark.finetune_requests :]
+            del self.speech[mark.speech :]
 
     def record(self, tool: str, args: dict[str, Any], result: str, ok: bool) -> str:
         with self._lock:

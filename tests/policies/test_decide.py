@@ -112,3 +112,23 @@ def test_make_policy_names():
         assert "unknown policy" in str(e)
     else:
         raise AssertionError("unknown policy accepted")
+
+
+class QueuesThenCrashes(Policy):
+    """Queues a finetune and a spoken line, then fails: none of it may reach the stream."""
+
+    def decide(self, obs, act, rng):
+        act("request_finetune", {"source_id": "synthetic:0", "steps": 2})
+        act("speak", {"text": "hello chat"})
+        act("tune_generator", {"steps": 2})
+        raise RuntimeError("agent crashed after queueing")
+
+
+def test_a_failed_decision_rolls_back_queued_finetunes_and_speech():
+    j = job(QueuesThenCrashes())
+    j.control.speech.append("said last round")  # what was there before the decision stays
+    out = decide_all([j], max_parallel=1, timeout=5.0)[0]
+    assert not out.ok and "crashed" in out.error
+    assert [a.ok for a in out.actions] == [True, True, True]  # the log still shows what it tried
+    assert j.control.finetune_requests == [] and j.control.speech == ["said last round"]
+    assert j.control.current_settings().steps == 1
