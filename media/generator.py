@@ -239,6 +239,29 @@ class TinyDiffusionGenerator:
         text-to-image; strength 0 returns the init unchanged.
         """
         emb = np.asarray(cond, dtype=np.float32)
+        b = self._check_request(emb, resolution, steps, generators)
+        strength_arr = _check_img2img(init, strength, b, resolution)
+        if b == 0:
+            return np.zeros((0, resolution, resolution, 3), dtype=np.uint8)
+        # 1. timesteps per item, 2. each item's one noise draw (before the lock, in batch order)
+        n_train = int(self.scheduler.config.num_train_timesteps)
+        ts = torch.from_numpy(strength_timesteps(strength_arr, steps, n_train)).to(self.device)  # (B, steps)
+        shape = (3, resolution, resolution)
+        noise = torch.stack([torch.randn(shape, generator=g, device=g.device) for g in generators])
+        f = self.config.space_to_depth  # the UNet's space is the exact pixel-unshuffle (media.pixel_unshuffle)
+        noise = to_latent(noise, f)
+        with self._lock, torch.inference_mode():
+            c = torch.from_numpy(emb).to(self.device)
+            x, x0_init = self._prepare_latents(noise, init, strength_arr, ts)  # 3.
+            x = self._denoise(x, ts, c, steps)  # 4.
+            if init is not None:  # strength 0 returns the init unchanged
+                keep = torch.from_numpy(strength_arr <= 0.0).to(self.device).view(b, 1, 1, 1)
+                x = torch.where(keep, x0_init, x)
+            img = ((from_latent(x, f).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)  # 5. decode
+        return img.permute(0, 2, 3, 1).cpu().numpy()
+
+    def _check_request(self, emb: np.ndarray, resolution: int, steps: int, generators: list[torch.Generator]) -> int:
+        """Validate the conditioning, resolution and steps; returns the batch size."""
         if emb.ndim != 2 or emb.shape[1] != EMBED_DIM:
             raise ValueError(f"cond (prompt embeddings) must have shape (B, {EMBED_DIM}), got {emb.shape}")
         b = emb.shape[0]
@@ -248,37 +271,35 @@ class TinyDiffusionGenerator:
             raise ValueError(f"resolution must be a positive multiple of {self.downscale}, got {resolution}")
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
-        strength_arr = _check_img2img(init, strength, b, resolution)
-        if b == 0:
-            return np.zeros((0, resolution, resolution, 3), dtype=np.uint8)
-        sched = self.scheduler
-        n_train = int(sched.config.num_train_timesteps)
-        ts = torch.from_numpy(strength_timesteps(strength_arr, steps, n_train)).to(self.device)  # (B, steps)
-        shape = (3, resolution, resolution)
-        noise = torch.stack([torch.randn(shape, generator=g, device=g.device) for g in generators])
-        f = self.config.space_to_depth  # the UNet's space is the exact pixel-unshuffle (media.pixel_unshuffle)
-        noise = to_latent(noise, f)
-        with self._lock, torch.inference_mode():
-            c = torch.from_numpy(emb).to(self.device)
-            x = noise.to(self.device)  # pure noise = the txt2img start (DDIM's init_noise_sigma is 1)
-            if init is not None:
-                x0_init = torch.from_numpy(np.ascontiguousarray(init)).to(self.device).permute(0, 3, 1, 2).contiguous()
-                x0_init = to_latent(x0_init.to(torch.float32) / 127.5 - 1.0, f)
-                partial = torch.from_numpy(strength_arr < 1.0).to(self.device).view(b, 1, 1, 1)
-                a0 = _gather(self._alphas, ts[:, 0])
-                x = torch.where(partial, a0.sqrt() * x0_init + (1 - a0).sqrt() * x, x)
-            prev = torch.cat([ts[:, 1:], torch.full((b, 1), -1, dtype=ts.dtype, device=ts.device)], dim=1)
-            for k in range(steps):
-                a_t = _gather(self._alphas, ts[:, k])
-                a_prev = _gather(self._alphas, prev[:, k])  # index -1 = the final alpha 1 (see _alphas)
-                out = self.unet_forward(x, ts[:, k], c)
-                x0, eps = _x0_eps(self.config.prediction_type, out, x, a_t)
-                x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
-            if init is not None:
-                keep = torch.from_numpy(strength_arr <= 0.0).to(self.device).view(b, 1, 1, 1)
-                x = torch.where(keep, x0_init, x)
-            img = ((from_latent(x, f).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-        return img.permute(0, 2, 3, 1).cpu().numpy()
+        return b
+
+    def _prepare_latents(
+        self, noise: torch.Tensor, init: np.ndarray | None, strength_arr: np.ndarray, ts: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The start latents: pure noise (the txt2img start; DDIM's init_noise_sigma is 1), or for items with
+        strength < 1 their init noised to their first timestep. Also returns the init in model space."""
+        f = self.config.space_to_depth
+        x = noise.to(self.device)
+        if init is None:
+            return x, None
+        b = x.shape[0]
+        x0_init = torch.from_numpy(np.ascontiguousarray(init)).to(self.device).permute(0, 3, 1, 2).contiguous()
+        x0_init = to_latent(x0_init.to(torch.float32) / 127.5 - 1.0, f)
+        partial = torch.from_numpy(strength_arr < 1.0).to(self.device).view(b, 1, 1, 1)
+        a0 = _gather(self._alphas, ts[:, 0])
+        return torch.where(partial, a0.sqrt() * x0_init + (1 - a0).sqrt() * x, x), x0_init
+
+    def _denoise(self, x: torch.Tensor, ts: torch.Tensor, c: torch.Tensor, steps: int) -> torch.Tensor:
+        """`steps` deterministic DDIM updates (eta 0), one batched UNet forward each, per-item timesteps."""
+        b = x.shape[0]
+        prev = torch.cat([ts[:, 1:], torch.full((b, 1), -1, dtype=ts.dtype, device=ts.device)], dim=1)
+        for k in range(steps):
+            a_t = _gather(self._alphas, ts[:, k])
+            a_prev = _gather(self._alphas, prev[:, k])  # index -1 = the final alpha 1 (see _alphas)
+            out = self.unet_forward(x, ts[:, k], c)
+            x0, eps = _x0_eps(self.config.prediction_type, out, x, a_t)
+            x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+        return x
 
     @property
     def _alphas(self) -> torch.Tensor:
