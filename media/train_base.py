@@ -28,7 +28,9 @@ import os
 import shlex
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -169,55 +171,51 @@ def train(argv: list[str] | None = None, embed=None) -> dict:
         torch.set_num_threads(threads_before)  # train() may run inside another process (tests, bench)
 
 
+@dataclass
+class _Run:
+    """What a training run carries from step to step: exactly what its state file saves (see _Run.state)."""
+
+    config: GeneratorConfig
+    unet: torch.nn.Module
+    ema: dict[str, torch.Tensor]
+    opt: torch.optim.Optimizer
+    sched: Any
+    rng: np.random.Generator
+    step: int = 0
+    wall: float = 0.0
+    losses: list[float] = field(default_factory=list)
+
+    def state(self, argv: list[str]) -> dict:
+        return {
+            "model": self.unet.state_dict(),
+            "ema": self.ema,
+            "optimizer": self.opt.state_dict(),
+            "step": self.step,
+            "wall_seconds": self.wall,
+            "losses": self.losses,
+            "numpy_rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "generator_config": self.config.model_dump(),
+            "args": argv,
+        }
+
+
 def _train(a: argparse.Namespace, topics: list[str], embed) -> dict:
+    """The run as steps: 1. a fresh (or 2. resumed) model, 3. the data, 4. the step loop with periodic state
+    saves, 5. the final state, note and fp16 weights."""
     config = generator_config(a)
     step_multiple = config.space_to_depth * 2 ** (len(config.block_out_channels) - 1)
     if any(r <= 0 or r % step_multiple for r in a.resolutions):
         raise TrainError(f"--resolution values must be positive multiples of {step_multiple}, got {a.resolutions}")
-
-    torch.manual_seed(a.seed)
-    unet = build_unet(config).train()
-    ema = {k: v.detach().clone() for k, v in unet.state_dict().items()}
-    opt = torch.optim.AdamW(unet.parameters(), lr=a.lr, weight_decay=0.01)
-    sched = build_scheduler(config)
-    rng = np.random.default_rng(a.seed)
-    step, wall, losses = 0, 0.0, []
+    run = _new_run(a, config)
     if a.resume:
-        if not a.state.is_file():
-            raise TrainError(f"--resume: no state file at {a.state}")
-        st = torch.load(a.state, map_location="cpu", weights_only=False)
-        if st.get("generator_config") != config.model_dump():
-            raise TrainError(
-                f"--resume: {a.state} was trained with another architecture/seed: {st.get('generator_config')}"
-            )
-        unet.load_state_dict(st["model"])
-        ema = st["ema"]
-        opt.load_state_dict(st["optimizer"])
-        step, wall, losses = st["step"], st["wall_seconds"], st["losses"]
-        rng.bit_generator.state = st["numpy_rng"]
-        torch.set_rng_state(st["torch_rng"])
-
+        _resume(run, a)
     if embed is None:
         from media.embedding import get_text_embedder
 
         embed = get_text_embedder().embed
     data = SceneData(topics, a.scene_seeds, embed)
     focus = torch.from_numpy(sampler_timesteps())
-
-    def state() -> dict:
-        return {
-            "model": unet.state_dict(),
-            "ema": ema,
-            "optimizer": opt.state_dict(),
-            "step": step,
-            "wall_seconds": wall,
-            "losses": losses,
-            "numpy_rng": rng.bit_generator.state,
-            "torch_rng": torch.get_rng_state(),
-            "generator_config": config.model_dump(),
-            "args": a.argv,
-        }
-
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (
@@ -230,69 +228,107 @@ def _train(a: argparse.Namespace, topics: list[str], embed) -> dict:
     started = time.monotonic()
     budget = a.max_minutes * 60 if a.max_minutes else math.inf
     with Progress(*columns, disable=a.quiet, transient=False) as bar:
-        task = bar.add_task("train", total=a.steps, completed=step, loss="-")
-        while step < a.steps and time.monotonic() - started < budget:
-            res = a.resolutions[int(rng.integers(len(a.resolutions)))]
-            x0, cond = data.batch(rng, a.batch, res)
-            x0 = to_latent(x0, config.space_to_depth)
-            noise = torch.randn_like(x0)
-            uniform = torch.randint(0, 1000, (a.batch,))
-            picked = focus[torch.randint(0, len(focus), (a.batch,))]
-            t = torch.where(torch.rand(a.batch) < 0.5, uniform, picked)
-            xt = sched.add_noise(x0, noise, t)
-            if config.prediction_type == "v_prediction":
-                target = sched.get_velocity(x0, noise, t)
-            elif config.prediction_type == "epsilon":
-                target = noise
+        task = bar.add_task("train", total=a.steps, completed=run.step, loss="-")
+        while run.step < a.steps and time.monotonic() - started < budget:
+            _train_step(run, a, data, focus)
+            bar.update(task, completed=run.step, loss=f"{np.mean(run.losses[-50:]):.4f}")
+            if run.step % a.save_every == 0:
+                _save_state(a.state, {**run.state(a.argv), "wall_seconds": run.wall + time.monotonic() - started})
+    run.wall += time.monotonic() - started
+    _save_state(a.state, run.state(a.argv))
+    note = _note(a, topics, run)
+    _export(a, config, run.ema if a.ema else run.unet.state_dict(), note)
+    return note
+
+
+def _new_run(a: argparse.Namespace, config: GeneratorConfig) -> _Run:
+    """The model from the seed, its EMA copy, the optimiser, the noise schedule and the data RNG."""
+    torch.manual_seed(a.seed)
+    unet = build_unet(config).train()
+    ema = {k: v.detach().clone() for k, v in unet.state_dict().items()}
+    opt = torch.optim.AdamW(unet.parameters(), lr=a.lr, weight_decay=0.01)
+    sched = build_scheduler(config)
+    return _Run(config, unet, ema, opt, sched, np.random.default_rng(a.seed))
+
+
+def _resume(run: _Run, a: argparse.Namespace) -> None:
+    """Continue from the state file: weights, EMA, optimiser, counters and both RNG states."""
+    if not a.state.is_file():
+        raise TrainError(f"--resume: no state file at {a.state}")
+    st = torch.load(a.state, map_location="cpu", weights_only=False)
+    if st.get("generator_config") != run.config.model_dump():
+        raise TrainError(
+            f"--resume: {a.state} was trained with another architecture/seed: {st.get('generator_config')}"
+        )
+    run.unet.load_state_dict(st["model"])
+    run.ema = st["ema"]
+    run.opt.load_state_dict(st["optimizer"])
+    run.step, run.wall, run.losses = st["step"], st["wall_seconds"], st["losses"]
+    run.rng.bit_generator.state = st["numpy_rng"]
+    torch.set_rng_state(st["torch_rng"])
+
+
+def _train_step(run: _Run, a: argparse.Namespace, data: SceneData, focus: torch.Tensor) -> None:
+    """One optimiser step on a fresh batch (draws: resolution, batch, noise, timesteps), then the EMA."""
+    config, sched = run.config, run.sched
+    res = a.resolutions[int(run.rng.integers(len(a.resolutions)))]
+    x0, cond = data.batch(run.rng, a.batch, res)
+    x0 = to_latent(x0, config.space_to_depth)
+    noise = torch.randn_like(x0)
+    uniform = torch.randint(0, 1000, (a.batch,))
+    picked = focus[torch.randint(0, len(focus), (a.batch,))]
+    t = torch.where(torch.rand(a.batch) < 0.5, uniform, picked)
+    xt = sched.add_noise(x0, noise, t)
+    if config.prediction_type == "v_prediction":
+        target = sched.get_velocity(x0, noise, t)
+    elif config.prediction_type == "epsilon":
+        target = noise
+    else:
+        target = x0
+    out = run.unet(xt, t, encoder_hidden_states=cond.unsqueeze(1)).sample
+    loss = torch.nn.functional.mse_loss(out, target)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"training loss became {loss.item()} at step {run.step}")
+    for g in run.opt.param_groups:
+        g["lr"] = a.lr * min(1.0, (run.step + 1) / max(1, a.warmup))
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(run.unet.parameters(), 1.0)
+    run.opt.step()
+    run.step += 1
+    decay = min(a.ema, (1 + run.step) / (10 + run.step)) if a.ema else 0.0
+    with torch.no_grad():
+        for k, v in run.unet.state_dict().items():
+            if v.dtype.is_floating_point:
+                run.ema[k].mul_(decay).add_(v.detach(), alpha=1 - decay)
             else:
-                target = x0
-            out = unet(xt, t, encoder_hidden_states=cond.unsqueeze(1)).sample
-            loss = torch.nn.functional.mse_loss(out, target)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"training loss became {loss.item()} at step {step}")
-            for g in opt.param_groups:
-                g["lr"] = a.lr * min(1.0, (step + 1) / max(1, a.warmup))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
-            opt.step()
-            step += 1
-            decay = min(a.ema, (1 + step) / (10 + step)) if a.ema else 0.0
-            with torch.no_grad():
-                for k, v in unet.state_dict().items():
-                    if v.dtype.is_floating_point:
-                        ema[k].mul_(decay).add_(v.detach(), alpha=1 - decay)
-                    else:
-                        ema[k].copy_(v)
-            losses.append(float(loss.item()))
-            bar.update(task, completed=step, loss=f"{np.mean(losses[-50:]):.4f}")
-            if step % a.save_every == 0:
-                _save_state(a.state, {**state(), "wall_seconds": wall + time.monotonic() - started})
-    wall += time.monotonic() - started
-    _save_state(a.state, state())
-    final = float(np.mean(losses[-100:])) if losses else float("nan")
+                run.ema[k].copy_(v)
+    run.losses.append(float(loss.item()))
+
+
+def _note(a: argparse.Namespace, topics: list[str], run: _Run) -> dict:
+    """The JSON note written next to the weights: how they were made and how the run ended."""
+    final = float(np.mean(run.losses[-100:])) if run.losses else float("nan")
     import diffusers
 
-    note = {
+    return {
         "command": "python -m media.train_base " + shlex.join(a.argv),
         "seed": a.seed,
-        "steps": step,
+        "steps": run.step,
         "batch": a.batch,
         "resolutions": a.resolutions,
         "lr": a.lr,
         "ema": a.ema,
         "topics": topics,
         "scene_seeds": a.scene_seeds,
-        "wall_seconds": round(wall, 1),
+        "wall_seconds": round(run.wall, 1),
         "final_loss": round(final, 5),
         "torch": torch.__version__,
         "diffusers": diffusers.__version__,
-        "parameters": sum(p.numel() for p in unet.parameters()),
+        "parameters": sum(p.numel() for p in run.unet.parameters()),
         "weights": "EMA" if a.ema else "last",
         "dtype": "float16",
     }
-    _export(a, config, ema if a.ema else unet.state_dict(), note)
-    return note
 
 
 def main(argv: list[str] | None = None) -> int:
