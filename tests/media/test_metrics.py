@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from media.metrics import RoundMetrics, colourfulness, frame_stats, ssim
+from media.frame_metrics import colourfulness, frame_stats, ssim
+from media.metrics import RoundMetrics
 
 
 def const(rgb: tuple[int, int, int], size: int = 32) -> np.ndarray:
@@ -218,7 +219,7 @@ def test_sampled_metrics_pair_consecutive_frames_and_resume_exactly() -> None:
 
 
 # ------------------------------------------------------------------ float32 fast path vs a float64 reference
-from media.metrics import _filter, _gauss_kernel  # noqa: E402
+from media.frame_metrics import _filter, _gauss_kernel  # noqa: E402
 from media.sources.synthetic import SyntheticScene  # noqa: E402
 
 
