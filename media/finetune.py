@@ -1,5 +1,8 @@
 """Runtime finetuning: a stream trains its OWN copy of the embedded generator on frames of a live source.
 
+Just over 400 lines on purpose: FinetuneJob's step, resume state and export share one private model copy and
+one RNG order that a replayed season must follow; its step cost is media.finetune_cost.
+
 Why this shape:
 * stepwise: `FinetuneJob.step()` is one optimiser step, so the engine can interleave finetune steps with
   generation on the same device and charge each one on its (deterministic) timeline (`FinetuneCost`);
@@ -18,7 +21,8 @@ Why this shape:
 * identity: every produced model has a stable `model_id` (base id + hash of the trained tensors), so the
   engine batches streams that share a model and separates those that do not.
 
-Checkpoints (media.finetune_checkpoints) hold only what was trained, with JSON metadata in the safetensors header.
+Checkpoints (media.finetune_checkpoints) hold only what was trained, with JSON metadata in the safetensors header;
+what a step costs on the engine's time line is media.finetune_cost.
 """
 
 from __future__ import annotations
@@ -33,7 +37,6 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from media.cost_model import CostModel
 from media.generator import EMBED_DIM, TinyDiffusionGenerator, build_scheduler
 from media.pixel_unshuffle import to_latent
 from media.train_base import sampler_timesteps  # the base trainer's timestep mix, shared on purpose
@@ -405,47 +408,3 @@ class FinetuneJob:
             "frames": int(len(self.frames)),
             "loss": float(np.mean(recent)) if recent else None,
         }
-
-
-# ---------------------------------------------------------------------------------------------- cost
-# Seconds of one finetune step / seconds of a one-step generation batch of the same size and resolution
-# (CostModel.batch_seconds(batch, resolution, 1)). Backprop costs about two forwards for full finetuning
-# (gradients of activations and of weights) plus AdamW over every weight; LoRA skips most weight gradients
-# but still backpropagates through every layer. Measured with `bench/finetune.py --threads 1` (default
-# GeneratorConfig, untrained, best of 5) on the project's 2-core CPU while other work loaded it (load 9-12):
-#   res 32 batch 4: forward 0.032 s, LoRA step 0.137 s (4.3x), full step 0.134 s (4.2x)
-#   res 32 batch 8: forward 0.047 s, LoRA step 0.140 s (3.0x), full step 0.199 s (4.2x)
-#   res 64 batch 4: forward 0.071 s, LoRA step 0.221 s (3.1x), full step 0.353 s (5.0x)
-#   res 64 batch 8: forward 0.184 s, LoRA step 0.562 s (3.1x), full step 1.40 s (7.6x, the noisiest point)
-# The factors below are the typical values; small batches pay a fixed per-step overhead on top.
-DEFAULT_STEP_FACTOR = {"lora": 3.0, "full": 4.5}
-
-
-class FinetuneCost(BaseModel):
-    """Deterministic device seconds per finetune step, in units of the engine's generation CostModel.
-
-    Turn-based seasons cannot charge wall-clock time (it would not replay), so a step costs
-    factor[method] x cost.batch_seconds(batch, resolution, steps=1): the same device timeline as generation,
-    and a CostModel calibrated on another device (a GPU) carries the finetune charge along with it.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    lora_factor: float = Field(DEFAULT_STEP_FACTOR["lora"], gt=0)
-    full_factor: float = Field(DEFAULT_STEP_FACTOR["full"], gt=0)
-
-    def step_seconds(self, cost: CostModel, method: str, batch: int, resolution: int) -> float:
-        if method not in ("lora", "full"):
-            raise FinetuneError(f"finetune method must be 'lora' or 'full', got {method!r}")
-        factor = self.lora_factor if method == "lora" else self.full_factor
-        return factor * cost.batch_seconds(int(batch), int(resolution), 1)
-
-    def job_step_seconds(self, cost: CostModel, job: FinetuneJob) -> float:
-        """The charge for one step of this job (its batch is min(batch_size, frames captured))."""
-        batch = min(job.config.batch_size, len(job.frames))
-        return self.step_seconds(cost, job.config.method, batch, job.resolution)
-
-
-def estimate_step_seconds(batch: int, resolution: int, method: str = "lora", cost: CostModel | None = None) -> float:
-    """Seconds one finetune step takes on the device `cost` describes (default: this project's 2-core CPU)."""
-    return FinetuneCost().step_seconds(cost or CostModel(), method, batch, resolution)

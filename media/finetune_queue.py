@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from media.cost_model import CostModel
-from media.finetune import FinetuneCost, FinetuneError, FinetuneJob, check_base
+from media.finetune import FinetuneError, FinetuneJob, check_base
 from media.finetune_checkpoints import CheckpointDir, load_finetuned_generator, save_adapter
+from media.finetune_cost import FinetuneCost
 
 log = logging.getLogger(__name__)
 

@@ -7,16 +7,9 @@ import pytest
 import torch
 
 from media.cost_model import CostModel
-from media.finetune import (
-    LORA_CONV_TARGETS,
-    FinetuneCost,
-    FinetuneError,
-    FinetuneJob,
-    estimate_step_seconds,
-    model_id,
-    tensors_digest,
-)
+from media.finetune import LORA_CONV_TARGETS, FinetuneError, FinetuneJob, model_id, tensors_digest
 from media.finetune_checkpoints import CheckpointDir, inside, load_finetuned_generator, read_adapter, save_adapter
+from media.finetune_cost import FinetuneCost, estimate_step_seconds
 from media.generator import PACKAGED_CHECKPOINTS, GeneratorConfig, TinyDiffusionGenerator
 from media.sources.synthetic import SyntheticScene
 from media.topic_features import frame_features
