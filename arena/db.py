@@ -239,11 +239,14 @@ def _locked_message(label: str, busy_timeout: float) -> str:
 
 def storage_message(label: str, exc: BaseException, busy_timeout: float) -> str:
     """One line saying why the database file cannot be used."""
-    text = str(getattr(exc, "orig", None) or exc).splitlines()[0] if str(exc) else type(exc).__name__
+    lines = str(getattr(exc, "orig", None) or exc).splitlines()
+    text = lines[0] if lines else type(exc).__name__
     if is_locked(exc):
         return _locked_message(label, busy_timeout)
-    if "not a database" in text or "malformed" in text:
+    if "not a database" in text:
         return f"database {label}: not a SQLite database ({text})"
+    if "malformed" in text:
+        return f"database {label}: damaged SQLite database ({text})"
     if "unable to open" in text:
         return f"database {label}: cannot open the file (missing folder or no permission)"
     return f"database {label}: unusable ({text})"
