@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import errno
 import logging
-import re
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 
+from common.untrusted import clean_text
 from media.broadcast.config import STREAM_ID_RE, BroadcastConfig, BroadcastError
 from media.broadcast.server import BroadcastHTTPServer
 from media.broadcast.stream import StreamWorker
@@ -25,13 +24,14 @@ from media.broadcast.viewers import ViewerCounter
 
 log = logging.getLogger(__name__)
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 STATUSES = ("live", "relegated")
+NAME_CHARS = 80
 
 
-def _clean(text: object, max_chars: int = 80) -> str:
-    """Names come from LLMs: plain text only (the page also inserts them as text, never as HTML)."""
-    return " ".join(_CONTROL.sub(" ", str(text)).split())[:max_chars]
+def _clean(text: object) -> str:
+    """Names come from LLMs: one line of plain visible text via the project's one cleaner (the page also
+    inserts them as text, never as HTML)."""
+    return clean_text(text, NAME_CHARS)
 
 
 class Broadcaster:
@@ -39,7 +39,12 @@ class Broadcaster:
         self.config = config
         self.run_dir = Path(run_dir)
         self.streams_dir = self.run_dir / "streams"
-        self.viewers = ViewerCounter(config.viewer_window_seconds)
+        self.viewers = ViewerCounter(
+            config.viewer_window_seconds,
+            per_address=config.viewers_per_address,
+            streams_per_address=config.streams_per_address,
+            max_tracked=config.viewer_table_size,
+        )
         self._workers: dict[str, StreamWorker] = {}
         self._rows: dict[str, dict] = {}
         self._lock = threading.Lock()
@@ -56,7 +61,7 @@ class Broadcaster:
             return self.url or ""
         c = self.config
         try:
-            server = BroadcastHTTPServer((c.host, c.port), self, c.max_connections, ViewerCounter.client_key)
+            server = BroadcastHTTPServer((c.host, c.port), self, c.max_connections)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise BroadcastError(
@@ -162,6 +167,7 @@ class Broadcaster:
 
     # ------------------------------------------------------------------ read side
     def real_viewers(self) -> dict[str, int]:
+        """Viewers showing evidence of playback per stream (media.broadcast.viewers), bounded per address."""
         with self._lock:
             ids = list(self._rows)
         return self.viewers.counts(ids)
@@ -195,5 +201,6 @@ class Broadcaster:
         rows.sort(key=lambda r: (r["status"] != "live", r["rank"] if r["rank"] is not None else 1 << 30, r["id"]))
         return rows
 
-    def record_view(self, stream_id: str, key: str) -> None:
-        self.viewers.record(stream_id, key, time.monotonic())
+    def record_view(self, stream_id: str, file_name: str, address: str, user_agent: str, viewer: str | None) -> None:
+        """A stream file was served: the counter decides whether it is evidence of playback."""
+        self.viewers.record(stream_id, file_name, address, ViewerCounter.client_key(user_agent, viewer))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Stream ids become folder names and URL parts: keep them to a boring, safe alphabet.
 STREAM_ID_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
@@ -29,7 +29,18 @@ class BroadcastConfig(BaseModel):
     segment_seconds: float = Field(1.0, gt=0, le=10, description="HLS segment length (= x264 GOP length)")
     window_segments: int = Field(6, ge=2, le=100, description="segments listed in index.m3u8; older ones deleted")
     max_connections: int = Field(32, ge=1, le=1024, description="concurrent HTTP connections; 503 beyond")
-    viewer_window_seconds: float = Field(6.0, gt=0, le=600, description="a viewer counts if seen this recently")
+    viewer_window_seconds: float = Field(
+        6.0, gt=0, le=600, description="a viewer counts while its last 2 new-segment fetches are this recent"
+    )
+    viewers_per_address: int = Field(
+        1, ge=1, le=64, description="viewer ids one client address can count for on one stream; more are ignored"
+    )
+    streams_per_address: int = Field(
+        8, ge=1, le=1024, description="streams one client address can count on at once (the page plays the grid)"
+    )
+    viewer_table_size: int = Field(
+        4096, ge=16, le=1_000_000, description="viewer ids tracked at once over all streams (bounds memory)"
+    )
     rtmp: dict[str, str] = Field(
         default_factory=dict, description="stream_id -> rtmp(s):// URL to push to (or an .flv path: a recording)"
     )
@@ -45,6 +56,17 @@ class BroadcastConfig(BaseModel):
             if not url.startswith(RTMP_SCHEMES) or any(c in url for c in "\r\n\x00"):
                 raise ValueError(f"rtmp.{sid}: expected an rtmp:// or rtmps:// URL (or a file path), got {url!r}")
         return v
+
+    @model_validator(mode="after")
+    def _check_viewer_window(self) -> BroadcastConfig:
+        # A player fetches one new segment per segment_seconds and counts while its last two are in the window;
+        # a window under 3 segments would make a steady viewer flicker in and out.
+        if self.viewer_window_seconds < 3 * self.segment_seconds:
+            raise ValueError(
+                f"viewer_window_seconds ({self.viewer_window_seconds:g}) must be at least 3 x segment_seconds "
+                f"({3 * self.segment_seconds:g}): a viewer counts while its last 2 segment fetches are that recent"
+            )
+        return self
 
     @property
     def gop(self) -> int:

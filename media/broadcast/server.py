@@ -5,6 +5,8 @@ into a fixed route (page, static file, stream file, API) and each file name must
 resolve inside its folder (no traversal, encoded or not; no symlink escapes; no listings). Connections are
 capped by a semaphore (503 beyond) and idle sockets time out, so a slow or hostile client cannot exhaust
 threads. Debian's `mimetypes` maps `.ts` to a Qt/TypeScript type, so content types come from a fixed table.
+The `viewer` query id is untrusted input that keys the viewer table, so a malformed one is a 400; every stream
+file served is reported to the Site, whose counter decides what is evidence of playback.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from media.broadcast.config import STREAM_ID_RE
+from media.broadcast.viewers import VIEWER_ID_RE
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,9 @@ class Site(Protocol):
 
     def stream_folder(self, stream_id: str) -> Path | None: ...
     def api_streams(self) -> list[dict]: ...
-    def record_view(self, stream_id: str, key: str) -> None: ...
+    def record_view(
+        self, stream_id: str, file_name: str, address: str, user_agent: str, viewer: str | None
+    ) -> None: ...
 
 
 class _BadRequest(Exception):
@@ -77,6 +82,16 @@ def _route(raw_path: str) -> tuple[list[str], dict[str, list[str]]]:
     return segments, query
 
 
+def _viewer_id(query: dict[str, list[str]]) -> str | None:
+    """The page's `viewer` id, or None; it is untrusted (it keys the viewer table), so anything odd is a 400."""
+    values = query.get("viewer")
+    if not values:
+        return None
+    if len(values) != 1 or not VIEWER_ID_RE.match(values[0]):
+        raise _BadRequest(HTTPStatus.BAD_REQUEST, "viewer: expected one id of 1-64 letters, digits, '_' or '-'")
+    return values[0]
+
+
 def _inside(path: Path, folder: Path) -> Path | None:
     """The real path of `path` if it is a regular file inside `folder` (after resolving symlinks)."""
     try:
@@ -95,6 +110,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     default_request_version = "HTTP/1.0"  # errors before the version is parsed still get a status line
     timeout = IDLE_TIMEOUT
+    disable_nagle_algorithm = True  # headers and body are two writes: Nagle + delayed ACK stall keep-alive clients
     server: BroadcastHTTPServer
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 (stdlib signature)
@@ -150,33 +166,49 @@ class Handler(BaseHTTPRequestHandler):
             and STREAM_ID_RE.match(segments[1])
             and STREAM_FILE_RE.match(segments[2])
         ):
-            folder = site.stream_folder(segments[1])
-            if folder is None:
-                self.send_error(HTTPStatus.NOT_FOUND)
-                return
-            viewer = (query.get("viewer") or [None])[0]
-            key = self.server.viewers_key(self.client_address[0], self.headers.get("User-Agent", ""), viewer)
-            cache = "no-cache" if segments[2].endswith(".m3u8") else "max-age=60"
-            if self._send_file(
-                folder / segments[2], folder, head, {"Cache-Control": cache, "Access-Control-Allow-Origin": "*"}
-            ):
-                site.record_view(segments[1], key)
+            self._serve_stream_file(segments[1], segments[2], query, head)
         else:
             self.send_error(HTTPStatus.NOT_FOUND)
 
-    def _send_file(self, path: Path, folder: Path, head: bool, headers: dict[str, str]) -> bool:
+    def _serve_stream_file(self, stream_id: str, name: str, query: dict[str, list[str]], head: bool) -> None:
+        """A playlist or segment; a served file is reported to the viewer counter (which judges the evidence)."""
+        try:
+            viewer = _viewer_id(query)
+        except _BadRequest as exc:
+            self.send_error(exc.status, str(exc))
+            return
+        site = self.server.site
+        folder = site.stream_folder(stream_id)
+        if folder is None:
+            self.send_error(HTTPStatus.NOT_FOUND)
+            return
+        cache = "no-cache" if name.endswith(".m3u8") else "max-age=60"
+        found = self._read_file(folder / name, folder)
+        if found is None:
+            self.send_error(HTTPStatus.NOT_FOUND)
+            return
+        if not head:  # a HEAD request plays nothing; recorded before the send, so a reply means it was counted
+            site.record_view(stream_id, name, self.client_address[0], self.headers.get("User-Agent", ""), viewer)
+        self._send(*found, head, {"Cache-Control": cache, "Access-Control-Allow-Origin": "*"})
+
+    @staticmethod
+    def _read_file(path: Path, folder: Path) -> tuple[bytes, str] | None:
+        """Body and content type of a servable file inside `folder`, or None (a 404)."""
         real = _inside(path, folder)
         ctype = CONTENT_TYPES.get(path.suffix) if real is not None else None
         if real is None or ctype is None:
-            self.send_error(HTTPStatus.NOT_FOUND)
-            return False
+            return None
         try:
-            body = real.read_bytes()  # segments are small; a whole read avoids serving a file deleted mid-way
+            return real.read_bytes(), ctype  # segments are small; a whole read avoids serving a file deleted mid-way
         except OSError:  # deleted behind the window between the check and the read
+            return None
+
+    def _send_file(self, path: Path, folder: Path, head: bool, headers: dict[str, str]) -> None:
+        found = self._read_file(path, folder)
+        if found is None:
             self.send_error(HTTPStatus.NOT_FOUND)
-            return False
-        self._send(body, ctype, head, headers)
-        return True
+            return
+        self._send(*found, head, headers)
 
     def _send(self, body: bytes, ctype: str, head: bool, headers: dict[str, str]) -> None:
         self.send_response(HTTPStatus.OK)
@@ -196,9 +228,8 @@ class BroadcastHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64
 
-    def __init__(self, address: tuple[str, int], site: Site, max_connections: int, viewers_key):
+    def __init__(self, address: tuple[str, int], site: Site, max_connections: int):
         self.site = site
-        self.viewers_key = viewers_key
         self._slots = threading.BoundedSemaphore(max_connections)
         self.rejected = 0
         if ":" in address[0]:

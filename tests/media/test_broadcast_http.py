@@ -1,7 +1,11 @@
-"""The broadcast HTTP server: routes, content types, path safety, malformed requests, connection cap, viewers."""
+"""The broadcast HTTP server: routes, content types, path safety, malformed requests, connection cap, viewers.
+
+Viewer tests make requests from 127.0.0.1 and 127.0.0.2 (Linux routes all of 127.0.0.0/8 to lo) and give each
+test a fresh counter, since the per-address bound would otherwise carry over between tests."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -38,9 +42,9 @@ def site(tmp_path_factory):
     b.stop()
 
 
-def raw(port: int, data: bytes, timeout: float = 5.0) -> tuple[int, dict[str, str], bytes]:
+def raw(port: int, data: bytes, timeout: float = 5.0, source: str = "127.0.0.1") -> tuple[int, dict[str, str], bytes]:
     """Send bytes as-is (no client-side normalisation of the path) and parse the answer."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(source, 0)) as s:
         s.sendall(data)
         buf = b""
         while True:
@@ -63,8 +67,9 @@ def raw(port: int, data: bytes, timeout: float = 5.0) -> tuple[int, dict[str, st
     return status, headers, body
 
 
-def get(port: int, target: str, headers: str = "") -> tuple[int, dict[str, str], bytes]:
-    return raw(port, f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n".encode("latin-1"))
+def get(port: int, target: str, headers: str = "", source: str = "127.0.0.1") -> tuple[int, dict[str, str], bytes]:
+    request = f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n"
+    return raw(port, request.encode("latin-1"), source=source)
 
 
 def test_routes_and_content_types(site):
@@ -168,28 +173,104 @@ def test_connections_beyond_the_cap_get_503_and_slots_come_back(site):
         time.sleep(0.1)
 
 
-def test_real_viewers_are_distinct_recent_clients(site):
+@pytest.fixture
+def counter(site) -> ViewerCounter:
+    """A fresh viewer counter for the shared broadcaster, so each test starts with no tracked ids."""
+    c = site["b"].config
+    site["b"].viewers = ViewerCounter(
+        c.viewer_window_seconds, c.viewers_per_address, c.streams_per_address, c.viewer_table_size
+    )
+    return site["b"].viewers
+
+
+def newest_segments(port: int, n: int = 2) -> list[str]:
+    """The last `n` segment names of s01's playlist, oldest first (they stay on disk for the whole window)."""
+    status, _, body = get(port, "/streams/s01/index.m3u8")
+    assert status == 200
+    return [ln for ln in body.decode().splitlines() if ln.endswith(".ts")][-n:]
+
+
+def play(port: int, viewer: str, source: str = "127.0.0.1") -> None:
+    """What a player does: the playlist, then successive segments."""
+    for seg in newest_segments(port):
+        assert get(port, f"/streams/s01/{seg}?viewer={viewer}", source=source)[0] == 200
+
+
+def test_one_client_looping_over_1000_ids_counts_at_most_the_bound(site, counter):
     port, b = site["port"], site["b"]
-    before = b.real_viewers()["s01"]
-    get(port, "/streams/s01/index.m3u8?viewer=page-a")
-    get(port, "/streams/s01/index.m3u8?viewer=page-a")  # same page again: still one
-    get(port, "/streams/s01/index.m3u8?viewer=page-b")
-    get(port, "/streams/s01/index.m3u8", "User-Agent: ffplay\r\n")
-    get(port, "/streams/s01/index.m3u8", "User-Agent: ffplay\r\n")
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)  # keep-alive: 2,000 requests on one socket
+    try:
+        segs = newest_segments(port)
+        for i in range(1000):
+            if i % 100 == 0:
+                segs = newest_segments(port)
+            for seg in segs:
+                conn.request("GET", f"/streams/s01/{seg}?viewer=bot-{i}")
+                conn.getresponse().read()
+    finally:
+        conn.close()
+    assert b.config.viewers_per_address == 1
+    assert b.real_viewers()["s01"] <= 1 and counter.tracked() <= 1
+    assert counter.ignored >= 999  # every id beyond the first (one more if the first outlived the window)
+
+
+def test_playlist_polls_and_a_repeated_segment_count_0(site, counter):
+    port, b = site["port"], site["b"]
+    for _ in range(5):
+        for v in ("poller", "other"):
+            assert get(port, f"/streams/s01/index.m3u8?viewer={v}")[0] == 200
+    assert b.real_viewers()["s01"] == 0
+    seg = newest_segments(port, 1)[0]
+    for _ in range(5):
+        assert get(port, f"/streams/s01/{seg}?viewer=stuck")[0] == 200
+    assert b.real_viewers()["s01"] == 0
+
+
+def test_successive_segments_count_1_and_drop_out_after_the_window(site, counter):
+    port, b = site["port"], site["b"]
+    play(port, "page-a")
+    assert b.real_viewers()["s01"] == 1
     get(port, "/streams/s01/nope.ts?viewer=page-c")  # a 404 is not a view
     get(port, "/api/streams?viewer=page-d")  # neither is the API
-    assert b.real_viewers()["s01"] - before == 3
+    assert b.real_viewers()["s01"] == 1
+    later = time.monotonic() + b.config.viewer_window_seconds + 0.1  # a fake clock: no fetch since
+    assert counter.counts(["s01"], now=later) == {"s01": 0}
+    assert counter.tracked() == 0
 
 
-def test_viewer_counter_window_and_bad_ids():
-    vc = ViewerCounter(window_seconds=6.0)
-    assert vc.client_key("1.2.3.4", "UA", "ok_id-1") == "v:ok_id-1"
-    assert vc.client_key("1.2.3.4", "UA", "<script>") == "a:1.2.3.4|UA"
-    vc.record("s", "v:a", now=100.0)
-    vc.record("s", "v:b", now=103.0)
-    assert vc.counts(["s", "t"], now=104.0) == {"s": 2, "t": 0}
-    assert vc.counts(["s"], now=107.0) == {"s": 1}  # a left the window
-    assert vc.counts(["s"], now=110.0) == {"s": 0}
+def test_two_addresses_count_2_and_a_player_without_an_id_counts_by_address(site, counter):
+    port, b = site["port"], site["b"]
+    play(port, "page-a", source="127.0.0.1")
+    play(port, "page-b", source="127.0.0.2")
+    assert b.real_viewers()["s01"] == 2
+    for seg in newest_segments(port):  # ffplay on 127.0.0.1, whose one slot page-a holds
+        get(port, f"/streams/s01/{seg}", "User-Agent: ffplay\r\n")
+    assert b.real_viewers()["s01"] == 2
+
+
+def test_head_requests_are_no_evidence(site, counter):
+    port, b = site["port"], site["b"]
+    for seg in newest_segments(port):
+        request = f"HEAD /streams/s01/{seg}?viewer=h HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        assert raw(port, request.encode())[0] == 200
+    assert b.real_viewers()["s01"] == 0 and counter.tracked() == 0
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "viewer=%3Cscript%3E",
+        "viewer=" + "a" * 65,
+        "viewer=a%20b",
+        "viewer=%C3%BC",
+        "viewer=a.b",
+        "viewer=a&viewer=b",
+    ],
+)
+def test_malformed_viewer_ids_get_400(site, counter, query):
+    status, _, body = get(site["port"], f"/streams/s01/index.m3u8?{query}")
+    assert status == 400 and b"viewer: expected one id of 1-64 letters" in body
+    assert counter.tracked() == 0
 
 
 def test_status_rows_are_cleaned_sorted_and_relegation_is_shown(tmp_path):

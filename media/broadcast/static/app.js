@@ -1,6 +1,7 @@
 // Watch page: a live grid of every stream, updated from /api/streams as streamers are relegated and spawned.
 // Names come from LLMs and are inserted as text only. Each page has one viewer id, sent with every HLS
-// request, so the server counts this page as one real viewer per stream it plays.
+// request; the server counts it as a real viewer of a stream while it keeps fetching that stream's new
+// segments (media/broadcast/viewers.py), at most one id per address and stream by default.
 "use strict";
 (function () {
   const VIEWER = ((self.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Math.random()).slice(2))
