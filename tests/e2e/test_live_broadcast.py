@@ -33,10 +33,14 @@ def test_live_season_broadcasts_and_counts_real_viewers(tmp_path):
     watched = sorted(runner.live)[0]
     done = threading.Event()
 
-    def viewer():  # a real client polling one stream's playlist, as a player does
+    def viewer():  # a real client, as a player does: poll the playlist, fetch its newest segment
         while not done.is_set():
             try:
-                urllib.request.urlopen(f"{url}streams/{watched}/index.m3u8?viewer=test", timeout=2).read()
+                base = f"{url}streams/{watched}/"
+                playlist = urllib.request.urlopen(f"{base}index.m3u8?viewer=test", timeout=2).read().decode()
+                segments = [line for line in playlist.splitlines() if line.endswith(".ts")]
+                if segments:
+                    urllib.request.urlopen(f"{base}{segments[-1]}?viewer=test", timeout=2).read()
             except OSError:
                 pass
             time.sleep(0.3)
