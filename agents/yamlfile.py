@@ -13,12 +13,11 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-# FieldError (and ConfigError, used here too) re-exported until arena/loop.py moves
-from common.errors import ConfigError, FieldError
+from common.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
 
-__all__ = ["ConfigError", "FieldError", "load_model", "read_mapping", "read_yaml", "validation_message"]
+__all__ = ["load_model", "read_mapping", "read_yaml", "validation_message"]
 
 
 def _node_line(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:

@@ -17,14 +17,13 @@ from agents.yamlfile import read_mapping, validation_message
 from arena.audience import AudienceConfig
 from common.errors import ConfigError
 from crews.llm_config import LLMSection  # also switches crewai/litellm network features off
+from crews.registry import PolicyName
 from media.backends import GeneratorModelConfig
 from media.broadcast import BroadcastConfig
 from media.cost_model import CostModel
 from media.generator import GeneratorConfig
 from media.settings import GeneratorLimits, StreamSettings
 from media.trends import TrendConfig
-
-POLICIES = ("hold", "random", "greedy", "llm")
 
 
 class Strict(BaseModel):
@@ -94,7 +93,7 @@ class SeasonConfig(Strict):
     rounds: int = Field(12, ge=1, le=100000)
     round_seconds: float = Field(8.0, gt=0, le=3600)
     clock: Literal["turn", "live"] = "turn"
-    policy: Literal["hold", "random", "greedy", "llm"] = "greedy"
+    policy: PolicyName = "greedy"
     personas: str | None = Field(None, description="folder of persona YAML files; default: the built-in pool")
     relegation: RelegationConfig = Field(default_factory=RelegationConfig)
     generator: GeneratorSection = Field(default_factory=GeneratorSection)
@@ -139,4 +138,4 @@ def _override_message(exc: ValidationError, overrides: Mapping[str, Any], flags:
     return None
 
 
-__all__ = ["ConfigError", "SeasonConfig", "load_season_config", "default_config_path", "POLICIES"]
+__all__ = ["ConfigError", "SeasonConfig", "load_season_config", "default_config_path"]

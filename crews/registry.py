@@ -3,11 +3,15 @@ every policy, so the loop and the CLI never import a policy class."""
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from crews.llm_config import LLMSection
 from policies.base import Policy
 from policies.baselines import BASELINES
 
-POLICY_NAMES = (*BASELINES, "llm")
+# The names a season config may give (`policy: greedy`); the config's field and its JSON schema use this type.
+PolicyName = Literal["hold", "random", "greedy", "llm"]
+POLICY_NAMES: tuple[str, ...] = get_args(PolicyName)
 
 
 def make_policy(name: str, llm: LLMSection | None = None) -> Policy:

@@ -82,11 +82,11 @@ def test_builtin_pool_loads_and_has_seed_only_personas():
 
 
 def test_one_error_hierarchy_every_user_error_exits_2():
-    """ConfigError and FieldError live in common.errors (agents.yamlfile re-exports the same classes)."""
+    """ConfigError and FieldError live in common.errors only: no other module defines or re-exports them."""
     import agents.yamlfile
     from common.errors import ArenaError, FieldError, StorageError, UserError
 
-    assert agents.yamlfile.ConfigError is ConfigError and agents.yamlfile.FieldError is FieldError
+    assert not hasattr(agents.yamlfile, "FieldError") and "ConfigError" not in agents.yamlfile.__all__
     for cls in (ConfigError, FieldError, StorageError):
         assert issubclass(cls, UserError) and issubclass(cls, ArenaError) and cls.exit_code == 2
     err = FieldError("generator.model", "cannot load x")

@@ -132,3 +132,12 @@ def test_a_failed_decision_rolls_back_queued_finetunes_and_speech():
     assert [a.ok for a in out.actions] == [True, True, True]  # the log still shows what it tried
     assert j.control.finetune_requests == [] and j.control.speech == ["said last round"]
     assert j.control.current_settings().steps == 1
+
+
+def test_every_config_policy_name_makes_a_policy():
+    from crews.registry import POLICY_NAMES
+    from policies.baselines import BASELINES
+
+    assert set(POLICY_NAMES) == {*BASELINES, "llm"}
+    for name in POLICY_NAMES:
+        assert make_policy(name).name == name
