@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from media.engine import StreamReport
+from media.engine_streams import StreamReport
 from policies.decide import DecisionOutcome
 
 Decide = Callable[[], list[DecisionOutcome]]

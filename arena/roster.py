@@ -20,7 +20,7 @@ from arena.recorder import RoundWriter
 from arena.scoring import Rating, new_rating
 from arena.world import World
 from media.broadcast import Broadcaster
-from media.engine import StreamReport
+from media.engine_streams import StreamReport
 from media.settings import GeneratorLimits, StreamSettings
 from tools.control import StreamControl
 

@@ -11,7 +11,7 @@ from arena.config import SeasonConfig
 from arena.roster import LiveStreamer, StreamSummary
 from arena.round import apply_scores, observe, score, zone_after_round
 from arena.spawning import Spawner
-from media.engine import StreamReport
+from media.engine_streams import StreamReport
 from media.settings import GeneratorLimits, StreamSettings
 from media.trends import Trend
 from policies.baselines import HoldPolicy
