@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from common.errors import ConfigError
 from arena.db import Database, Event, dumps
+from common.errors import ConfigError
 
 KIND = "llm_call"
 

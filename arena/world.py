@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.errors import FieldError
 from arena.audience import Audience
 from arena.config import SeasonConfig
+from common.errors import FieldError
 from media.backends import build_generator
 from media.cost_model import CostModel, calibrate
 from media.embedding import EmbedderLoadError, TextEmbedder, get_text_embedder

@@ -12,10 +12,10 @@ import urllib.request
 
 import pytest
 
-from common.errors import ConfigError
 from arena.config import load_season_config
 from arena.db import Database
 from arena.loop import SeasonRunner
+from common.errors import ConfigError
 from tests.chromium import browser, wait_for  # noqa: F401  (browser is a fixture)
 from tests.conftest import write_config
 

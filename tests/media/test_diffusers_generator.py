@@ -279,9 +279,9 @@ def test_unloadable_models_fail_with_one_line(folders, tmp_path: Path) -> None:
 
 
 def test_season_config_and_build_world(folders, tmp_path: Path) -> None:
-    from common.errors import ConfigError, FieldError
     from arena.config import SeasonConfig, load_season_config
     from arena.world import build_world
+    from common.errors import ConfigError, FieldError
     from media.generator import GeneratorConfig
 
     assert isinstance(SeasonConfig().generator.model, GeneratorConfig)
