@@ -31,7 +31,7 @@ class Strict(BaseModel):
 
 
 class RelegationConfig(Strict):
-    every: int = Field(3, ge=1, description="a relegation window every K rounds")
+    every: int = Field(3, ge=0, description="a relegation window every K rounds; 0 = no relegation (experiments)")
     fraction: float = Field(0.2, gt=0, lt=1, description="bottom fraction relegated (at least one streamer)")
     top_fraction: float = Field(0.2, gt=0, le=1, description="PBT exploit copies from this top fraction")
     fresh_probability: float = Field(0.25, ge=0, le=1, description="chance a replacement is fresh from the pool")
@@ -94,6 +94,12 @@ class SeasonConfig(Strict):
     round_seconds: float = Field(8.0, gt=0, le=3600)
     clock: Literal["turn", "live"] = "turn"
     policy: PolicyName = "greedy"
+    policy_mix: list[PolicyName] | None = Field(
+        None,
+        min_length=1,
+        description="streamer k (in spawn order) plays policy_mix[k % len]; a respawn plays the policy of the "
+        "streamer it replaces; null: every streamer plays `policy`",
+    )
     personas: str | None = Field(None, description="folder of persona YAML files; default: the built-in pool")
     relegation: RelegationConfig = Field(default_factory=RelegationConfig)
     generator: GeneratorSection = Field(default_factory=GeneratorSection)

@@ -30,6 +30,7 @@ from arena.audience import RoundAudience
 from arena.clocks import DecidedAndStreamed, make_clock
 from arena.config import SeasonConfig
 from arena.db import Database, Season
+from arena.evolution import SpawnPlan
 from arena.finetune_requests import TrendReferences, finished_finetunes, start_finetunes
 from arena.llm_log import llm_call_events, load_llm_records
 from arena.recorder import Recorder, RoundWriter
@@ -79,10 +80,15 @@ class SeasonRunner:
         self.run_dir = Path(season.run_dir)
         self.recorder = Recorder(db, season)
         self.clock = make_clock(config.clock)
-        self.spawner = Spawner(config, make_policy(config.policy, config.llm), pool, world.rngs)
-        if config.policy == "llm" and config.llm.replay_season:  # answer every LLM call from a recorded season
+        # One policy object per policy name the season uses (a mixed season has several); each decides for
+        # the streamers that play it. Persona completion asks the LLM policy when the season has one.
+        names = dict.fromkeys([config.policy, *(config.policy_mix or [])])
+        self.policies: dict[str, Policy] = {name: make_policy(name, config.llm) for name in names}
+        if "llm" in self.policies and config.llm.replay_season:  # answer every LLM call from a recorded season
             source = config.llm.replay_season
-            self.policy.replay(source, load_llm_records(db, source))
+            self.policies["llm"].replay(source, load_llm_records(db, source))
+        persona_policy = self.policies.get("llm", self.policies[config.policy])
+        self.spawner = Spawner(config, persona_policy, pool, world.rngs)
         # Finished finetunes are saved here (runs/<season>/checkpoints/<slot>/ft-<n>.safetensors).
         self.world.engine.set_checkpoint_root(self.run_dir / "checkpoints")
         self.references = TrendReferences()
@@ -94,12 +100,29 @@ class SeasonRunner:
 
     @property
     def policy(self) -> Policy:
-        return self.spawner.policy
+        """The season's default policy (`policy:`)."""
+        return self.policies[self.config.policy]
 
     @policy.setter
     def policy(self, policy: Policy) -> None:
-        """Swap the decision policy (tests and experiments); persona completion follows it."""
+        """Let one policy decide for every streamer (tests); persona completion follows it."""
+        self.policies = dict.fromkeys(self.policies, policy)
         self.spawner.policy = policy
+
+    def policy_of(self, st: LiveStreamer) -> Policy:
+        return self.policies[st.policy or self.config.policy]
+
+    def _distinct_policies(self) -> list[Policy]:
+        return list({id(p): p for p in self.policies.values()}.values())
+
+    def _policy_name(self, k: int, plan: SpawnPlan) -> str:
+        """Initial streamer k plays policy_mix[k % len]; a respawn plays the policy of the one it replaces."""
+        if plan.replaces >= 0:
+            gone = self.roster.find(plan.replaces)
+            if gone is not None and gone.policy:
+                return gone.policy
+        mix = self.config.policy_mix
+        return mix[k % len(mix)] if mix else self.config.policy
 
     @property
     def live(self) -> dict[str, LiveStreamer]:
@@ -171,8 +194,8 @@ class SeasonRunner:
 
         def write(w: RoundWriter) -> None:
             self._write_llm_events(w, 0)
-            for plan in plans:
-                self.roster.spawn(w, plan, round_number=0)
+            for k, plan in enumerate(plans):
+                self.roster.spawn(w, plan, 0, self._policy_name(k, plan))
 
         self.recorder.create_season(write, lambda: resume_state.write_state(self.run_dir, 0, self._state(0)))
 
@@ -204,10 +227,15 @@ class SeasonRunner:
         return {st.slot: observe(st, live, r, self.config, trends, zone) for st in live}
 
     def decide(self, r: int, observations: dict[str, Observation]) -> list[DecisionOutcome]:
-        self.policy.meet_streamers(self.roster.personas())
+        for policy in self._distinct_policies():
+            policy.meet_streamers({st.slot: st.persona for st in self.roster if self.policy_of(st) is policy})
         jobs = [
             DecisionJob(
-                st.slot, self.policy, observations[st.slot], st.control, policy_rng(self.config.seed, r, st.streamer_id)
+                st.slot,
+                self.policy_of(st),
+                observations[st.slot],
+                st.control,
+                policy_rng(self.config.seed, r, st.streamer_id),
             )
             for st in self.roster
         ]
@@ -231,7 +259,8 @@ class SeasonRunner:
         # Real viewers counted by the broadcast server are added on top of the simulated ones, stored apart.
         real = self.broadcaster.real_viewers() if self.broadcaster else {}
         sid = self.recorder.season_id
-        events, actions = decision_records(r, sid, streamed.outcomes, self.live, self.policy.name)
+        names = {st.slot: self.policy_of(st).name for st in self.roster}
+        events, actions = decision_records(r, sid, streamed.outcomes, self.live, names)
         scored = score(
             r,
             sid,
@@ -259,6 +288,7 @@ class SeasonRunner:
         """The round in one transaction: scores, relegations, respawns, then the resume state, then commit."""
         for st, _ in verdict.relegated:  # stop their finetunes before the respawns inherit checkpoints
             self.world.engine.cancel_finetunes(st.slot)
+        policies = [self._policy_name(k, plan) for k, plan in enumerate(verdict.plans)]  # before anyone leaves
         with self.recorder.round(lambda: resume_state.write_state(self.run_dir, r, self._state(r))) as w:
             w.add(*scored.rows)
             for kind, payload in scored.events:
@@ -272,8 +302,8 @@ class SeasonRunner:
                     {"streamer_id": st.streamer_id, "slot": st.slot, "name": st.name, "window_ern": window},
                 )
                 self.roster.remove(st)
-            for plan in verdict.plans:
-                self.roster.spawn(w, plan, round_number=r)
+            for plan, policy in zip(verdict.plans, policies):
+                self.roster.spawn(w, plan, r, policy)
             for kind, payload in self.round_events:
                 w.event(r, kind, payload)
             self.round_events = []
@@ -286,7 +316,8 @@ class SeasonRunner:
         """The round's persona LLM outcomes, then its recorded LLM calls (decisions and personas)."""
         for round_number, kind, payload in self.spawner.drain_events():
             w.event(round_number, kind, payload)
-        w.add(*llm_call_events(self.recorder.season_id, r, self.policy.drain_records()))
+        for policy in self._distinct_policies():
+            w.add(*llm_call_events(self.recorder.season_id, r, policy.drain_records()))
 
     def _broadcast_status(self, verdict: Verdict) -> None:
         if not self.broadcaster:
@@ -364,12 +395,13 @@ class SeasonRunner:
         logs it and keeps the stream as it was)."""
         if self.season.rounds_done >= self.config.rounds:
             return
-        try:
-            ready = self.policy.prepare()
-        except Exception as e:  # noqa: BLE001
-            ready = {"error": f"{type(e).__name__}: {e}"[:300]}
-        if ready is not None:
-            self.recorder.events(self.season.rounds_done, [("policy_ready", ready)])
+        for policy in self._distinct_policies():
+            try:
+                ready = policy.prepare()
+            except Exception as e:  # noqa: BLE001
+                ready = {"error": f"{type(e).__name__}: {e}"[:300]}
+            if ready is not None:
+                self.recorder.events(self.season.rounds_done, [("policy_ready", ready)])
 
     def _run(self, on_round: Callable[[RoundResult], None] | None) -> str:
         start = self.season.rounds_done + 1

@@ -73,6 +73,7 @@ class LiveStreamer:
     rank: int | None = None
     share: float = 0.0
     last: StreamSummary = field(default_factory=StreamSummary)  # last round's report
+    policy: str = ""  # the name of the policy that decides for this streamer (mixed seasons differ)
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -87,6 +88,7 @@ class LiveStreamer:
             "rank": self.rank,
             "share": self.share,
             "last": self.last.to_dict(),
+            "policy": self.policy,
         }
 
 
@@ -118,13 +120,14 @@ class Roster:
         return {st.slot: st.persona for st in self.live.values()}
 
     # ---- spawn and remove ---------------------------------------------------------------------------------
-    def spawn(self, writer: RoundWriter, plan: SpawnPlan, round_number: int) -> LiveStreamer:
+    def spawn(self, writer: RoundWriter, plan: SpawnPlan, round_number: int, policy: str) -> LiveStreamer:
         """A database row, an engine stream, a playlist and (for an exploit child) the parent's checkpoint."""
         self.next_slot += 1
         slot = f"s{self.next_slot:02d}"
         streamer_id = writer.add_streamer(slot, plan, round_number)
         control = self._control(slot, plan.settings)
         st = LiveStreamer(streamer_id, slot, plan.persona.display_name, plan.persona, control, round_number)
+        st.policy = policy
         self._attach(st)
         self.all_names.add(st.name)
         self._inherit_checkpoint(writer, plan, st)
@@ -141,6 +144,7 @@ class Roster:
                 "origin": plan.origin,
                 "replaces": plan.replaces if plan.replaces >= 0 else None,
                 "mutations": plan.mutations,
+                "policy": policy,
             },
         )
         return st
@@ -202,5 +206,6 @@ class Roster:
                 d["rank"],
                 d["share"],
                 StreamSummary(**d["last"]) if d.get("last") else StreamSummary(),
+                d.get("policy", ""),
             )
             self._attach(st)

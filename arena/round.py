@@ -126,7 +126,7 @@ class ScoredRound:
 
 
 def decision_records(
-    r: int, season_id: int, outcomes: list[DecisionOutcome], by_slot: dict[str, LiveStreamer], policy: str
+    r: int, season_id: int, outcomes: list[DecisionOutcome], by_slot: dict[str, LiveStreamer], policy: dict[str, str]
 ) -> tuple[list[Event], list[Action]]:
     """One `decision` event per streamer and one Action row per tool call, failed calls included."""
     events: list[Event] = []
@@ -140,7 +140,7 @@ def decision_records(
                 {
                     "streamer_id": st.streamer_id,
                     "slot": st.slot,
-                    "policy": policy,
+                    "policy": policy[st.slot],
                     "ok": o.ok,
                     "error": o.error,
                     "seconds": round(o.seconds, 4),

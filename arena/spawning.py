@@ -49,7 +49,7 @@ class Spawner:
 
     @property
     def uses_llm(self) -> bool:
-        return self.config.policy == "llm"
+        return self.config.policy == "llm" or "llm" in (self.config.policy_mix or [])
 
     # ---- the first streamers ------------------------------------------------------------------------------
     def initial_plans(self) -> list[SpawnPlan]:
