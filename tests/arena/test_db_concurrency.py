@@ -127,7 +127,7 @@ def _poll(path: Path, stop: threading.Event, seen: dict[str, object]) -> None:
 
 
 def test_two_seasons_write_one_file_at_once_while_a_reader_polls(tmp_path):
-    cfg = write_config(tmp_path, rounds=3)
+    cfg = write_config(tmp_path, rounds=3, round_seconds=1.0, streamers=2)
     db_path = tmp_path / "arena.db"
     stop, seen = threading.Event(), {}
     reader = threading.Thread(target=_poll, args=(db_path, stop, seen), daemon=True)
