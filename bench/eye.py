@@ -145,6 +145,22 @@ def label_trick(eye, topics: list[str], z_src, y_src, gens: dict, rng) -> dict:
     return out
 
 
+def null_frame(eye, topics: list[str], own: np.ndarray) -> dict:
+    """A solid grey frame against the topics: its best cosine next to real frames' own-topic cosines, and the
+    softmax (at the eye's temperature) over the topics alone (relative: some topic always wins) and with a
+    "blank screen" text added."""
+    texts = [*topics, "a blank grey screen"]
+    cos = eye.embed_frames(np.full((1, 64, 64, 3), 128, np.uint8))[0] @ eye.embed_texts(texts).T
+    soft = lambda c: np.exp(eye.logit_scale * (c - c.max())) / np.exp(eye.logit_scale * (c - c.max())).sum()  # noqa: E731
+    return {
+        "max_cos_to_a_topic": round(float(cos[:-1].max()), 4),
+        "heldout_own_topic_cos_p5": round(float(np.percentile(own, 5)), 4),
+        "heldout_own_topic_cos_median": round(float(np.median(own)), 4),
+        "max_prob_topics_only": round(float(soft(cos[:-1]).max()), 4),
+        "prob_blank_screen_among_topics": round(float(soft(cos)[-1]), 4),
+    }
+
+
 def run(checkpoint: Path) -> dict:
     eye = EmbeddedEye(checkpoint)
     topics = list(DEFAULT_TOPICS)
@@ -168,9 +184,7 @@ def run(checkpoint: Path) -> dict:
     out["ms_per_frame"] = speed(eye)
     out["load_average"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     out["label_trick"] = label_trick(eye, topics, z_src, y_src, gens, rng)
-    grey = eye.embed_frames(np.full((1, 64, 64, 3), 128, np.uint8)) @ t.T
-    p = np.exp(eye.logit_scale * grey - (eye.logit_scale * grey).max())
-    out["null_frame"] = {"max_cos": round(float(grey.max()), 4), "max_topic_prob": round(float((p / p.sum()).max()), 4)}
+    out["null_frame"] = null_frame(eye, topics, (z_src * t[y_src]).sum(1))
     out["captions_per_topic"] = {x: len(topic_captions(x)) for x in topics}
     return out
 

@@ -115,7 +115,7 @@ def _unit(x: torch.Tensor) -> np.ndarray:
 
 
 def load_tower(path: str | Path) -> tuple[ImageTower, float, dict]:
-    """An ImageTower from a media.train_eye safetensors file (fp16 on disk, fp32 here), its logit scale, its note."""
+    """An ImageTower from a media.train_eye safetensors file (fp16 on disk, fp32 here), its logit scale, its architecture."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
@@ -126,7 +126,7 @@ def load_tower(path: str | Path) -> tuple[ImageTower, float, dict]:
         with safe_open(str(p), framework="pt") as f:
             meta = json.loads((f.metadata() or {}).get("eye_config", "{}"))
         state = load_file(str(p))
-        scale = float(state.pop("logit_scale", torch.tensor(np.log(1 / 0.07))).float().exp())
+        scale = min(100.0, float(state.pop("logit_scale", torch.tensor(np.log(1 / 0.07))).float().exp()))
         tower = ImageTower(tuple(meta.get("channels", DEFAULT_CHANNELS)), int(meta.get("dim", DIM)))
         tower.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     except Exception as exc:  # safetensors/torch/json raise many types; the user needs one line
@@ -142,7 +142,7 @@ class EmbeddedEye:
 
     def __init__(self, checkpoint: str | Path | None = None, text_embedder=None, batch_size: int = 64) -> None:
         self.checkpoint = Path(checkpoint) if checkpoint is not None else PACKAGED_EYE
-        self.tower, self.logit_scale, self.note = load_tower(self.checkpoint)
+        self.tower, self.logit_scale, self.arch = load_tower(self.checkpoint)
         self.dim = self.tower.proj.out_features
         self.batch_size = batch_size
         self._text = text_embedder  # media.embedding.Embedder; None = the process-wide MiniLM, loaded lazily
@@ -213,9 +213,13 @@ def _features(out) -> torch.Tensor:
     return out if isinstance(out, torch.Tensor) else out.pooler_output
 
 
-@functools.cache
-def get_embedded_eye(checkpoint: str | None = None) -> EmbeddedEye:
+def get_embedded_eye(checkpoint: str | Path | None = None) -> EmbeddedEye:
     """The process-wide embedded eye per checkpoint (weights are read once; the tower is stateless in eval)."""
+    return _cached_eye(str(Path(checkpoint).resolve()) if checkpoint is not None else str(PACKAGED_EYE))
+
+
+@functools.cache
+def _cached_eye(checkpoint: str) -> EmbeddedEye:
     return EmbeddedEye(checkpoint)
 
 
