@@ -24,8 +24,10 @@ from media.train_eye import AUDIENCE_TOPICS, HELDOUT_SEED, train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-# Measured on the committed eye (bench/eye.py: held-out accuracy 0.97+ over 320 frames); 80 frames here.
-MIN_HELDOUT_ACCURACY = 0.8
+# Measured on the committed eye: held-out accuracy 1.0 (bench/eye.py's 320 frames and these 80; chance 0.1), and
+# mean cosine to the own topic 0.25-0.46 against -0.12..-0.04 to the others (a gap of 0.33 at least).
+MIN_HELDOUT_ACCURACY = 0.9
+MIN_OWN_TOPIC_GAP = 0.2
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +60,7 @@ def test_frames_are_closer_to_their_own_topic_than_to_others(eye, heldout):
     for k in range(len(AUDIENCE_TOPICS)):
         own = cos[labels == k, k].mean()
         others = np.delete(cos[labels == k], k, axis=1).mean()
-        assert own > others + 0.05, (AUDIENCE_TOPICS[k], own, others)
+        assert own > others + MIN_OWN_TOPIC_GAP, (AUDIENCE_TOPICS[k], own, others)
 
 
 def test_vectors_are_unit_deterministic_and_batch_invariant(eye, heldout):
