@@ -6,7 +6,9 @@ Figures (chance is 1 / number of topics; the audience's DEFAULT_TOPICS):
       resolution, since streams run at 32-128 px;
   (b) generated_accuracy: frames of the packaged base generator at 1 and 4 steps from each topic's label and
       descriptive caption (media.base_eval.generated_frames, noise seeds 10_000.., not the trainer's), split
-      into the 8 scene topics the generator was trained on and the 2 niche topics it was not;
+      into the 8 scene topics the generator was trained on and the 2 niche topics it was not (the eye trains on
+      other frames of the same generator, so this also counts what it learned of the generator's renditions:
+      eye.json's ablation_scenes_only is the pixels-against-scenes reading);
   (c) prompt_picture_auc: ROC AUC of cosine(frame, its prompt) against cosine(frame, another topic's prompt);
   (d) ms_per_frame at batch 1 and 16 with one torch thread (best of several runs; the load average is
       recorded because other work on the 2 cores skews it);

@@ -8,6 +8,8 @@ Why this recipe (LiT, Zhai et al. 2022, with the TEXT side locked):
   for bench/eye.py), frames of the packaged base generator at 1 and 4 steps from caption prompts (what streams
   show), "null" frames (flat colours, noise) captioned as a blank screen so a dead stream matches no topic, and
   degraded copies (noise, blur, down-up scaling, brightness, JPEG-like blocks) that keep their caption;
+  generated frames are labelled by their prompt's topic, so the eye also learns what this generator draws for
+  a topic it never saw (the niche ones): --gen-per-topic 0 trains on the scenes' look alone;
 * loss: image->text InfoNCE over the whole caption bank with a learnable temperature; the target is spread
   evenly over the image's topic's captions (many captions share one scene, so in-batch one-hot targets
   would push an ocean frame away from "surf cam: waves breaking");
