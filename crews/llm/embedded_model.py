@@ -30,7 +30,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -197,88 +197,153 @@ class EmbeddedModel:
 
         A logits processor with `fast_forward(seq)` (the grammar) may return tokens it forces next (JSON
         punctuation, the rest of a property name): they are appended without sampling and fed to the model
-        together with the sampled token in one forward pass, instead of one pass each."""
+        together with the sampled token in one forward pass, instead of one pass each.
+
+        Steps, in order: sampler, prefill (reusing the prefix cache), decode loop, finish."""
         import torch  # deferred: see __init__
 
         if not prompt_ids:
             raise ValueError("empty prompt")
         with self._lock:
             t0 = time.perf_counter()
-            gen = None
-            if temperature > 0:
-                gen = torch.Generator().manual_seed(int(seed) if seed is not None else 0)
-            out: list[int] = []
-            finish = "length"
-            seq = list(prompt_ids)
-            forced_total = 0
-            budget = max(0, int(max_new_tokens))
+            sampler = _Sampler.build(temperature, top_p, seed)
+            state = _DecodeState(seq=list(prompt_ids), budget=max(0, int(max_new_tokens)))
             with torch.inference_mode():
-                cache, logits, reused = self._prefill(seq)
+                cache, logits, reused = self._prefill(state.seq)
                 prefill_seconds = time.perf_counter() - t0
-                while len(out) < budget:
-                    scores = logits
-                    if logits_processors:
-                        ids_t = torch.tensor([seq], dtype=torch.long)
-                        for proc in logits_processors:
-                            scores = proc(ids_t, scores)
-                    if temperature > 0:
-                        probs = torch.softmax(scores / float(temperature), dim=-1)
-                        if top_p < 1.0:
-                            probs = _top_p(probs, top_p)
-                        nxt = int(torch.multinomial(probs, 1, generator=gen)[0, 0])
-                    else:
-                        nxt = int(torch.argmax(scores, dim=-1)[0])
-                    if nxt == self.eos_token_id:
-                        finish = "stop"
-                        break
-                    feed = [nxt]
-                    out.append(nxt)
-                    seq.append(nxt)
-                    done = False
-                    for proc in logits_processors:
-                        ff = getattr(proc, "fast_forward", None)
-                        if ff is None:
-                            continue
-                        forced, done = ff(seq, budget - len(out))
-                        feed += forced
-                        out += forced
-                        seq += forced
-                        forced_total += len(forced)
-                    if stop:
-                        text = self.tokenizer.decode(out, skip_special_tokens=True)
-                        if any(s and s in text for s in stop):
-                            finish = "stop"
-                            break
-                    if done:  # the grammar admits nothing but the end: no forward pass for an EOS
-                        finish = "stop"
-                        break
-                    if len(out) < budget:
-                        logits = self._forward(feed, cache)
-            text = self.tokenizer.decode(out, skip_special_tokens=True)
-            for s in stop:
-                if s and s in text:
-                    text = text[: text.index(s)]
-            g = Generation(
-                text,
-                out,
-                len(prompt_ids),
-                len(out),
-                finish,
-                time.perf_counter() - t0,
-                cached_tokens=reused,
-                forced_tokens=forced_total,
-                prefill_seconds=prefill_seconds,
-            )
-            log.debug(
-                "generate: %d prompt tokens (%d cached) in %.2fs, %d new (%d forced) in %.2fs",
-                g.prompt_tokens,
-                reused,
-                prefill_seconds,
-                len(out),
-                forced_total,
-                g.seconds - prefill_seconds,
-            )
-            return g
+                self._decode_loop(state, cache, logits, sampler, logits_processors, stop)
+            return self._finish(state, len(prompt_ids), stop, t0, reused, prefill_seconds)
+
+    def _decode_loop(self, state: _DecodeState, cache, logits, sampler: _Sampler, processors: Sequence, stop):
+        """Sample one token per step, append what the grammar forces after it, and feed both in one
+        forward pass. Ends on EOS, a stop string, a complete grammar, or the token budget; no forward pass
+        is spent on logits that will not be used (after the last token of the budget, or a finish)."""
+        while len(state.out) < state.budget:
+            nxt = sampler.pick(_apply_processors(processors, state.seq, logits))
+            if nxt == self.eos_token_id:
+                state.finish = "stop"
+                return
+            feed = [nxt]
+            state.out.append(nxt)
+            state.seq.append(nxt)
+            forced, done = _fast_forward(processors, state)
+            feed += forced
+            if self._stop_seen(state.out, stop):
+                state.finish = "stop"
+                return
+            if done:  # the grammar admits nothing but the end: no forward pass for an EOS
+                state.finish = "stop"
+                return
+            if len(state.out) < state.budget:
+                logits = self._forward(feed, cache)
+
+    def _stop_seen(self, out: list[int], stop: Sequence[str]) -> bool:
+        """Whether the text decoded so far contains a stop string (decoded only when there are any)."""
+        if not stop:
+            return False
+        text = self.tokenizer.decode(out, skip_special_tokens=True)
+        return any(s and s in text for s in stop)
+
+    def _finish(
+        self, state: _DecodeState, prompt_tokens: int, stop: Sequence[str], t0: float, reused: int, prefill_s: float
+    ) -> Generation:
+        """The final text (cut before the first stop string, in `stop` order) and its `Generation`."""
+        out = state.out
+        text = self.tokenizer.decode(out, skip_special_tokens=True)
+        for s in stop:
+            if s and s in text:
+                text = text[: text.index(s)]
+        g = Generation(
+            text,
+            out,
+            prompt_tokens,
+            len(out),
+            state.finish,
+            time.perf_counter() - t0,
+            cached_tokens=reused,
+            forced_tokens=state.forced,
+            prefill_seconds=prefill_s,
+        )
+        log.debug(
+            "generate: %d prompt tokens (%d cached) in %.2fs, %d new (%d forced) in %.2fs",
+            g.prompt_tokens,
+            reused,
+            prefill_s,
+            len(out),
+            state.forced,
+            g.seconds - prefill_s,
+        )
+        return g
+
+
+@dataclass
+class _DecodeState:
+    """What one decode has produced so far: `seq` is prompt + output (what processors see), `out` the output."""
+
+    seq: list[int]
+    budget: int  # max new tokens, forced ones included
+    out: list[int] = field(default_factory=list)
+    forced: int = 0  # of `out`, tokens the grammar forced
+    finish: str = "length"
+
+
+@dataclass
+class _Sampler:
+    """Greedy (`generator` None) or temperature/top-p sampling from a seeded `torch.Generator`, so a seed
+    reproduces the same text and the global RNG is left alone."""
+
+    temperature: float
+    top_p: float
+    generator: Any = None
+
+    @classmethod
+    def build(cls, temperature: float, top_p: float, seed: int | None) -> _Sampler:
+        import torch  # deferred: see EmbeddedModel.__init__
+
+        gen = None
+        if temperature > 0:
+            gen = torch.Generator().manual_seed(int(seed) if seed is not None else 0)
+        return cls(temperature, top_p, gen)
+
+    def pick(self, scores) -> int:
+        import torch  # deferred: see EmbeddedModel.__init__
+
+        if self.temperature > 0:
+            probs = torch.softmax(scores / float(self.temperature), dim=-1)
+            if self.top_p < 1.0:
+                probs = _top_p(probs, self.top_p)
+            return int(torch.multinomial(probs, 1, generator=self.generator)[0, 0])
+        return int(torch.argmax(scores, dim=-1)[0])
+
+
+def _apply_processors(processors: Sequence, seq: list[int], logits):
+    """The last position's logits after every logits processor (grammar mask, loop guard), in order."""
+    import torch  # deferred: see EmbeddedModel.__init__
+
+    scores = logits
+    if processors:
+        ids_t = torch.tensor([seq], dtype=torch.long)
+        for proc in processors:
+            scores = proc(ids_t, scores)
+    return scores
+
+
+def _fast_forward(processors: Sequence, state: _DecodeState) -> tuple[list[int], bool]:
+    """Append the tokens each `fast_forward` processor forces after `state.seq` (capped by the budget left).
+
+    Returns (the forced tokens, to feed with the sampled one; whether the last such processor is done)."""
+    feed: list[int] = []
+    done = False
+    for proc in processors:
+        ff = getattr(proc, "fast_forward", None)
+        if ff is None:
+            continue
+        forced, done = ff(state.seq, state.budget - len(state.out))
+        feed += forced
+        state.out += forced
+        state.seq += forced
+        state.forced += len(forced)
+    return feed, done
 
 
 def _top_p(probs, top_p: float):

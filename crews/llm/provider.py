@@ -24,6 +24,7 @@ import hashlib
 import json
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import litellm
@@ -154,85 +155,131 @@ class EmbeddedLLM(CustomLLM):
         )
 
     def _complete(self, messages: list, p: dict, model_response):
+        """One chat completion, as pipeline steps: what the answer must be (tool call, JSON or text), the
+        prompt, the decode settings, the grammar processor, decode, check the grammar finished, respond.
+
+        Keep this order: when one request has several faults, the error raised is the earliest step's."""
         m = get_model()
-        tok = m.tokenizer
-        specials = list(tok.all_special_tokens) + ["<|im_start|>", "<|im_end|>", "<|endoftext|>"]
-        tools = p.get("tools") or None
-        if tools is not None and not isinstance(tools, list):
-            raise GrammarError("tools must be a list")
-        call_tools = _tool_choice_filter(tools, p.get("tool_choice")) if tools else None
-        schema = None
-        if call_tools:
-            schema = constrained.tool_call_schema(call_tools)
-        else:
-            raw = _response_schema(p.get("response_format"))
-            schema = constrained.clean_schema(raw) if raw is not None else None
-
-        chat = prompting.build_messages(messages, call_tools, schema if not call_tools else None, specials)
-        prompt_ids = prompting.encode(tok, chat)
-
-        temperature = float(p.get("temperature") or 0.0)
-        requested = p.get("max_tokens") or p.get("max_completion_tokens")
-        default = DEFAULT_CALL_TOKENS if schema is not None else DEFAULT_TEXT_TOKENS
-        max_new = max(1, min(int(requested or default), MAX_OUTPUT_TOKENS, m.max_context - len(prompt_ids)))
-        seed = p.get("seed")
-        stop = p.get("stop") or ()
-        if isinstance(stop, str):
-            stop = (stop,)
-
-        procs: list = []
-        matcher = None
-        if schema is not None:
-            grammar = constrained.compile_schema(schema, tok)
-            matcher = constrained.JsonSchemaLogitsProcessor(grammar, tok, m.vocab_size)
-            procs = [matcher]
-            stop = ()  # a stop string must not cut a JSON answer in half
-        procs.append(LoopGuard(len(prompt_ids)))  # after the grammar: it never blocks the only allowed token
+        call_tools, schema = _answer_constraints(p)
+        prompt_ids = _encode_prompt(m.tokenizer, messages, call_tools, schema)
+        settings = _decode_settings(p, schema, len(prompt_ids), m.max_context)
+        matcher, procs = _logits_processors(m, schema, len(prompt_ids))
         gen = m.generate(
             prompt_ids,
-            max_new_tokens=max_new,
-            temperature=temperature,
+            max_new_tokens=settings.max_new,
+            temperature=settings.temperature,
             top_p=float(p.get("top_p") or 1.0),
-            seed=seed,
+            seed=settings.seed,
             logits_processors=procs,
-            stop=[s for s in stop if isinstance(s, str)][:4],
+            stop=[s for s in settings.stop if isinstance(s, str)][:4],
+        )
+        _require_complete(matcher, gen, settings.max_new)
+        if call_tools:
+            message, finish = _tool_call_message(gen, prompt_ids), "tool_calls"
+        else:
+            message, finish = Message(role="assistant", content=gen.text), gen.finish_reason
+        return _fill_response(model_response, message, finish, gen)
+
+
+@dataclass(frozen=True)
+class _DecodeSettings:
+    """A request's decode settings, resolved against the defaults and the model's limits."""
+
+    temperature: float
+    max_new: int
+    seed: Any
+    stop: Any  # a sequence of stop strings; () for JSON answers
+
+
+def _answer_constraints(p: dict) -> tuple[list[dict] | None, dict | None]:
+    """(the tools the answer must call, the cleaned JSON schema the answer must match): a tool call's
+    schema when tools are offered (and tool_choice allows a call), else response_format's, else (None, None)."""
+    tools = p.get("tools") or None
+    if tools is not None and not isinstance(tools, list):
+        raise GrammarError("tools must be a list")
+    call_tools = _tool_choice_filter(tools, p.get("tool_choice")) if tools else None
+    if call_tools:
+        return call_tools, constrained.tool_call_schema(call_tools)
+    raw = _response_schema(p.get("response_format"))
+    return call_tools, constrained.clean_schema(raw) if raw is not None else None
+
+
+def _encode_prompt(tok, messages: list, call_tools: list[dict] | None, schema: dict | None) -> list[int]:
+    """The chat prompt's token ids; a response_format schema (not a tool call's) is described in it."""
+    specials = list(tok.all_special_tokens) + ["<|im_start|>", "<|im_end|>", "<|endoftext|>"]
+    chat = prompting.build_messages(messages, call_tools, schema if not call_tools else None, specials)
+    return prompting.encode(tok, chat)
+
+
+def _decode_settings(p: dict, schema: dict | None, prompt_tokens: int, max_context: int) -> _DecodeSettings:
+    """temperature (absent -> greedy), max new tokens (capped by MAX_OUTPUT_TOKENS and the context left),
+    seed, and the stop strings (none for a JSON answer: a stop string must not cut it in half)."""
+    temperature = float(p.get("temperature") or 0.0)
+    requested = p.get("max_tokens") or p.get("max_completion_tokens")
+    default = DEFAULT_CALL_TOKENS if schema is not None else DEFAULT_TEXT_TOKENS
+    max_new = max(1, min(int(requested or default), MAX_OUTPUT_TOKENS, max_context - prompt_tokens))
+    stop = p.get("stop") or ()
+    if isinstance(stop, str):
+        stop = (stop,)
+    if schema is not None:
+        stop = ()
+    return _DecodeSettings(temperature, max_new, p.get("seed"), stop)
+
+
+def _logits_processors(m, schema: dict | None, prompt_tokens: int) -> tuple[Any, list]:
+    """(the grammar's matcher or None, the processors in order): the grammar first, then the loop guard,
+    which never blocks the only token the grammar allows."""
+    procs: list = []
+    matcher = None
+    if schema is not None:
+        grammar = constrained.compile_schema(schema, m.tokenizer)
+        matcher = constrained.JsonSchemaLogitsProcessor(grammar, m.tokenizer, m.vocab_size)
+        procs = [matcher]
+    procs.append(LoopGuard(prompt_tokens))
+    return matcher, procs
+
+
+def _require_complete(matcher, gen, max_new: int) -> None:
+    """A constrained answer cut off by max_tokens is an error, never invalid JSON."""
+    if matcher is not None and not matcher.accepted():
+        raise GrammarError(
+            f"constrained answer incomplete after {gen.completion_tokens} tokens "
+            f"(max_tokens={max_new}); raise max_tokens"
         )
 
-        if matcher is not None and not matcher.accepted():
-            raise GrammarError(
-                f"constrained answer incomplete after {gen.completion_tokens} tokens "
-                f"(max_tokens={max_new}); raise max_tokens"
+
+def _tool_call_message(gen, prompt_ids: list[int]) -> Message:
+    """The assistant message with the one tool call the grammar produced; its id is a digest of prompt and
+    output, so a replayed decision gets the same id."""
+    call = json.loads(gen.text)  # grammar-guaranteed JSON; parsed, never evaluated
+    digest = hashlib.sha256(json.dumps([prompt_ids, gen.token_ids]).encode()).hexdigest()[:24]
+    return Message(
+        role="assistant",
+        content=None,
+        tool_calls=[
+            ChatCompletionMessageToolCall(
+                id=f"call_{digest}",
+                type="function",
+                function=Function(name=call["name"], arguments=json.dumps(call["arguments"])),
             )
-        if call_tools:
-            call = json.loads(gen.text)  # grammar-guaranteed JSON; parsed, never evaluated
-            digest = hashlib.sha256(json.dumps([prompt_ids, gen.token_ids]).encode()).hexdigest()[:24]
-            message = Message(
-                role="assistant",
-                content=None,
-                tool_calls=[
-                    ChatCompletionMessageToolCall(
-                        id=f"call_{digest}",
-                        type="function",
-                        function=Function(name=call["name"], arguments=json.dumps(call["arguments"])),
-                    )
-                ],
-            )
-            finish = "tool_calls"
-        else:
-            message = Message(role="assistant", content=gen.text)
-            finish = gen.finish_reason
-        model_response.choices[0].message = message
-        model_response.choices[0].finish_reason = finish
-        model_response.model = MODEL
-        model_response.created = int(time.time())
-        # OpenAI's usage shape: cached prompt tokens (our prefix cache) under prompt_tokens_details.
-        model_response.usage = Usage(
-            prompt_tokens=gen.prompt_tokens,
-            completion_tokens=gen.completion_tokens,
-            total_tokens=gen.prompt_tokens + gen.completion_tokens,
-            prompt_tokens_details={"cached_tokens": gen.cached_tokens},
-        )
-        return model_response
+        ],
+    )
+
+
+def _fill_response(model_response, message: Message, finish: str, gen):
+    """Fill litellm's ModelResponse in OpenAI's shape: cached prompt tokens (our prefix cache) go under
+    usage.prompt_tokens_details."""
+    model_response.choices[0].message = message
+    model_response.choices[0].finish_reason = finish
+    model_response.model = MODEL
+    model_response.created = int(time.time())
+    model_response.usage = Usage(
+        prompt_tokens=gen.prompt_tokens,
+        completion_tokens=gen.completion_tokens,
+        total_tokens=gen.prompt_tokens + gen.completion_tokens,
+        prompt_tokens_details={"cached_tokens": gen.cached_tokens},
+    )
+    return model_response
 
 
 _HANDLER = EmbeddedLLM()
