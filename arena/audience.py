@@ -1,27 +1,32 @@
-"""The simulated audience v1: a vectorised viewer population that decides where its eyes go.
+"""The simulated audience: a vectorised viewer population that decides where its eyes go, from what it sees.
 
 Why this shape: a season scores ERN (concurrent viewers), so the audience must react to what a viewer could
-perceive of each stream (topic, trend, quality, stability, novelty, how many others watch, stalls, start-up
-delay) and must scale to 1M viewers on a laptop. Every viewer is one slot in a few flat numpy arrays
-(int16 position, float32 budget, float32 return weight) plus a K-topic mixture row; a tick is a handful of
-whole-array operations and never a Python loop over viewers.
+perceive of each stream and must scale to 1M viewers on a laptop. Every viewer is one slot in a few flat numpy
+arrays (int16 position, float32 budget, float32 return weight) plus a K-topic mixture row; a tick is a handful
+of whole-array operations and never a Python loop over viewers.
+
+What a viewer perceives (`StreamView`, built by `arena.round.stream_views` from the output frames): the eye's
+embedding of the picture (topic match with its interests, trend alignment, visual novelty), detail at
+display size, colour speckle, smoothness from the output frame rate, stability, boredom when the picture
+stops changing, stalls and start-up delay, and how many others watch. Never the prompt text.
 
 Viewer states (`pos`): OFFLINE (-2), BROWSING (-1: online, on the outside "no click" option) or the index
-of the watched stream in `stream_ids` (the streams of the latest round, so positions follow stream ids when
-the set of streams changes).
+of the watched stream in `stream_ids`.
 
-One tick, in order:
-1. departures: online viewers whose RecSim time budget is spent go offline;
-2. arrivals: offline viewers come online with a per-tick probability, lower for viewers who sat through
-   stalls (Krishnan & Sitaraman: 2.32% less likely to return);
+One round: interests drift toward the trends (`drift_interests`), then per tick, in order:
+1. departures: online viewers whose RecSim time budget is spent go offline, and browsers who again found
+   nothing worth watching leave at `browse_leave_rate`;
+2. arrivals: offline viewers come online at a rate scaled by word of mouth (the lobby's appeal) and lowered
+   for viewers who sat through stalls (Krishnan & Sitaraman: 2.32% less likely to return);
 3. stream abandonment: watchers leave to browsing with a hazard raised by the stream's stall ratio
    (Krishnan & Sitaraman: 1% rebuffering costs 5% of play time);
 4. choice: browsers, new arrivals and a reconsidering fraction of watchers pick a stream or the outside
    option by Gumbel-max over a multinomial logit (RecSim's user choice); switching into a stream that has
-   not shown its first frame yet risks start-up abandonment (Krishnan & Sitaraman's curve);
-5. accounting: budgets are charged and refunded (RecSim interest evolution), counts become ERN.
+   not shown its first frame yet risks start-up abandonment (Krishnan & Sitaraman's curve). Every utility
+   term's contribution is recorded per stream (`RoundAudience.terms`: why viewers came or left);
+5. accounting: budgets are charged and refunded by the perceived quality (RecSim interest evolution).
 
-Sources are cited at each constant in `AudienceConfig`; "modelling choice" marks a number no source fixes.
+Sources are cited at each constant in `arena.audience_config.AudienceConfig`.
 """
 
 from __future__ import annotations
@@ -31,139 +36,62 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from media.trends import DEFAULT_TOPICS as TREND_TOPICS
+from arena.audience_config import DEFAULT_TOPICS, AudienceConfig
+
+__all__ = ["DEFAULT_TOPICS", "Audience", "AudienceConfig", "RoundAudience", "StreamView", "TERMS"]
 
 OFFLINE = -2
 BROWSING = -1
 
-# The live topics of the trend feed, plus two niches no default persona streams (so some interest is unmet).
-DEFAULT_TOPICS = [*TREND_TOPICS, "snowy mountains", "coral reef fish"]
-
-
-class AudienceConfig(BaseModel):
-    """Every behavioural constant of the audience. Part of the season YAML under `audience:`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    # --- population -------------------------------------------------------------------------------------
-    size: int = Field(10000, ge=1, le=50_000_000, description="population, online + offline")
-    initial_online: float = Field(0.3, ge=0, le=1, description="fraction online (browsing) at the start")
-    tick_seconds: float = Field(1.0, gt=0, le=600, description="seconds of stream time per audience tick")
-    topics: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_TOPICS),
-        min_length=1,
-        max_length=256,
-        description="interest topics; the caller embeds them with MiniLM into the prototypes T (K x 384)",
-    )
-    # Modelling choice: Dirichlet concentration of each viewer's topic mixture; < 1 makes mixtures sparse
-    # (most of a viewer's interest on one to three topics), so niches exist for streams to win.
-    interest_concentration: float = Field(0.3, gt=0, le=100)
-
-    # --- sessions: RecSim interest evolution (docs/facts.md) ---------------------------------------------------
-    # RecSim: time budget 200. Read here as seconds of attention an arriving viewer brings.
-    time_budget: float = Field(200.0, gt=0)
-    # RecSim: step penalty 0.5 charged when nothing is clicked; here per second spent browsing.
-    step_penalty: float = Field(0.5, ge=0)
-    # RecSim: watching refunds alpha * watch_time * quality (alpha 0.9 / 3.4); 0.9 so watching a perfect
-    # stream still drains 0.1 s of budget per second and every session ends.
-    refund_alpha: float = Field(0.9, ge=0)
-    # Modelling choice: offline -> online rate per second. With sessions of ~400 s (budget 200 drained at
-    # ~0.5 per second) it keeps the online fraction near 0.3: 0.7 * 0.001 * 400 / 0.3 ~ 0.93.
-    arrival_rate: float = Field(0.001, ge=0, le=10)
-
-    # --- watching dynamics --------------------------------------------------------------------------------
-    # Modelling choice: a watcher with no stalls leaves its stream (back to browsing) after 300 s on average.
-    mean_watch_seconds: float = Field(300.0, gt=0)
-    # Modelling choice (inertia): a watcher re-evaluates the lobby about every 10 s.
-    reconsider_rate: float = Field(0.1, ge=0, le=100)
-    # Modelling choice: utility bonus of the stream one already watches (switching cost).
-    switch_bonus: float = Field(1.5, ge=0)
-
-    # --- choice: RecSim multinomial logit with a "no click" option ---------------------------------------
-    # RecSim: no-click mass 1, i.e. the outside option has utility log(1) = 0 against exp(utility) of items.
-    no_click_mass: float = Field(1.0, gt=0)
-    # Modelling choice, with the weights below: a mediocre off-topic stream loses to browsing, a good
-    # on-topic one wins. Measured with the packaged MiniLM: prompt vs its own topic 0.6-0.76, vs other scenery
-    # topics 0.1-0.4, vs an unrelated prompt ("a cat sleeping on a sofa") ~0. So with quality 0.5 and
-    # stability 0.7: on-topic -3 + 5 * 0.65 + 1.1 = +1.35, off-topic -3 + 5 * 0.25 + 1.1 = -0.65.
-    utility_bias: float = -3.0
-    w_topic: float = Field(5.0, description="x cosine(viewer interest, prompt embedding); modelling choice")
-    w_trend: float = Field(1.0, description="x cosine(prompt embedding, trend embedding); modelling choice")
-    w_quality: float = Field(1.5, description="x quality in 0..1; modelling choice")
-    w_stability: float = Field(0.5, description="x temporal stability in 0..1; modelling choice")
-    w_novelty: float = Field(0.5, description="x novelty in 0..1; modelling choice")
-    # Modelling choice: x log(S * smoothed viewer share). Choice odds grow like share^w, so at equilibrium
-    # shares grow like exp(utility / (1 - w)): w = 0.8 amplifies utility gaps 5x, the heavy Twitch-like skew
-    # of docs/facts.md; w >= 1 would be winner-take-all.
-    w_social: float = Field(0.8, ge=0, le=2)
-    # Modelling choice: share floor (discovery). Shares are mixed (1 - floor) * share + floor / S, so a
-    # stream with no viewers is at worst log(floor) ~ -3 utils behind the average one, not -infinity.
-    social_floor: float = Field(0.05, gt=0, le=1)
-    # Modelling choice (discovery): platforms feature new streams ("new" tags, raids, front-page slots). A
-    # stream younger than `new_stream_seconds` gets up to `w_new` utils, fading linearly with age. Without it
-    # social proof and switching cost lock a league's newcomers out: a respawned copy of the leader drew ~2%
-    # of the leader's viewers in its first window, so relegation always took the newest streamer.
-    w_new: float = Field(1.5, ge=0)
-    new_stream_seconds: float = Field(30.0, gt=0)
-    # Dobrian et al. (SIGCOMM 2011): buffering ratio has the largest effect on engagement, worst for live
-    # content; so the stall ratio of the current tick carries the largest per-unit weight. Value: modelling.
-    w_stall: float = Field(5.0, ge=0)
-    # Modelling choice: x start-up abandonment probability of the stream (a "starting..." tile in the lobby).
-    w_startup: float = Field(2.0, ge=0)
-
-    # --- quality of experience: Krishnan & Sitaraman (IMC 2012), docs/facts.md --------------------------------
-    # Abandonment vs start-up delay: none before 2 s, about 25% at 5 s, about 50% at 10 s (linear between);
-    # beyond the last point each further second adds startup_abandon_slope (their 5.8% per second).
-    startup_abandon_curve: list[tuple[float, float]] = Field(
-        default_factory=lambda: [(2.0, 0.0), (5.0, 0.25), (10.0, 0.5)], min_length=1
-    )
-    startup_abandon_slope: float = Field(0.058, ge=0, le=1)
-    # A rebuffering delay of 1% of the video length costs 5% of play time: play time x (1 - 5 r), so the leave
-    # hazard is h / (1 - 5 r) for stall ratio r. Dobrian et al. found the same order for live content (+1%
-    # buffering ratio: > 3 of 90 minutes, ~3.3%); we keep K&S's 5.
-    rebuffer_playtime_slope: float = Field(5.0, ge=0)
-    # Modelling choice: the linear law hits zero play time at r = 0.2; clamp the factor at 0.05 (hazard x20).
-    rebuffer_playtime_floor: float = Field(0.05, gt=0, le=1)
-    # A viewer who saw a failed stream is 2.32% less likely to come back within a week. For small per-tick
-    # arrival rates P(return within a week) ~ rate x week, so a relative cut of 2.32% of the per-tick arrival
-    # rate gives the same 2.32% weekly cut at any tick length. One fully stalled tick counts as one failure,
-    # a partly stalled tick as its stall ratio; failures compound: weight x (1 - 0.0232) ** failures.
-    failure_return_penalty: float = Field(0.0232, ge=0, lt=1)
-
-    @model_validator(mode="after")
-    def _check_curve(self) -> AudienceConfig:
-        xs = [x for x, _ in self.startup_abandon_curve]
-        ys = [y for _, y in self.startup_abandon_curve]
-        if any(b <= a for a, b in zip(xs, xs[1:])) or any(b < a for a, b in zip(ys, ys[1:])):
-            raise ValueError("startup_abandon_curve must have increasing delays and non-decreasing rates")
-        if xs[0] < 0 or not all(0 <= y <= 1 for y in ys):
-            raise ValueError("startup_abandon_curve delays must be >= 0 and rates within 0..1")
-        return self
+# The utility terms recorded per stream and round (mean contribution per choosing viewer, in utils).
+TERMS = (
+    "bias",
+    "topic",
+    "trend",
+    "detail",
+    "speckle",
+    "smoothness",
+    "stability",
+    "novelty",
+    "boredom",
+    "new",
+    "social",
+    "stall",
+    "startup",
+    "inertia",
+)
 
 
 @dataclass
 class StreamView:
-    """What a viewer can perceive of one stream during a round (built by the arena from engine metrics).
+    """What a viewer can perceive of one stream during a round (built by the arena from its output frames).
 
     `startup_delay` is the engine's (media.buffer.StreamBuffer.startup_delay): seconds from the stream's start
-    until its first frame, where the stream starts in the first round its id appears in `views`. None means
-    no frame yet: a viewer who picks it waits indefinitely (and abandons, see the K&S curve).
+    until its first frame. None means no frame yet: a viewer who picks it waits indefinitely.
     """
 
     stream_id: str
-    prompt_embedding: np.ndarray  # (384,) float32, L2-normalised
-    quality: float  # 0..1
-    stability: float  # 0..1
-    stall_seconds_per_tick: list[float]  # padded with 0 / truncated to the round's ticks
+    content_embedding: np.ndarray  # the eye's embedding of the round's output frames, L2-normalised
+    stall_seconds_per_tick: list[float]  # per audience tick, padded with 0 / truncated to the round's ticks
     startup_delay: float | None
-    novelty: float = 0.0  # 0..1
+    detail: float = 0.5  # 0..1, media.perception.detail
+    speckle: float = 0.0  # 0..1, media.perception.speckle
+    smoothness: float = 0.5  # 0..1, media.perception.smoothness
+    stability: float = 0.5  # 0..1, media.frame_metrics.stability_score
+    motion: float = 0.5  # 0..1, media.perception.motion
+    novelty: float = 0.0  # 0..1, visual distance to the nearest rival
+
+    @property
+    def perceived_quality(self) -> float:
+        """What a watched second is worth to a viewer (the RecSim refund), 0..1."""
+        return float(np.clip(0.5 * self.detail + 0.5 * self.smoothness - 0.5 * self.speckle, 0.0, 1.0))
 
 
 @dataclass
 class RoundAudience:
-    """Result of one round. `ern[id]` = {"mean", "peak", "series"} of viewers watching per tick."""
+    """Result of one round. `ern[id]` = {"mean", "peak", "series"} of viewers watching per tick; `terms[id]`
+    = mean utility contribution of each term per viewer who considered the stream (see TERMS)."""
 
     ern: dict[str, dict]
     online_mean: float
@@ -173,6 +101,8 @@ class RoundAudience:
     offline_series: list[int] = field(default_factory=list)
     joins: dict[str, int] = field(default_factory=dict)  # viewers who switched into the stream
     abandoned: dict[str, int] = field(default_factory=dict)  # of those, gone during start-up
+    terms: dict[str, dict[str, float]] = field(default_factory=dict)
+    appeal: float = 0.0  # the lobby's appeal at the end of the round (word of mouth)
 
 
 def startup_abandon_probability(wait: np.ndarray, config: AudienceConfig) -> np.ndarray:
@@ -202,6 +132,38 @@ def _per_tick(rate_per_second: float | np.ndarray, dt: float) -> np.ndarray:
     return -np.expm1(-np.asarray(rate_per_second, dtype=np.float64) * dt)
 
 
+@dataclass
+class _RoundFeatures:
+    """Per-round stream features the ticks read: topic affinity matrix M (K x S, cosine x w_topic), the
+    per-term stream utilities that do not change within the round, stall ratio per tick, first-frame time."""
+
+    topic_m: np.ndarray
+    static_terms: dict[str, np.ndarray]
+    quality: np.ndarray
+    motion: np.ndarray
+    stall: np.ndarray
+    first_frame: np.ndarray
+
+
+class _Attribution:
+    """Sums of each term's contribution over the viewers who considered each stream, over a round's ticks."""
+
+    def __init__(self, s: int) -> None:
+        self.sums = {t: np.zeros(s) for t in TERMS}
+        self.n = 0
+
+    def add(self, n_choosers: int, per_stream: dict[str, np.ndarray], per_viewer_sums: dict[str, np.ndarray]) -> None:
+        self.n += n_choosers
+        for t, v in per_stream.items():
+            self.sums[t] += n_choosers * v
+        for t, v in per_viewer_sums.items():
+            self.sums[t] += v
+
+    def result(self, ids: list[str]) -> dict[str, dict[str, float]]:
+        n = max(1, self.n)
+        return {sid: {t: round(float(self.sums[t][j] / n), 4) for t in TERMS} for j, sid in enumerate(ids)}
+
+
 class Audience:
     """A seeded viewer population. Pass a Generator reserved for the audience: `load_state_dict` resets it."""
 
@@ -218,16 +180,14 @@ class Audience:
         self.config = config
         self.rng = rng
         self._topics = topics / norms
+        self._gram = self._topics @ self._topics.T
         self.dim = int(topics.shape[1])
         n, k = config.size, topics.shape[0]
 
         # Interest_i = normalize(W_i @ T): store W_i already divided by |W_i @ T| so that cosines with a
         # stream are W @ (T @ e). Sparse mixtures via a Dirichlet (gamma draws, then normalised).
         w = rng.standard_gamma(config.interest_concentration, size=(n, k), dtype=np.float32) + np.float32(1e-6)
-        gram = self._topics @ self._topics.T
-        norm = np.sqrt(np.maximum(np.einsum("nk,nk->n", w @ gram, w), 1e-12)).astype(np.float32)
-        w /= norm[:, None]
-        self.interest_weights: np.ndarray = w
+        self.interest_weights: np.ndarray = self._normalised(w)
 
         self.pos = np.full(n, OFFLINE, dtype=np.int16)
         self.budget = np.zeros(n, dtype=np.float32)
@@ -238,6 +198,12 @@ class Audience:
         self.return_weight = np.ones(n, dtype=np.float32)  # relative arrival propensity after failures
         self.stream_ids: list[str] = []
         self.stream_age = np.zeros(0, dtype=np.float64)  # seconds since each stream first appeared
+        self.staleness = np.zeros(0, dtype=np.float64)  # seconds each stream's picture has been (nearly) still
+        self.appeal = float(config.appeal_ref)  # word of mouth: the lobby's recent inclusive value
+
+    def _normalised(self, w: np.ndarray) -> np.ndarray:
+        norm = np.sqrt(np.maximum(np.einsum("nk,nk->n", w @ self._gram, w), 1e-12)).astype(np.float32)
+        return (w / norm[:, None]).astype(np.float32)
 
     # ----------------------------------------------------------------------------------------------------
     def counts(self) -> dict[str, Any]:
@@ -268,7 +234,20 @@ class Audience:
                 lut[j + 2] = new_index[sid]
         self.pos = lut[self.pos.astype(np.intp) + 2]
         self.stream_age = np.array([self.stream_age[old[s]] if s in old else 0.0 for s in new_ids], np.float64)
+        self.staleness = np.array([self.staleness[old[s]] if s in old else 0.0 for s in new_ids], np.float64)
         self.stream_ids = list(new_ids)
+
+    def drift_interests(self, topic_popularity: np.ndarray) -> None:
+        """Interests follow trends: every viewer's topic mixture moves `trend_pull` toward the popularity
+        share of each audience topic (K values, any scale; all zero: no drift)."""
+        pull = self.config.trend_pull
+        p = np.asarray(topic_popularity, dtype=np.float32).reshape(-1)
+        if pull <= 0 or p.shape[0] != self._topics.shape[0] or p.sum() <= 0:
+            return
+        p = p / p.sum()
+        # the stored rows are scaled mixtures: rescale each to sum 1, mix, renormalise for the cosine
+        w = self.interest_weights / self.interest_weights.sum(axis=1, keepdims=True)
+        self.interest_weights = self._normalised((1.0 - pull) * w + pull * p[None, :])
 
     # ----------------------------------------------------------------------------------------------------
     def step_round(
@@ -277,20 +256,17 @@ class Audience:
         """Advance `ticks` audience ticks. `views` is the full set of live streams this round: streams not in it
         are removed (their viewers browse), new ids start with no viewers."""
         ids = self._check_views(views, ticks, trend_embedding)
-        cfg, s, dt = self.config, len(views), self.config.tick_seconds
+        s, dt = len(views), self.config.tick_seconds
         self._reindex(ids)
-        topic_m, static_u, quality, stall, first_frame = self._round_features(views, ticks, trend_embedding)
+        feats = self._round_features(views, ticks, trend_embedding)
 
         ern = np.zeros((s, ticks), dtype=np.int64)
         online_s, outside_s, offline_s = [], [], []
         joins = np.zeros(s, dtype=np.int64)
         abandoned = np.zeros(s, dtype=np.int64)
+        attribution = _Attribution(s)
         for t in range(ticks):
-            # Wait of a viewer switching in at the start of this tick, from the stream's own start.
-            wait = np.maximum(first_frame - (self.stream_age + t * dt), 0.0)
-            age = self.stream_age + t * dt
-            fresh = cfg.w_new * np.clip(1.0 - age / cfg.new_stream_seconds, 0.0, 1.0)
-            c, j_in, j_ab = self._tick(stall[:, t], wait, static_u + fresh, quality, topic_m)
+            c, j_in, j_ab = self._tick(t, feats, attribution)
             joins += j_in
             abandoned += j_ab
             offline_s.append(int(c[0]))
@@ -311,6 +287,8 @@ class Audience:
             offline_series=offline_s,
             joins={sid: int(joins[j]) for j, sid in enumerate(ids)},
             abandoned={sid: int(abandoned[j]) for j, sid in enumerate(ids)},
+            terms=attribution.result(ids),
+            appeal=self.appeal,
         )
 
     def _check_views(self, views: list[StreamView], ticks: int, trend_embedding: np.ndarray | None) -> list[str]:
@@ -323,48 +301,49 @@ class Audience:
         if len(set(ids)) != len(ids):
             raise ValueError(f"duplicate stream ids in views: {ids}")
         for v in views:
-            if np.size(v.prompt_embedding) != self.dim:
-                raise ValueError(f"prompt embeddings must have dim {self.dim}, got {np.size(v.prompt_embedding)}")
+            if np.size(v.content_embedding) != self.dim:
+                raise ValueError(f"content embeddings must have dim {self.dim}, got {np.size(v.content_embedding)}")
         if trend_embedding is not None and np.size(trend_embedding) != self.dim:
             raise ValueError(f"trend_embedding must have dim {self.dim}, got {np.size(trend_embedding)}")
         return ids
 
     def _round_features(
         self, views: list[StreamView], ticks: int, trend_embedding: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per-round stream features: topic affinity matrix, static utility, quality, stall ratio per tick,
-        first-frame time. Topic affinity for viewer i is W_i @ M (cosine times w_topic)."""
+    ) -> _RoundFeatures:
         cfg, s, dt = self.config, len(views), self.config.tick_seconds
-        emb = np.stack([_unit(v.prompt_embedding) for v in views]) if s else np.zeros((0, self.dim), np.float32)
+        emb = np.stack([_unit(v.content_embedding) for v in views]) if s else np.zeros((0, self.dim), np.float32)
         topic_m = (self._topics @ emb.T * np.float32(cfg.w_topic)).astype(np.float32)  # (K, S)
         trend = np.zeros(s) if trend_embedding is None else emb.astype(np.float64) @ _unit(trend_embedding)
-        quality = _clip01([v.quality for v in views])
-        static_u = (
-            cfg.utility_bias
-            + cfg.w_trend * trend
-            + cfg.w_quality * quality
-            + cfg.w_stability * _clip01([v.stability for v in views])
-            + cfg.w_novelty * _clip01([v.novelty for v in views])
-        )
+        static_terms = {
+            "bias": np.full(s, cfg.utility_bias),
+            "trend": cfg.w_trend * trend,
+            "detail": cfg.w_detail * _clip01([v.detail for v in views]),
+            "speckle": -cfg.w_speckle * _clip01([v.speckle for v in views]),
+            "smoothness": cfg.w_smooth * _clip01([v.smoothness for v in views]),
+            "stability": cfg.w_stability * _clip01([v.stability for v in views]),
+            "novelty": cfg.w_novelty * _clip01([v.novelty for v in views]),
+        }
         stall = np.zeros((s, ticks))
         for j, v in enumerate(views):
             row = list(v.stall_seconds_per_tick)[:ticks]
             stall[j, : len(row)] = row
         stall = np.clip(stall / dt, 0.0, 1.0)  # stall ratio per tick
         first_frame = np.array([math.inf if v.startup_delay is None else v.startup_delay for v in views], float)
-        return topic_m, static_u, quality, stall, first_frame
+        quality = _clip01([v.perceived_quality for v in views])
+        motion = _clip01([v.motion for v in views])
+        return _RoundFeatures(topic_m, static_terms, quality, motion, stall, first_frame)
 
     def _tick(
-        self,
-        stall: np.ndarray,
-        wait: np.ndarray,
-        static_u: np.ndarray,
-        quality: np.ndarray,
-        topic_m: np.ndarray,
+        self, t: int, feats: _RoundFeatures, attribution: _Attribution
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One tick over the whole population; returns (counts over pos+2, joins, start-up abandons)."""
         cfg, rng, dt, s = self.config, self.rng, self.config.tick_seconds, len(self.stream_ids)
         pos = self.pos
+        stall = feats.stall[:, t]
+        # Wait of a viewer switching in at the start of this tick, from the stream's own start.
+        age = self.stream_age + t * dt
+        wait = np.maximum(feats.first_frame - age, 0.0)
+        self._update_staleness(feats.motion, dt)
         # Counts at the start of the tick: what the lobby shows (social proof).
         before = np.bincount(pos.astype(np.intp) + 2, minlength=s + 2)
 
@@ -373,9 +352,9 @@ class Audience:
         pos[~was_offline & (self.budget <= 0)] = OFFLINE
         browsers = np.flatnonzero(pos == BROWSING)
 
-        # 2. arrivals (not those who just left), thinned by past failures.
+        # 2. arrivals (not those who just left), thinned by past failures, scaled by word of mouth.
         off = np.flatnonzero(was_offline)
-        p_arrive = _per_tick(cfg.arrival_rate, dt) * self.return_weight[off]
+        p_arrive = _per_tick(cfg.arrival_rate * self._arrival_scale(), dt) * self.return_weight[off]
         arrivals = off[rng.random(off.size, dtype=np.float32) < p_arrive]
         pos[arrivals] = BROWSING
         self.budget[arrivals] = cfg.time_budget
@@ -391,50 +370,84 @@ class Audience:
 
         # 4. choice: multinomial logit by Gumbel-max, outside option in column 0.
         choosers = np.concatenate([browsers, arrivals, reconsider])
-        joins, abandoned = self._choose(choosers, before, stall, wait, static_u, topic_m)
+        stream_terms = self._tick_terms(feats, before, stall, wait, age)
+        joins, abandoned = self._choose(choosers, stream_terms, wait, feats.topic_m, attribution)
 
         # 5. accounting over pos + 2 lookup tables: budget drain and return weight after failures.
-        idx = self._account(stall, wait, quality)
+        idx = self._account(stall, wait, feats.quality)
         return np.bincount(idx, minlength=s + 2), joins, abandoned
+
+    def _arrival_scale(self) -> float:
+        cfg = self.config
+        scale = math.exp(cfg.w_word_of_mouth * (self.appeal - cfg.appeal_ref))
+        return float(min(cfg.arrival_scale_max, max(cfg.arrival_scale_min, scale)))
+
+    def _update_staleness(self, motion: np.ndarray, dt: float) -> None:
+        """A still picture grows stale second by second; a moving one recovers faster than it staled."""
+        floor = self.config.motion_floor
+        still = np.clip(1.0 - motion / floor, 0.0, 1.0) if floor > 0 else np.zeros_like(motion)
+        moving = 1.0 - still
+        self.staleness = np.maximum(self.staleness + dt * still - dt * self.config.boredom_recovery * moving, 0.0)
+
+    def _tick_terms(
+        self, feats: _RoundFeatures, before: np.ndarray, stall: np.ndarray, wait: np.ndarray, age: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """Every stream-level utility term for this tick (the viewer-level topic and inertia come in _choose)."""
+        cfg, s = self.config, len(self.stream_ids)
+        terms = dict(feats.static_terms)
+        terms["boredom"] = -cfg.w_boredom * np.minimum(1.0, self.staleness / cfg.boredom_seconds)
+        terms["new"] = cfg.w_new * np.clip(1.0 - age / cfg.new_stream_seconds, 0.0, 1.0)
+        watched = before[2:]
+        share = watched / watched.sum() if watched.sum() else np.full(s, 1.0 / max(1, s))
+        share = (1.0 - cfg.social_floor) * share + cfg.social_floor / max(1, s)
+        terms["social"] = cfg.w_social * np.log(s * share) if s else np.zeros(0)
+        terms["stall"] = -cfg.w_stall * stall
+        terms["startup"] = -cfg.w_startup * startup_abandon_probability(wait, cfg)
+        return terms
 
     def _choose(
         self,
         choosers: np.ndarray,
-        before: np.ndarray,
-        stall: np.ndarray,
+        terms: dict[str, np.ndarray],
         wait: np.ndarray,
-        static_u: np.ndarray,
         topic_m: np.ndarray,
+        attribution: _Attribution,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Step 4 of a tick: every chooser picks a stream or the outside option; returns (joins, abandons)."""
+        """Step 4 of a tick: every chooser picks a stream or the outside option; returns (joins, abandons).
+        Browsers who pick nothing again leave at `browse_leave_rate`; the lobby's appeal is updated."""
         cfg, rng, s, pos = self.config, self.rng, len(self.stream_ids), self.pos
         joins = np.zeros(s, dtype=np.int64)
         abandoned = np.zeros(s, dtype=np.int64)
-        if s and choosers.size:
-            watched = before[2:]
-            share = watched / watched.sum() if watched.sum() else np.full(s, 1.0 / s)
-            share = (1.0 - cfg.social_floor) * share + cfg.social_floor / s
-            p_abandon = startup_abandon_probability(wait, cfg)
-            stream_u = static_u + cfg.w_social * np.log(s * share) - cfg.w_stall * stall - cfg.w_startup * p_abandon
-            util = np.empty((choosers.size, s + 1), dtype=np.float32)
-            util[:, 0] = math.log(cfg.no_click_mass)
-            np.matmul(self.interest_weights[choosers], topic_m, out=util[:, 1:])
-            util[:, 1:] += stream_u.astype(np.float32)
-            current = pos[choosers].astype(np.intp)
-            rows = np.flatnonzero(current >= 0)
-            util[rows, current[rows] + 1] += np.float32(cfg.switch_bonus)
-            u = rng.random(util.shape, dtype=np.float32)
-            with np.errstate(divide="ignore"):
-                util -= np.log(-np.log(u))  # + Gumbel(0, 1) noise; u == 0 gives -inf, never chosen
-            choice = util.argmax(axis=1).astype(np.intp) - 1  # -1 == BROWSING
-            switched = np.flatnonzero((choice >= 0) & (choice != current))
-            target = choice[switched]
-            gave_up = rng.random(switched.size) < p_abandon[target]
-            choice[switched[gave_up]] = BROWSING
-            joins = np.bincount(target, minlength=s)
-            abandoned = np.bincount(target[gave_up], minlength=s)
-            pos[choosers] = choice
-
+        if not (s and choosers.size):
+            return joins, abandoned
+        stream_u = sum(terms.values())
+        util = np.empty((choosers.size, s + 1), dtype=np.float32)
+        util[:, 0] = math.log(cfg.no_click_mass)
+        np.matmul(self.interest_weights[choosers], topic_m, out=util[:, 1:])
+        topic_sums = util[:, 1:].sum(axis=0, dtype=np.float64)
+        util[:, 1:] += stream_u.astype(np.float32)
+        current = pos[choosers].astype(np.intp)
+        rows = np.flatnonzero(current >= 0)
+        util[rows, current[rows] + 1] += np.float32(cfg.switch_bonus)
+        inertia = np.bincount(current[rows], minlength=s) * cfg.switch_bonus
+        attribution.add(choosers.size, terms, {"topic": topic_sums, "inertia": inertia})
+        lse = np.log(np.exp(util[:, 1:].astype(np.float64)).sum(axis=1))  # the lobby's inclusive value
+        a = cfg.appeal_smoothing
+        self.appeal = (1 - a) * self.appeal + a * float(lse.mean())
+        u = rng.random(util.shape, dtype=np.float32)
+        with np.errstate(divide="ignore"):
+            util -= np.log(-np.log(u))  # + Gumbel(0, 1) noise; u == 0 gives -inf, never chosen
+        choice = util.argmax(axis=1).astype(np.intp) - 1  # -1 == BROWSING
+        switched = np.flatnonzero((choice >= 0) & (choice != current))
+        target = choice[switched]
+        gave_up = rng.random(switched.size) < startup_abandon_probability(wait, cfg)[target]
+        choice[switched[gave_up]] = BROWSING
+        joins = np.bincount(target, minlength=s)
+        abandoned = np.bincount(target[gave_up], minlength=s)
+        bored = (choice == BROWSING) & (current == BROWSING)
+        bored &= rng.random(choosers.size) < _per_tick(cfg.browse_leave_rate, cfg.tick_seconds)
+        choice[bored] = OFFLINE
+        pos[choosers] = choice
         return joins, abandoned
 
     def _account(self, stall: np.ndarray, wait: np.ndarray, quality: np.ndarray) -> np.ndarray:
@@ -463,6 +476,8 @@ class Audience:
             "interest_weights": self.interest_weights.copy(),
             "stream_ids": list(self.stream_ids),
             "stream_age": self.stream_age.copy(),
+            "staleness": self.staleness.copy(),
+            "appeal": self.appeal,
             "rng_state": self.rng.bit_generator.state,
         }
 
@@ -484,4 +499,6 @@ class Audience:
         self.return_weight = np.asarray(d["return_weight"], dtype=np.float32).copy()
         self.stream_ids = ids
         self.stream_age = np.asarray(d["stream_age"], dtype=np.float64).copy()
+        self.staleness = np.asarray(d.get("staleness", np.zeros(len(ids))), dtype=np.float64).copy()
+        self.appeal = float(d.get("appeal", self.config.appeal_ref))
         self.rng.bit_generator.state = d["rng_state"]

@@ -21,6 +21,7 @@ from crews.registry import PolicyName
 from media.backends import GeneratorModelConfig
 from media.broadcast import BroadcastConfig
 from media.cost_model import CostModel
+from media.eye import EyeConfig
 from media.generator import GeneratorConfig
 from media.settings import GeneratorLimits, StreamSettings
 from media.trends import TrendConfig
@@ -105,6 +106,7 @@ class SeasonConfig(Strict):
     generator: GeneratorSection = Field(default_factory=GeneratorSection)
     engine: EngineSection = Field(default_factory=EngineSection)
     audience: AudienceConfig = Field(default_factory=AudienceConfig)
+    eye: EyeConfig = Field(default_factory=EyeConfig, description="the audience's eye: how frames are seen")
     trends: TrendConfig = Field(default_factory=TrendConfig)
     decision: DecisionSection = Field(default_factory=DecisionSection)
     llm: LLMSection = Field(

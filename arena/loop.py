@@ -251,8 +251,11 @@ class SeasonRunner:
         )
 
     def watch(self, reports: dict[str, StreamReport]) -> RoundAudience:
-        ticks = max(1, round(self.config.round_seconds / self.config.audience.tick_seconds))
-        views = stream_views(list(self.live), reports)
+        """The audience sees the round's output frames (through the eye) and moves; interests drift first."""
+        c = self.config
+        ticks = max(1, round(c.round_seconds / c.audience.tick_seconds))
+        views = stream_views(list(self.live), reports, self.world.eye, c.round_seconds, c.audience.tick_seconds, ticks)
+        self.world.audience.drift_interests(self.world.trend_view.topic_popularity())
         return self.world.audience.step_round(views, ticks, self.world.trend_embedding())
 
     def score(self, r: int, streamed: DecidedAndStreamed, watched: RoundAudience) -> ScoredRound:

@@ -21,7 +21,9 @@ from arena.db import Action, StreamStat, dumps
 from arena.roster import LiveStreamer, StreamSummary
 from arena.rules import rounds_to_window, zone_after
 from arena.scoring import Standing, score_round
+from media import perception
 from media.engine_streams import StreamReport
+from media.eye import Eye
 from media.trends import Trend
 from policies.decide import DecisionOutcome
 from tools.observation import LeaderboardRow, Observation, TrendView
@@ -89,27 +91,64 @@ def observe(
 
 
 # ---- 4. watch -----------------------------------------------------------------------------------------------
-def stream_views(slots: Sequence[str], reports: dict[str, StreamReport]) -> list[StreamView]:
-    """What the audience can perceive of each stream this round (novelty: distance to the nearest rival)."""
-    embs = np.stack([np.asarray(reports[s].prompt_embedding, dtype=np.float32) for s in slots])
-    sims = embs @ embs.T
+def stall_per_tick(per_second: Sequence[float], tick_seconds: float, ticks: int) -> list[float]:
+    """Re-bin the engine's per-second stall seconds into the audience's ticks (stall spread evenly within
+    each second), so a tick of 2 s sees two seconds' stalls and a tick of 0.5 s half of one."""
+    cum = np.concatenate([[0.0], np.cumsum(np.asarray(per_second, dtype=np.float64))])
+    edges = np.arange(ticks + 1) * tick_seconds
+    at = np.interp(edges, np.arange(len(cum)), cum)  # beyond the last bin: no more stall
+    return [float(x) for x in np.diff(at)]
+
+
+def stream_views(
+    slots: Sequence[str],
+    reports: dict[str, StreamReport],
+    eye: Eye,
+    round_seconds: float,
+    tick_seconds: float,
+    ticks: int,
+) -> list[StreamView]:
+    """What the audience perceives of each stream this round, from its output frames only (never its prompt):
+    the eye's embedding of a subsample of frames, detail and speckle at display size, smoothness from the
+    output frame rate, motion and stability from the engine's frame metrics, visual novelty against rivals."""
+    samples = [_frames_seen(reports[s]) for s in slots]
+    flat = np.concatenate(samples) if slots else np.zeros((0, 1, 1, 3), np.uint8)
+    emb_all = eye.embed_frames(flat) if len(flat) else np.zeros((0, eye.dim), np.float32)
+    embs, start = [], 0
+    for frames in samples:
+        v = emb_all[start : start + len(frames)].mean(axis=0)
+        embs.append(v / (np.linalg.norm(v) + 1e-9))
+        start += len(frames)
+    emb = np.asarray(embs, dtype=np.float32).reshape(len(slots), -1)
+    sims = emb @ emb.T
     np.fill_diagonal(sims, -1.0)
     views = []
     for i, s in enumerate(slots):
-        rep = reports[s]
-        novelty = float(np.clip(1.0 - sims[i].max(), 0.0, 1.0)) if len(slots) > 1 else 0.0
+        rep, frames = reports[s], samples[i]
+        shown = rep.frames_output > 0
+        mad = 255.0 * (1.0 - float(rep.metrics.get("flicker", 1.0)))
         views.append(
             StreamView(
                 stream_id=s,
-                prompt_embedding=embs[i],
-                quality=float(rep.metrics.get("quality", 0.5)),
-                stability=float(rep.metrics.get("stability", 0.5)),
-                stall_seconds_per_tick=list(rep.stall_seconds_per_second),
+                content_embedding=emb[i],
+                stall_seconds_per_tick=stall_per_tick(rep.stall_seconds_per_second, tick_seconds, ticks),
                 startup_delay=rep.startup_delay,
-                novelty=novelty,
+                detail=perception.detail(frames) if shown else 0.0,
+                speckle=perception.speckle(frames) if shown else 0.0,
+                smoothness=perception.smoothness(rep.frames_output / round_seconds),
+                stability=float(rep.metrics.get("stability", 0.5)),
+                motion=perception.motion(mad) if shown else 0.0,
+                novelty=float(np.clip(1.0 - sims[i].max(), 0.0, 1.0)) if len(slots) > 1 else 0.0,
             )
         )
     return views
+
+
+def _frames_seen(rep: StreamReport) -> np.ndarray:
+    """The round's sampled output frames, or the thumbnail when none were sampled."""
+    if len(rep.frame_sample):
+        return rep.frame_sample
+    return np.asarray(rep.thumbnail, dtype=np.uint8)[None]
 
 
 # ---- 5. score -----------------------------------------------------------------------------------------------
@@ -194,6 +233,7 @@ def score(
             "slot": st.slot,
             "real_viewers": real_by_id[st.streamer_id],
             "settings": rep.settings,
+            "ern_terms": watched.terms.get(st.slot, {}),
         }
         out.rows.append(_stat_row(r, season_id, st, stand, rep, summary, peak, real_by_id[st.streamer_id], thumbnail))
         if rep.stall_count > 0:

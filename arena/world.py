@@ -12,11 +12,13 @@ import numpy as np
 
 from arena.audience import Audience
 from arena.config import SeasonConfig
+from arena.trend_view import TrendView
 from common.errors import FieldError
 from media.backends import build_generator
 from media.cost_model import CostModel, calibrate
 from media.embedding import EmbedderLoadError, TextEmbedder, get_text_embedder
 from media.engine import StreamEngine
+from media.eye import Eye, build_eye
 from media.generator import FrameGenerator, GeneratorLoadError
 from media.trends import TrendFeed
 
@@ -31,14 +33,13 @@ class World:
     engine: StreamEngine
     audience: Audience
     trends: TrendFeed
-    topic_embeddings: np.ndarray
-    trend_topic_embeddings: np.ndarray
+    eye: Eye  # the audience's eye: frames and texts in one space
+    trend_view: TrendView
     rngs: dict[str, np.random.Generator]
 
     def trend_embedding(self) -> np.ndarray:
-        """Popularity-weighted mean of the trending topics' embeddings, normalised."""
-        v = self.trends.weights() @ self.trend_topic_embeddings
-        return (v / (np.linalg.norm(v) + 1e-9)).astype(np.float32)
+        """What is trending, as the eye sees it (frames and titles of topics and sources, by popularity)."""
+        return self.trend_view.embedding()
 
     def rng_states(self) -> dict[str, dict]:
         return {k: g.bit_generator.state for k, g in self.rngs.items()}
@@ -92,10 +93,8 @@ def build_world(config: SeasonConfig, *, live: bool = False) -> World:
         finetune_share=config.engine.finetune_share,
     )
     rngs = make_rngs(config.seed)
-    topic_embeddings = embedder.embed(list(config.audience.topics))
-    audience = Audience(config.audience, topic_embeddings, rngs["audience"])
+    eye = build_eye(config.eye)
+    audience = Audience(config.audience, eye.embed_texts(list(config.audience.topics)), rngs["audience"])
     trends = TrendFeed(config.trends, rngs["trends"])
-    trend_topic_embeddings = embedder.embed(list(config.trends.topics))
-    return World(
-        embedder, generator, cost_model, engine, audience, trends, topic_embeddings, trend_topic_embeddings, rngs
-    )
+    trend_view = TrendView(eye, trends, list(config.audience.topics))
+    return World(embedder, generator, cost_model, engine, audience, trends, eye, trend_view, rngs)

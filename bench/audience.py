@@ -36,8 +36,11 @@ def _setup(size: int, streams: int, ticks: int, seed: int) -> tuple[Audience, li
         views.append(
             StreamView(
                 stream_id=f"s{j}",
-                prompt_embedding=(emb / np.linalg.norm(emb)).astype(np.float32),
-                quality=0.4 + 0.5 * j / max(streams - 1, 1),
+                content_embedding=(emb / np.linalg.norm(emb)).astype(np.float32),
+                detail=0.3 + 0.4 * j / max(streams - 1, 1),
+                smoothness=0.4 + 0.5 * j / max(streams - 1, 1),
+                speckle=0.2,
+                motion=0.1 if j == 3 else 0.5,
                 stability=0.7,
                 stall_seconds_per_tick=[0.3 if j == 1 else 0.0] * ticks,
                 startup_delay=6.0 if j == 2 else 0.5,

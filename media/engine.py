@@ -145,6 +145,7 @@ class StreamEngine:
             st.guard = DriftGuard(self.drift_guard)
             st.metrics.references = self._references
             st.metrics.set_fps(settings.fps)
+            st.sample.set_fps(settings.fps)
             self._streams[stream_id] = st
 
     def remove_stream(self, stream_id: str) -> None:
@@ -212,6 +213,7 @@ class StreamEngine:
             st.buffer.advance(start, self._callback(st, on_frame, callbacks))
             st.buffer.begin_round(start, seconds)
             st.metrics.reset(keep_previous=True)
+            st.sample.reset()
         self._round_finetune_seconds = 0.0
         stopped = False
         while True:
@@ -269,10 +271,11 @@ class StreamEngine:
     def _callback(self, st: EngineStream, on_frame: FrameCallback | None, cache: dict) -> Callable[[np.ndarray], None]:
         cb = cache.get(st.stream_id)
         if cb is None:
-            metrics, sid = st.metrics, st.stream_id
+            metrics, sample, sid = st.metrics, st.sample, st.stream_id
 
             def cb(frame: np.ndarray) -> None:
                 metrics.update(frame)
+                sample.offer(frame)
                 if on_frame is not None:
                     on_frame(sid, frame)
 
@@ -298,6 +301,7 @@ class StreamEngine:
                 st.buffer.set_fps(new.fps)
             if new.fps != st.metrics.fps:
                 st.metrics.set_fps(new.fps)  # metrics sample at most so many frames per stream second
+                st.sample.set_fps(new.fps)
             cap = self.capacity_for(new.fps, new.interpolation)
             if cap != st.buffer.capacity:
                 st.buffer.set_capacity(cap)

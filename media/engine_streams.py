@@ -16,6 +16,7 @@ import torch
 
 from media.buffer import StreamBuffer
 from media.embedding import Embedder
+from media.frame_sample import FrameSample
 from media.generator import FrameGenerator
 from media.metrics import RoundMetrics
 from media.settings import StreamSettings
@@ -59,6 +60,7 @@ class StreamReport:
     metrics: dict[str, float]
     thumbnail: np.ndarray
     prompt_embedding: np.ndarray
+    frame_sample: np.ndarray = field(default_factory=lambda: np.zeros((0, 1, 1, 3), np.uint8))  # what the eye sees
     settings: dict[str, Any] = field(default_factory=dict)
     frames_interpolated: int = 0
     frames_interpolated_total: int = 0
@@ -82,6 +84,7 @@ class EngineStream:
     generator: torch.Generator
     settings_seed: int
     metrics: RoundMetrics = field(default_factory=RoundMetrics.sampled)
+    sample: FrameSample = field(default_factory=FrameSample)
     guard: DriftGuard = field(default_factory=DriftGuard)
     prev_frame: np.ndarray | None = None  # the latest keyframe: img2img init and interpolation start
     transition: PromptTransition | None = None
@@ -152,6 +155,7 @@ class EngineStream:
             metrics=self.metrics.result(),
             thumbnail=np.array(thumb),
             prompt_embedding=embedder.embed([self.settings.prompt])[0].astype(np.float32),
+            frame_sample=self.sample.frames(),
             settings=self.settings.model_dump(),
             frames_interpolated=buf.round_frames_interpolated,
             frames_interpolated_total=buf.frames_interpolated,
@@ -172,6 +176,7 @@ class EngineStream:
             "generator_state": self.generator.get_state().numpy().copy(),
             "buffer": self.buffer.state_dict(),
             "metrics": self.metrics.state_dict(),
+            "sample_seen": self.sample.seen,
             "guard": self.guard.state_dict(),
             "prev_frame": None if self.prev_frame is None else self.prev_frame.copy(),
             "transition": None if self.transition is None else self.transition.state_dict(),
@@ -188,6 +193,7 @@ class EngineStream:
         self.buffer.load_state_dict(s["buffer"])
         self.metrics.load_state_dict(s["metrics"])
         self.metrics.references = references
+        self.sample.seen = int(s.get("sample_seen", 0))
         self.guard.load_state_dict(s["guard"])
         self.prev_frame = None if s["prev_frame"] is None else np.array(s["prev_frame"], dtype=np.uint8)
         self.transition = PromptTransition.from_state(s["transition"])

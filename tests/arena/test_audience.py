@@ -1,4 +1,4 @@
-"""Behaviour tests of the audience model (arena/audience.py). Synthetic topic vectors stand in for MiniLM."""
+"""Behaviour tests of the audience model (arena/audience.py). Synthetic topic vectors stand in for the eye's."""
 
 from __future__ import annotations
 
@@ -43,8 +43,12 @@ def view(
     delay: float | None = 0.0,
     novelty: float = 0.0,
     ticks: int = TICKS,
+    **perceived: float,
 ) -> StreamView:
-    return StreamView(sid, emb, quality, stability, [stall] * ticks, delay, novelty)
+    """`quality` sets both detail and smoothness (the picture and its frame rate); `perceived` overrides any
+    of detail, speckle, smoothness, motion."""
+    fields = {"detail": quality, "smoothness": quality, "motion": 0.6, **perceived}
+    return StreamView(sid, emb, [stall] * ticks, delay, stability=stability, novelty=novelty, **fields)
 
 
 def unrelated(topics: np.ndarray, seed: int = 7) -> np.ndarray:
@@ -165,7 +169,7 @@ def test_failed_ticks_lower_the_return_rate():
 def _watchers_of_a_meet_better_b(**overrides) -> RoundAudience:
     """Everyone online watches stream a; a clearly better b appears; one tick."""
     aud, topics = make(size=20000, initial_online=1.0, arrival_rate=0.0, w_social=0.0, **overrides)
-    a = view("a", topics[0], quality=0.2)
+    a = view("a", topics[0], quality=0.5)
     b = view("b", topics[0], quality=1.0, stability=1.0, novelty=1.0)
     aud.step_round([a, b], 1)
     state = aud.state_dict()
@@ -348,3 +352,54 @@ def test_discovery_bonus_lets_a_new_stream_in():
         ra = aud.step_round([old, view("b", topics[1]), view("new", topics[0])], TICKS)
         drawn[w_new] = ra.ern["new"]["mean"]
     assert drawn[1.5] > 1.5 * drawn[0.0]
+
+
+def test_detail_and_smoothness_attract_and_speckle_repels():
+    for field, better, worse in (("detail", 0.6, 0.3), ("smoothness", 0.9, 0.4), ("speckle", 0.0, 0.6)):
+        aud, topics = make(size=10000, w_social=0.0)
+        views = [view("better", topics[0], **{field: better}), view("worse", topics[0], **{field: worse})]
+        ra = run_rounds(aud, views, 2)[-1]
+        assert ra.ern["better"]["mean"] > 1.1 * ra.ern["worse"]["mean"], field
+
+
+def test_a_picture_that_stops_changing_loses_viewers_over_time():
+    aud, topics = make(size=20000, w_social=0.0)
+    views = [view("frozen", topics[0], motion=0.0, stability=1.0), view("alive", topics[0], motion=0.6)]
+    rounds = run_rounds(aud, views, 6)
+    share = [r.ern["frozen"]["mean"] / (r.ern["frozen"]["mean"] + r.ern["alive"]["mean"]) for r in rounds]
+    assert share[-1] < share[0] - 0.1 and share[-1] < 0.4  # boredom grows with time
+    assert rounds[-1].terms["frozen"]["boredom"] < -1.0 and rounds[-1].terms["alive"]["boredom"] == 0.0
+
+
+def test_attention_is_elastic_poor_lobbies_draw_fewer_eyes():
+    def total(**kw) -> float:
+        aud, topics = make(size=20000, seed=2)
+        views = [view(f"s{j}", topics[j], **kw) for j in range(4)]
+        return sum(sum(r.ern[v.stream_id]["mean"] for v in views) for r in run_rounds(aud, views, 8)[-4:])
+
+    good = total(quality=0.8, motion=0.6)
+    poor = total(quality=0.1, motion=0.0, stall=0.5, speckle=0.8)
+    assert poor <= 0.5 * good
+
+
+def test_interests_follow_trends():
+    aud, topics = make(size=20000, w_social=0.0, trend_pull=0.2)
+    views = [view("trending", topics[0]), view("other", topics[1])]
+    before = run_rounds(aud, views, 2)[-1]
+    popularity = np.zeros(len(topics))
+    popularity[0] = 1.0
+    for _ in range(5):
+        aud.drift_interests(popularity)
+        after = aud.step_round(views, TICKS)
+    ratio = lambda r: r.ern["trending"]["mean"] / r.ern["other"]["mean"]  # noqa: E731
+    assert ratio(after) > 1.5 * ratio(before)
+
+
+def test_every_term_is_recorded_per_stream_and_explains_the_gap():
+    aud, topics = make(size=10000, w_social=0.0)
+    views = [view("match", topics[0], detail=0.7), view("other", unrelated(topics), detail=0.2)]
+    ra = run_rounds(aud, views, 2)[-1]
+    assert set(ra.terms) == {"match", "other"}
+    assert set(ra.terms["match"]) == set(audience_module.TERMS)
+    assert ra.terms["match"]["topic"] > ra.terms["other"]["topic"]
+    assert ra.terms["match"]["detail"] == pytest.approx(2 * ra.terms["other"]["detail"] * 0.7 / 0.4, rel=1e-3)
