@@ -26,7 +26,7 @@ from PIL import Image
 from agents.loading import builtin_persona_dir, load_persona_pool
 from agents.persona import Persona
 from arena import resume_state
-from arena.audience import RoundAudience
+from arena.audience import RoundAudience, StreamView
 from arena.clocks import DecidedAndStreamed, make_clock
 from arena.config import SeasonConfig
 from arena.db import Database, Season
@@ -210,8 +210,8 @@ class SeasonRunner:
         )
         if self.stop_event.is_set():
             raise SeasonStopped()
-        watched = self.watch(streamed.reports)  # 4. watch
-        scored = self.score(r, streamed, watched)  # 5. score
+        views, watched = self.watch(streamed.reports)  # 4. watch
+        scored = self.score(r, streamed, watched, views)  # 5. score
         apply_scores(scored, live)
         self.zone = zone_after_round(live, self.config, r)
         self.round_events += finished_finetunes(self.world, self.live)
@@ -250,15 +250,18 @@ class SeasonRunner:
             self.config.round_seconds, should_stop=self.stop_event.is_set, on_frame=on_frame
         )
 
-    def watch(self, reports: dict[str, StreamReport]) -> RoundAudience:
+    def watch(self, reports: dict[str, StreamReport]) -> tuple[dict[str, StreamView], RoundAudience]:
         """The audience sees the round's output frames (through the eye) and moves; interests drift first."""
         c = self.config
         ticks = max(1, round(c.round_seconds / c.audience.tick_seconds))
         views = stream_views(list(self.live), reports, self.world.eye, c.round_seconds, c.audience.tick_seconds, ticks)
         self.world.audience.drift_interests(self.world.trend_view.topic_popularity())
-        return self.world.audience.step_round(views, ticks, self.world.trend_embedding())
+        watched = self.world.audience.step_round(views, ticks, self.world.trend_embedding())
+        return {v.stream_id: v for v in views}, watched
 
-    def score(self, r: int, streamed: DecidedAndStreamed, watched: RoundAudience) -> ScoredRound:
+    def score(
+        self, r: int, streamed: DecidedAndStreamed, watched: RoundAudience, views: dict[str, StreamView]
+    ) -> ScoredRound:
         # Real viewers counted by the broadcast server are added on top of the simulated ones, stored apart.
         real = self.broadcaster.real_viewers() if self.broadcaster else {}
         sid = self.recorder.season_id
@@ -273,6 +276,7 @@ class SeasonRunner:
             real,
             lambda slot, image: self._thumbnail(slot, r, image),
             self.world.engine.now,
+            views,
         )
         scored.events[:0] = events
         scored.rows[:0] = actions

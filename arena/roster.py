@@ -40,9 +40,13 @@ class StreamSummary:
     ttcp: float | None = None
     content_positive: bool = False
     metrics: dict[str, float] = field(default_factory=dict)
+    perceived: dict[str, float] = field(default_factory=dict)  # what the audience saw (arena.round.stream_views)
+    ern_terms: dict[str, float] = field(default_factory=dict)  # why viewers came or left (RoundAudience.terms)
 
     @classmethod
-    def from_report(cls, rep: StreamReport) -> StreamSummary:
+    def from_report(
+        cls, rep: StreamReport, perceived: dict[str, float] | None = None, ern_terms: dict[str, float] | None = None
+    ) -> StreamSummary:
         return cls(
             frames_generated=rep.frames_generated,
             frames_output=rep.frames_output,
@@ -54,6 +58,8 @@ class StreamSummary:
             ttcp=rep.ttcp,
             content_positive=rep.content_positive,
             metrics={k: float(v) for k, v in rep.metrics.items()},
+            perceived=dict(perceived or {}),
+            ern_terms=dict(ern_terms or {}),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -73,6 +73,8 @@ def observe(
         stall_count=last.stall_count,
         frames_generated=last.frames_generated,
         frames_output=last.frames_output,
+        perceived=dict(last.perceived),
+        ern_terms=dict(last.ern_terms),
         settings=st.control.current_settings().model_dump(),
         limits=config.generator.limits.model_dump(),
         trends=[TrendView(**t.model_dump()) for t in trends],
@@ -144,6 +146,14 @@ def stream_views(
     return views
 
 
+def perceived_of(view: StreamView | None) -> dict[str, float]:
+    """The view's perceptual measures, rounded for the log and the agent's observation."""
+    if view is None:
+        return {}
+    keys = ("detail", "speckle", "smoothness", "motion", "stability", "novelty")
+    return {k: round(float(getattr(view, k)), 4) for k in keys}
+
+
 def _frames_seen(rep: StreamReport) -> np.ndarray:
     """The round's sampled output frames, or the thumbnail when none were sampled."""
     if len(rep.frame_sample):
@@ -211,6 +221,7 @@ def score(
     real: dict[str, int],
     thumbnail: Callable[[str, np.ndarray | None], str | None],
     sim_time: float,
+    views: dict[str, StreamView] | None = None,
 ) -> ScoredRound:
     """ERN (simulated + real viewers, stored apart), ratings, standings, one stat row and event per stream.
     `thumbnail(slot, image)` saves a stream's thumbnail and returns its path relative to the run folder."""
@@ -223,7 +234,9 @@ def score(
     for stand in table:
         st = by_id[stand.streamer_id]
         rep = reports[st.slot]
-        summary = StreamSummary.from_report(rep)
+        summary = StreamSummary.from_report(
+            rep, perceived_of(views.get(st.slot) if views else None), watched.terms.get(st.slot)
+        )
         out.summaries[st.streamer_id] = summary
         peak = int(watched.ern[st.slot]["peak"]) + real_by_id[st.streamer_id]
         streams[str(st.streamer_id)] = {
@@ -233,7 +246,8 @@ def score(
             "slot": st.slot,
             "real_viewers": real_by_id[st.streamer_id],
             "settings": rep.settings,
-            "ern_terms": watched.terms.get(st.slot, {}),
+            "ern_terms": summary.ern_terms,
+            "perceived": summary.perceived,
         }
         out.rows.append(_stat_row(r, season_id, st, stand, rep, summary, peak, real_by_id[st.streamer_id], thumbnail))
         if rep.stall_count > 0:

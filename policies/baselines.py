@@ -44,42 +44,71 @@ class RandomPolicy(Policy):
 
 
 class GreedyPolicy(Policy):
-    """A documented heuristic: first stay content-positive, then spend spare compute, then chase trends.
+    """A documented heuristic that reads what the audience perceived (the reference a good policy must beat):
 
-    1. Stalled last round, or the buffer under a quarter full: cut load. Lower fps by x0.8 while above
-       `fps_min`, else drop a denoising step, else step the resolution down.
-    2. Buffer at least three quarters full and no stall: spend the headroom. Streamers with a quality focus
-       above 0.5 add a step (up to `steps_max`); the others raise fps by x1.2 (up to `fps_max`).
-    3. Ranked in the bottom half, or trend-following above 0.7: switch the prompt to the most-watched trend
-       in the streamer's own visual style (so it stays recognisable while it chases the crowd).
+    1. Stay content-positive. Stalled last round, or the buffer under a quarter full: cut load. Lower fps by
+       x0.8 while above `fps_min`, else drop a denoising step, else step the resolution down.
+    2. Spend headroom (buffer at least three quarters full, no stall) where the audience sees it, cheapest
+       gain first: a second denoising step (detail rises most from 1 to 2 steps), then fps up to 12 (smoothness
+       has diminishing returns past that), then more steps, then a larger resolution; streamers with a quality
+       focus above 0.5 take steps and resolution before fps.
+    3. Keep the picture alive: when viewers were bored (the `boredom` term cost more than 0.3 utils) or the
+       picture barely moved, raise the img2img strength (more change between frames) up to 0.8.
+    4. Chase the crowd: ranked in the bottom half, or trend-following above 0.7, switch the prompt to the
+       most-watched trend in the streamer's own visual style (so it stays recognisable).
     """
 
     name = "greedy"
 
     def decide(self, obs: Observation, act: Act, rng: np.random.Generator) -> None:
         s, lim = obs.settings, obs.limits
-        traits = obs.persona_traits
         fill = obs.buffer_level / obs.buffer_capacity if obs.buffer_capacity else 0.0
         if obs.round > 1 and (obs.stall_seconds > 0 or fill < 0.25):
-            if s["fps"] > lim["fps_min"]:
-                act("tune_generator", {"fps": round(s["fps"] * 0.8, 3)})
-            elif s["steps"] > lim["steps_min"]:
-                act("tune_generator", {"steps": s["steps"] - 1})
-            else:
-                smaller = [r for r in lim["resolutions"] if r < s["resolution"]]
-                if smaller:
-                    act("tune_generator", {"resolution": smaller[-1]})
+            self._cut_load(s, lim, act)
         elif obs.round > 1 and fill >= 0.75:
-            if traits.get("quality_focus", 0.5) > 0.5 and s["steps"] < lim["steps_max"]:
-                act("tune_generator", {"steps": s["steps"] + 1})
-            elif s["fps"] < lim["fps_max"]:
-                act("tune_generator", {"fps": round(s["fps"] * 1.2, 3)})
+            self._spend_headroom(s, lim, obs.persona_traits.get("quality_focus", 0.5) > 0.5, act)
+        bored = obs.ern_terms.get("boredom", 0.0) < -0.3 or obs.perceived.get("motion", 1.0) < 0.2
+        if obs.round > 1 and bored and s.get("strength", 1.0) < 0.8:
+            act("tune_generator", {"strength": round(min(0.8, s.get("strength", 0.6) + 0.15), 3)})
+        self._chase_trend(obs, act)
+
+    @staticmethod
+    def _cut_load(s: dict, lim: dict, act: Act) -> None:
+        if s["fps"] > lim["fps_min"]:
+            act("tune_generator", {"fps": round(max(lim["fps_min"], s["fps"] * 0.8), 3)})
+        elif s["steps"] > lim["steps_min"]:
+            act("tune_generator", {"steps": s["steps"] - 1})
+        else:
+            smaller = [r for r in lim["resolutions"] if r < s["resolution"]]
+            if smaller:
+                act("tune_generator", {"resolution": smaller[-1]})
+
+    @staticmethod
+    def _spend_headroom(s: dict, lim: dict, quality_first: bool, act: Act) -> None:
+        larger = [r for r in lim["resolutions"] if r > s["resolution"]]
+        options = [
+            ("steps", s["steps"] < min(2, lim["steps_max"]), {"steps": s["steps"] + 1}),
+            ("fps", s["fps"] < min(12.0, lim["fps_max"]), {"fps": round(min(12.0, s["fps"] * 1.25), 3)}),
+            ("steps", s["steps"] < lim["steps_max"], {"steps": s["steps"] + 1}),
+            ("resolution", bool(larger), {"resolution": larger[0]} if larger else {}),
+            ("fps", s["fps"] < lim["fps_max"], {"fps": round(min(lim["fps_max"], s["fps"] * 1.2), 3)}),
+        ]
+        if quality_first:
+            options.sort(key=lambda o: o[0] == "fps")  # stable: steps and resolution first, in order
+        for _, possible, change in options:
+            if possible:
+                act("tune_generator", change)
+                return
+
+    @staticmethod
+    def _chase_trend(obs: Observation, act: Act) -> None:
+        traits = obs.persona_traits
         bottom_half = obs.rank is not None and obs.rank > max(1, len(obs.leaderboard)) / 2
         if obs.trends and (bottom_half or traits.get("trend_following", 0.5) > 0.7):
             top = max(obs.trends, key=lambda t: t.viewers)
             style = obs.persona_style or ""
             prompt = f"{top.topic}, {style}" if style else top.topic
-            if prompt[:240] != s.get("prompt"):
+            if prompt[:240] != obs.settings.get("prompt"):
                 act("choose_prompt", {"prompt": prompt, "transition_seconds": 2.0})
 
 

@@ -47,6 +47,9 @@ class Observation(BaseModel):
     frames_output: int = 0
     settings: dict = Field(default_factory=dict)
     limits: dict = Field(default_factory=dict)
-    compute_budget_left: float = 1.0  # fraction of this round's decision budget (LLM issue)
+    # What the audience perceived of the stream last round (0..1 each: detail, speckle, smoothness, motion,
+    # stability, novelty) and why viewers came or left: each utility term's mean contribution (utils).
+    perceived: dict[str, float] = Field(default_factory=dict)
+    ern_terms: dict[str, float] = Field(default_factory=dict)
     trends: list[TrendView] = Field(default_factory=list)
     leaderboard: list[LeaderboardRow] = Field(default_factory=list)
