@@ -1,4 +1,6 @@
-"""The arena's commands: run, resume, list and inspect seasons (`arena.__main__` is the program entry).
+"""The arena's commands: run, resume, list and inspect seasons, experiments (`arena.__main__` is the program
+entry). Run and resume live here; the read-only season commands in `arena.cli_seasons`, experiments in
+`arena.cli_experiment`.
 
 Every error a user can cause is a `common.errors.UserError` and ends in one line on stderr and exit status 2,
 before anything is written. Ctrl-C during a season stops it at the next tick with every finished round stored;
@@ -14,17 +16,13 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from arena import cli_experiment, cli_seasons
+from arena.cli_common import Parser, console, err_console, find_season, open_db, print_table
 from common.errors import ConfigError, UserError
-
-console = Console()
-err_console = Console(stderr=True)
 
 #: Shows a season in front of the user: (database path, season name or None for the latest) -> exit status.
 Watch = Callable[[str, str | None], int]
@@ -40,18 +38,10 @@ FLAGS = {
 }
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse prints usage on error; we want the project's one clear line and exit status 2 (a bad flag is
-    a ConfigError like a bad YAML field)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise ConfigError(f"{self.prog}: {message}")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m arena", description="Totoroid Arena: AI streamers compete for eyes.")
+    p = Parser(prog="python -m arena", description="Totoroid Arena: AI streamers compete for eyes.")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", parser_class=Parser)
     run = sub.add_parser("run", help="run a season (the default command)")
     run.add_argument("--config", help="season YAML (default: arena/configs/default.yaml)")
     run.add_argument("--seed", type=int)
@@ -72,48 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     res = sub.add_parser("resume", help="continue a stopped or killed season")
     res.add_argument("season")
     res.add_argument("--db", default="arena.db")
-    ls = sub.add_parser("seasons", help="list the seasons in a database")
-    ls.add_argument("--db", default="arena.db")
-    lb = sub.add_parser("leaderboard", help="a season's standings")
-    lb.add_argument("season")
-    lb.add_argument("--db", default="arena.db")
-    lb.add_argument("--round", type=int, help="standings after this round (default: the last)")
-    rp = sub.add_parser("replay", help="rebuild every round's standings from the event log and check them")
-    rp.add_argument("season")
-    rp.add_argument("--db", default="arena.db")
-    rp.add_argument("--quiet", action="store_true", help="only the verdict line")
+    cli_seasons.add_parsers(sub)
     tu = sub.add_parser("tui", help="attach the Textual TUI to a season (running or finished)")
     tu.add_argument("season", nargs="?", help="season name or id (default: the latest)")
     tu.add_argument("--db", default="arena.db")
-    sc = sub.add_parser("schema", help="write JSON Schemas of the season and persona YAML")
-    sc.add_argument("--out", default="schemas", help="output folder")
+    cli_seasons.add_schema_parser(sub)
+    cli_experiment.add_parser(sub)
     return p
-
-
-def _open_db(path: str, *, must_exist: bool = True):
-    from arena.db import Database
-
-    if must_exist and "://" not in path and not Path(path).exists():
-        raise ConfigError(f"database {path} does not exist")
-    return Database(path)
-
-
-def _season(db, key: str):
-    season = db.season(key)
-    if season is None:
-        raise ConfigError(f"no season {key!r} in {db.url}")
-    return season
-
-
-def _print_table(rows: list[dict], title: str) -> None:
-    t = Table(title=title)
-    for col in ("rank", "streamer", "ERN", "share", "rating", "status"):
-        t.add_column(col, justify="right" if col in ("rank", "ERN", "share", "rating") else "left")
-    for r in rows:
-        t.add_row(
-            str(r["rank"]), r["name"], f"{r['ern']:.1f}", f"{r['share']:.1%}", f"{r['rating']:.2f}", r.get("status", "")
-        )
-    console.print(t)
 
 
 def _run_season(runner) -> int:
@@ -156,7 +111,7 @@ def _run_season(runner) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     if last:
-        _print_table(last[0].table, f"{runner.season.name} after round {last[0].round}")
+        print_table(last[0].table, f"{runner.season.name} after round {last[0].round}")
     if status == "stopped":
         console.print(
             f"stopped after round {runner.season.rounds_done}; continue with: "
@@ -218,8 +173,8 @@ def _replay_config(args, overrides: dict):
     from arena.config import SeasonConfig
 
     source = _replay_source(args)
-    db = _open_db(args.db or "arena.db")
-    season = _season(db, source)
+    db = open_db(args.db or "arena.db")
+    season = find_season(db, source)
     data = json.loads(season.config_json)
     data.update({k: v for k, v in overrides.items() if v is not None})
     data["name"] = args.name  # None: a generated name (the recorded name is taken)
@@ -291,97 +246,25 @@ def _run_with_tui(runner, watch: Watch) -> int:
 def cmd_resume(args) -> int:
     from arena.loop import SeasonRunner
 
-    db = _open_db(args.db)
+    db = open_db(args.db)
     runner = SeasonRunner.resume(db, args.season)
     _check_llm_environment(runner.config)
     return _run_season(runner)
-
-
-def cmd_seasons(args) -> int:
-    db = _open_db(args.db)
-    t = Table(title=f"seasons in {args.db}")
-    for col in ("id", "name", "seed", "status", "rounds"):
-        t.add_column(col)
-    for s in db.seasons():
-        t.add_row(str(s.id), s.name, str(s.seed), s.status, f"{s.rounds_done}/{s.rounds_planned}")
-    console.print(t)
-    return 0
-
-
-def cmd_leaderboard(args) -> int:
-    from arena.scoring import Rating
-
-    db = _open_db(args.db)
-    season = _season(db, args.season)
-    rnd = args.round if args.round is not None else season.rounds_done
-    if rnd < 1 or rnd > season.rounds_done:
-        raise ConfigError(f"--round {rnd}: season {season.name} has rounds 1..{season.rounds_done}")
-    streamers = {s.id: s for s in db.streamers(season.id)}
-    rows = [
-        {
-            "rank": st.rank,
-            "name": streamers[st.streamer_id].name,
-            "ern": st.ern_mean,
-            "share": st.share,
-            "rating": Rating(st.rating_mu, st.rating_sigma).ordinal,
-            "status": "relegated" if (streamers[st.streamer_id].relegated_round or 10**9) <= rnd else "live",
-        }
-        for st in db.stats(season.id, rnd)
-    ]
-    _print_table(rows, f"{season.name}, round {rnd}")
-    return 0
-
-
-def cmd_replay(args) -> int:
-    from arena.season_replay import compare, rebuild_standings, stored_standings
-
-    db = _open_db(args.db)
-    season = _season(db, args.season)
-    rebuilt = rebuild_standings(db, season.id)
-    if not args.quiet:
-        for r, rows in sorted(rebuilt.items()):
-            _print_table(
-                [
-                    {"rank": x.rank, "name": x.name, "ern": x.ern_mean, "share": x.share, "rating": x.ordinal}
-                    for x in rows
-                ],
-                f"round {r} (rebuilt from the event log)",
-            )
-    diffs = compare(rebuilt, stored_standings(db, season.id))
-    if diffs:
-        for d in diffs[:20]:
-            err_console.print(d)
-        err_console.print(f"replay MISMATCH: {len(diffs)} differences between the event log and the stored standings")
-        return 1
-    console.print(f"replay OK: {len(rebuilt)} rounds rebuilt from the event log equal the stored standings")
-    return 0
 
 
 def cmd_tui(args) -> int:
     return _watcher(args)(args.db, args.season)
 
 
-def cmd_schema(args) -> int:
-    from agents.persona import Persona
-    from arena.config import SeasonConfig
-
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, model in (("season", SeasonConfig), ("persona", Persona)):
-        path = out / f"{name}.schema.json"
-        path.write_text(json.dumps(model.model_json_schema(), indent=2) + "\n")
-        console.print(f"wrote {path}")
-    return 0
-
-
 COMMANDS = {
     "run": cmd_run,
     "resume": cmd_resume,
-    "seasons": cmd_seasons,
-    "leaderboard": cmd_leaderboard,
-    "replay": cmd_replay,
+    "seasons": cli_seasons.cmd_seasons,
+    "leaderboard": cli_seasons.cmd_leaderboard,
+    "replay": cli_seasons.cmd_replay,
     "tui": cmd_tui,
-    "schema": cmd_schema,
+    "schema": cli_seasons.cmd_schema,
+    "experiment": cli_experiment.cmd_experiment,
 }
 
 

@@ -119,6 +119,29 @@ class Event(SQLModel, table=True):
         return json.loads(self.payload_json)
 
 
+class Experiment(SQLModel, table=True):
+    """A set of rotated mixed-policy seasons (`arena.experiment`). The plan is stored, so re-running the same
+    name continues it and a report needs nothing but this file."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    config_json: str  # the base SeasonConfig every season is derived from
+    policies_json: str  # the policies, in rotation order
+    seasons_planned: int
+    status: str = "running"  # running | stopped | finished
+    created_at: float = Field(default_factory=time.time)
+
+
+class ExperimentSeason(SQLModel, table=True):
+    """Links a season to its experiment: block b (seed = base seed + b) and rotation r of the policy mix."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    experiment_id: int = Field(index=True, foreign_key="experiment.id")
+    season_id: int = Field(foreign_key="season.id", unique=True)
+    block: int
+    rotation: int
+
+
 #: Seconds a connection waits for another writer's lock before the operation fails with StorageError.
 DEFAULT_BUSY_TIMEOUT = 30.0
 _LOCKED = ("database is locked", "database table is locked", "database schema is locked")
