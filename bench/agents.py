@@ -1,20 +1,28 @@
 """LLM agents benchmark: prints one JSON object (a measurement to report, not a test).
 
-- `latency`: decision seconds per streamer per round with `policy: llm` (p50/p95/max; target p50 <= 4 s on
-  2 CPU cores with the embedded model), and per LLM request.
+- `latency`: decision seconds per `llm` streamer per round (p50/p95/max; target p50 <= 4 s on 2 CPU cores with
+  the embedded model), and per LLM request.
 - `tool_calls`: how many tool calls the model made, the share that named an offered tool with arguments that
   validate against the tool's schema (`schema_valid_rate`, target 100% with the embedded model's constrained
   decoding), and the share the tools applied (`applied_rate`: also counts semantic errors, e.g. an unknown
   trend id).
-- `tokens`: prompt + completion tokens per round (all streamers) and per streamer-round, and the mean prompt
-  and completion tokens of one request (where a request's time goes: prefill vs decoding).
-- `ern`: mean ERN per streamer-round of `llm` vs `hold` and `random` (and any `--policies`), over the same seeds
-  and tiny seasons, with the per-seed means.
+- `tokens`: prompt + completion tokens per round (all `llm` streamers) and per llm-streamer-round, and the mean
+  prompt and completion tokens of one request (where a request's time goes: prefill vs decoding).
+- `experiment`: which policy holds the audience, from `arena.experiment`: each policy's mean share of a
+  season's total ERN with a bootstrap 95% CI, and paired differences, over rotated mixed seasons (every
+  policy plays every persona slot equally often; `--seeds` blocks of P seasons, P = number of policies).
 
-Seasons are tiny (2 streamers, 2 rounds of 2 s, the complete built-in personas) so the whole run takes
-minutes; every LLM request is a real model call (no replay), so the model's speed dominates.
+Why mixed seasons and not one season per policy (what this bench did before): the audience is (nearly) a
+conserved quantity. Viewers watch *someone*, so a season where every streamer plays `llm` and one where every
+streamer plays `hold` hand out about the same total ERN, and their mean ERN per streamer differ by audience
+noise, not by policy. Policies can only be told apart when they compete for one audience, which is what a
+share within a mixed season measures.
 
-Usage: .venv/bin/python bench/agents.py [--seeds 5] [--rounds 2] [--streamers 2] [--model embedded/smollm2-135m]
+Seasons are tiny (P streamers by default, 2 rounds of 2 s, the complete built-in personas, no relegation) so
+the whole run takes minutes; every LLM request is a real model call (no replay), so the model's speed
+dominates.
+
+Usage: .venv/bin/python bench/agents.py [--seeds 5] [--rounds 2] [--streamers P] [--model embedded/smollm2-135m]
        [--max-tool-calls N (default: the default season's)] [--policies llm,hold,random]
 """
 
@@ -34,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import crews  # noqa: E402,F401  (network features off before litellm is imported)
 from arena.config import SeasonConfig  # noqa: E402
 from arena.db import Database  # noqa: E402
-from arena.loop import SeasonRunner  # noqa: E402
+from arena.experiment import Tick, run_experiment  # noqa: E402
 from crews.llm_config import is_embedded  # noqa: E402
 from tools.stream_tools import ChoosePromptArgs, NoArgs, RequestFinetuneArgs, SpeakArgs, TuneGeneratorArgs  # noqa: E402
 
@@ -48,23 +56,21 @@ SCHEMAS = {
 }
 
 
-def season_config(tmp: str, seed: int, policy: str, a: argparse.Namespace) -> SeasonConfig:
+def base_config(tmp: str, a: argparse.Namespace, streamers: int) -> SeasonConfig:
+    """The experiment's base season (the experiment sets seed per block, the policy mix, no relegation)."""
     return SeasonConfig.model_validate(
         {
-            "name": f"{policy}-{seed}",
-            "seed": seed,
-            "streamers": a.streamers,
+            "seed": a.seed,
+            "streamers": streamers,
             "rounds": a.rounds,
             "round_seconds": a.round_seconds,
-            "policy": policy,
-            "relegation": {"every": max(a.rounds, 1) + 1},  # no relegation: compare decisions, not respawn luck
             "generator": {
                 "model": {"kind": "embedded", "block_out_channels": [16, 32, 32]},
                 "defaults": {"steps": 1, "resolution": 32, "fps": 3.0},
                 "limits": {"resolutions": [32, 48], "steps_max": 2, "fps_max": 8.0},
             },
             "audience": {"size": 3000},
-            "decision": {"timeout_seconds": a.decision_timeout, "max_parallel": a.streamers},
+            "decision": {"timeout_seconds": a.decision_timeout, "max_parallel": streamers},
             "llm": {
                 "model": a.model,
                 "max_tool_calls": a.max_tool_calls,
@@ -125,52 +131,65 @@ def pct(xs: list[float], q: float) -> float | None:
 
 def run(a: argparse.Namespace) -> dict:
     policies = a.policies.split(",")
-    ern: dict[str, list[float]] = {p: [] for p in policies}
-    lat, req_lat, tokens_round, tokens_sr, req_prompt, req_completion = [], [], [], [], [], []
-    calls = valid = applied = actions = failed = 0
-    load_seconds: list = []  # before round 1 (policy_ready), not part of any decision
+    streamers = a.streamers or len(policies)
     t_all = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         complete_personas(Path(tmp) / "personas")
-        for seed in range(a.seeds):
-            for policy in policies:
-                config = season_config(tmp, seed, policy, a)
-                db = Database(config.database)
-                runner = SeasonRunner.create(config, db)
-                runner.run()
-                season = db.season(config.name)
-                ern[policy].append(float(np.mean([s.ern_mean for s in db.stats(season.id)])))
-                if policy != "llm":
-                    continue
-                for e in db.events(season.id, kinds=["policy_ready"]):
-                    load_seconds.append(e.payload.get("seconds"))
-                for e in db.events(season.id, kinds=["decision"]):
-                    d = e.payload
-                    lat.append(d["seconds"])
-                    failed += 0 if d["ok"] else 1
-                    actions += len(d["actions"])
-                    applied += sum(1 for x in d["actions"] if x["ok"])
-                per_round: dict[int, int] = {}
-                for e in db.events(season.id, kinds=["llm_call"]):
-                    c = e.payload
-                    if c["purpose"] != "decision":
-                        continue
-                    req_lat.append(c["latency_s"])
-                    req_prompt.append(c.get("prompt_tokens") or 0)
-                    req_completion.append(c.get("completion_tokens") or 0)
-                    per_round[e.round] = per_round.get(e.round, 0) + c["total_tokens"]
-                    for tc in c["tool_calls"]:
-                        calls += 1
-                        valid += schema_valid(tc["name"], tc["arguments"])
-                tokens_round += list(per_round.values())
-                tokens_sr += [v / a.streamers for v in per_round.values()]
+        base = base_config(tmp, a, streamers)
+        db = Database(base.database)
+        result = run_experiment(base, policies, a.seeds * len(policies), db, "agents", progress=_progress)
+        llm = llm_measurements(db, [s.season for s in result.seasons], streamers // len(policies))
     return {
         "model": a.model,
         "seeds": a.seeds,
         "rounds": a.rounds,
-        "streamers": a.streamers,
+        "streamers": streamers,
         "max_tool_calls": a.max_tool_calls,
         "wall_seconds": round(time.perf_counter() - t_all, 1),
+        **(llm if "llm" in policies else {}),
+        "embedded": embedded_stats(a.model) if "llm" in policies else None,
+        "experiment": {
+            "fair_share": result.fair_share,
+            "seasons": result.seasons_finished,
+            "shares": [s.model_dump() for s in result.shares],
+            "pairs": [c.model_dump() for c in result.pairs],
+        },
+    }
+
+
+def _progress(t: Tick) -> None:
+    print(f"{t.season}: {t.done}/{t.total} rounds", file=sys.stderr)
+
+
+def llm_measurements(db: Database, season_names: list[str], llm_streamers: int) -> dict:
+    """Decision latency, tool-call validity and tokens of the `llm` streamers, from every season's events."""
+    lat, req_lat, tokens_round, req_prompt, req_completion, load_seconds = [], [], [], [], [], []
+    calls = valid = applied = actions = failed = 0
+    for name in season_names:
+        season = db.season(name)
+        load_seconds += [e.payload.get("seconds") for e in db.events(season.id, kinds=["policy_ready"])]
+        for e in db.events(season.id, kinds=["decision"]):
+            d = e.payload
+            if d["policy"] != "llm":
+                continue
+            lat.append(d["seconds"])
+            failed += 0 if d["ok"] else 1
+            actions += len(d["actions"])
+            applied += sum(1 for x in d["actions"] if x["ok"])
+        per_round: dict[int, int] = {}
+        for e in db.events(season.id, kinds=["llm_call"]):
+            c = e.payload
+            if c["purpose"] != "decision":
+                continue
+            req_lat.append(c["latency_s"])
+            req_prompt.append(c.get("prompt_tokens") or 0)
+            req_completion.append(c.get("completion_tokens") or 0)
+            per_round[e.round] = per_round.get(e.round, 0) + c["total_tokens"]
+            for tc in c["tool_calls"]:
+                calls += 1
+                valid += schema_valid(tc["name"], tc["arguments"])
+        tokens_round += list(per_round.values())
+    return {
         "latency": {
             "decision_p50_s": pct(lat, 50),
             "decision_p95_s": pct(lat, 95),
@@ -189,22 +208,25 @@ def run(a: argparse.Namespace) -> dict:
             "applied_rate": round(applied / actions, 4) if actions else None,
         },
         "tokens": {
-            "per_round_mean": round(float(np.mean(tokens_round)), 1) if tokens_round else None,
-            "per_streamer_round_mean": round(float(np.mean(tokens_sr)), 1) if tokens_sr else None,
-            "prompt_per_request_mean": round(float(np.mean(req_prompt)), 1) if req_prompt else None,
-            "completion_per_request_mean": round(float(np.mean(req_completion)), 1) if req_completion else None,
+            "per_round_mean": _mean(tokens_round),
+            "per_streamer_round_mean": _mean([v / max(llm_streamers, 1) for v in tokens_round]),
+            "prompt_per_request_mean": _mean(req_prompt),
+            "completion_per_request_mean": _mean(req_completion),
         },
-        "embedded": embedded_stats(a.model) if "llm" in policies else None,
         "model_load_seconds": load_seconds,
-        "ern": {p: {"mean": round(float(np.mean(v)), 2), "per_seed": [round(x, 2) for x in v]} for p, v in ern.items()},
     }
+
+
+def _mean(xs: list) -> float | None:
+    return round(float(np.mean(xs)), 1) if xs else None
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--seeds", type=int, default=5, help="blocks of P rotated seasons (P = number of policies)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first block")
     p.add_argument("--rounds", type=int, default=2)
-    p.add_argument("--streamers", type=int, default=2)
+    p.add_argument("--streamers", type=int, default=None, help="a multiple of P (default: P)")
     p.add_argument("--round-seconds", type=float, default=2.0)
     p.add_argument("--model", default="embedded/smollm2-135m", help="any litellm model string")
     p.add_argument(
