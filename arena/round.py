@@ -114,13 +114,10 @@ def stream_views(
     the eye's embedding of a subsample of frames, detail and speckle at display size, smoothness from the
     output frame rate, motion and stability from the engine's frame metrics, visual novelty against rivals."""
     samples = [_frames_seen(reports[s]) for s in slots]
-    flat = np.concatenate(samples) if slots else np.zeros((0, 1, 1, 3), np.uint8)
-    emb_all = eye.embed_frames(flat) if len(flat) else np.zeros((0, eye.dim), np.float32)
-    embs, start = [], 0
-    for frames in samples:
-        v = emb_all[start : start + len(frames)].mean(axis=0)
+    embs = []
+    for frames in samples:  # one call per stream: streams may differ in resolution (the eye resizes)
+        v = eye.embed_frames(frames).mean(axis=0)
         embs.append(v / (np.linalg.norm(v) + 1e-9))
-        start += len(frames)
     emb = np.asarray(embs, dtype=np.float32).reshape(len(slots), -1)
     sims = emb @ emb.T
     np.fill_diagonal(sims, -1.0)

@@ -95,3 +95,11 @@ def watch_fans(reports: dict[str, StreamReport], topic: str) -> dict[str, float]
     views = stream_views(list(reports), reports, eye, 6.0, 1.0, TICKS)
     ra = [aud.step_round(views, TICKS) for _ in range(3)][-1]
     return {k: v["mean"] for k, v in ra.ern.items()}
+
+
+def test_streams_of_different_resolutions_are_watched_together():
+    small = report("small", SyntheticScene("forest wind", 1).frames(0.0, 2, 0.5, 32), "forest")
+    large = report("large", scene("forest wind"), "forest")
+    views = stream_views(["small", "large"], {"small": small, "large": large}, get_embedded_eye(), 6.0, 1.0, TICKS)
+    assert float(views[0].content_embedding @ views[1].content_embedding) > 0.5  # the same scene, seen as such
+    assert views[1].detail > views[0].detail  # the larger picture shows more at display size
