@@ -26,83 +26,26 @@ One round: interests drift toward the trends (`drift_interests`), then per tick,
    term's contribution is recorded per stream (`RoundAudience.terms`: why viewers came or left);
 5. accounting: budgets are charged and refunded by the perceived quality (RecSim interest evolution).
 
-Sources are cited at each constant in `arena.audience_config.AudienceConfig`.
+Sources are cited at each constant in `arena.audience_config.AudienceConfig`; the values crossing the seam are
+in `arena.audience_values`. Why this module is over 400 lines: the five steps of a tick mutate the same viewer
+arrays in place, in an order the random draws depend on; keeping them in one class keeps that order visible.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from arena.audience_config import DEFAULT_TOPICS, AudienceConfig
+from arena.audience_values import TERMS, Attribution, RoundAudience, StreamView
 
 __all__ = ["DEFAULT_TOPICS", "Audience", "AudienceConfig", "RoundAudience", "StreamView", "TERMS"]
 
 OFFLINE = -2
 BROWSING = -1
-
-# The utility terms recorded per stream and round (mean contribution per choosing viewer, in utils).
-TERMS = (
-    "bias",
-    "topic",
-    "trend",
-    "detail",
-    "speckle",
-    "smoothness",
-    "stability",
-    "novelty",
-    "boredom",
-    "new",
-    "social",
-    "stall",
-    "startup",
-    "inertia",
-)
-
-
-@dataclass
-class StreamView:
-    """What a viewer can perceive of one stream during a round (built by the arena from its output frames).
-
-    `startup_delay` is the engine's (media.buffer.StreamBuffer.startup_delay): seconds from the stream's start
-    until its first frame. None means no frame yet: a viewer who picks it waits indefinitely.
-    """
-
-    stream_id: str
-    content_embedding: np.ndarray  # the eye's embedding of the round's output frames, L2-normalised
-    stall_seconds_per_tick: list[float]  # per audience tick, padded with 0 / truncated to the round's ticks
-    startup_delay: float | None
-    detail: float = 0.5  # 0..1, media.perception.detail
-    speckle: float = 0.0  # 0..1, media.perception.speckle
-    smoothness: float = 0.5  # 0..1, media.perception.smoothness
-    stability: float = 0.5  # 0..1, media.frame_metrics.stability_score
-    motion: float = 0.5  # 0..1, media.perception.motion
-    novelty: float = 0.0  # 0..1, visual distance to the nearest rival
-
-    @property
-    def perceived_quality(self) -> float:
-        """What a watched second is worth to a viewer (the RecSim refund), 0..1."""
-        return float(np.clip(0.5 * self.detail + 0.5 * self.smoothness - 0.5 * self.speckle, 0.0, 1.0))
-
-
-@dataclass
-class RoundAudience:
-    """Result of one round. `ern[id]` = {"mean", "peak", "series"} of viewers watching per tick; `terms[id]`
-    = mean utility contribution of each term per viewer who considered the stream (see TERMS)."""
-
-    ern: dict[str, dict]
-    online_mean: float
-    outside_mean: float
-    online_series: list[int] = field(default_factory=list)
-    outside_series: list[int] = field(default_factory=list)  # browsing (online, watching nothing)
-    offline_series: list[int] = field(default_factory=list)
-    joins: dict[str, int] = field(default_factory=dict)  # viewers who switched into the stream
-    abandoned: dict[str, int] = field(default_factory=dict)  # of those, gone during start-up
-    terms: dict[str, dict[str, float]] = field(default_factory=dict)
-    appeal: float = 0.0  # the lobby's appeal at the end of the round (word of mouth)
 
 
 def startup_abandon_probability(wait: np.ndarray, config: AudienceConfig) -> np.ndarray:
@@ -143,25 +86,6 @@ class _RoundFeatures:
     motion: np.ndarray
     stall: np.ndarray
     first_frame: np.ndarray
-
-
-class _Attribution:
-    """Sums of each term's contribution over the viewers who considered each stream, over a round's ticks."""
-
-    def __init__(self, s: int) -> None:
-        self.sums = {t: np.zeros(s) for t in TERMS}
-        self.n = 0
-
-    def add(self, n_choosers: int, per_stream: dict[str, np.ndarray], per_viewer_sums: dict[str, np.ndarray]) -> None:
-        self.n += n_choosers
-        for t, v in per_stream.items():
-            self.sums[t] += n_choosers * v
-        for t, v in per_viewer_sums.items():
-            self.sums[t] += v
-
-    def result(self, ids: list[str]) -> dict[str, dict[str, float]]:
-        n = max(1, self.n)
-        return {sid: {t: round(float(self.sums[t][j] / n), 4) for t in TERMS} for j, sid in enumerate(ids)}
 
 
 class Audience:
@@ -264,7 +188,7 @@ class Audience:
         online_s, outside_s, offline_s = [], [], []
         joins = np.zeros(s, dtype=np.int64)
         abandoned = np.zeros(s, dtype=np.int64)
-        attribution = _Attribution(s)
+        attribution = Attribution(s)
         for t in range(ticks):
             c, j_in, j_ab = self._tick(t, feats, attribution)
             joins += j_in
@@ -334,7 +258,7 @@ class Audience:
         return _RoundFeatures(topic_m, static_terms, quality, motion, stall, first_frame)
 
     def _tick(
-        self, t: int, feats: _RoundFeatures, attribution: _Attribution
+        self, t: int, feats: _RoundFeatures, attribution: Attribution
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One tick over the whole population; returns (counts over pos+2, joins, start-up abandons)."""
         cfg, rng, dt, s = self.config, self.rng, self.config.tick_seconds, len(self.stream_ids)
@@ -411,7 +335,7 @@ class Audience:
         terms: dict[str, np.ndarray],
         wait: np.ndarray,
         topic_m: np.ndarray,
-        attribution: _Attribution,
+        attribution: Attribution,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Step 4 of a tick: every chooser picks a stream or the outside option; returns (joins, abandons).
         Browsers who pick nothing again leave at `browse_leave_rate`; the lobby's appeal is updated."""

@@ -7,6 +7,10 @@ engine and audience only see settings and views; the database only sees what the
 (decide and stream), `arena.spawning` (relegate and respawn), `arena.roster` (who is live) and
 `arena.recorder` (the only writer). Each round is written in one transaction after its resume state is on
 disk (`arena.resume_state`), so Ctrl-C or `kill -9` at any moment loses at most the round in flight.
+
+Why this module is over 400 lines: it is the wiring of the game master (construction, resume, the phases,
+the commit, the run loop), and every rule it wires lives in its own module; splitting the wiring itself
+would hide the order of the phases, which is the point of reading it.
 """
 
 from __future__ import annotations

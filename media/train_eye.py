@@ -248,19 +248,7 @@ def _train(a: argparse.Namespace, embed) -> dict:
     logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
     opt = torch.optim.AdamW([*tower.parameters(), logit_scale], lr=a.lr, weight_decay=0.05)
     rng = np.random.default_rng(a.seed)
-    step, wall, losses, pool = 0, 0.0, [], None
-    if a.resume:
-        if not a.state.is_file():
-            raise TrainError(f"--resume: no state file at {a.state}")
-        st = torch.load(a.state, map_location="cpu", weights_only=False)
-        if st.get("channels") != a.channels_list:
-            raise TrainError(f"--resume: {a.state} was trained with channels {st.get('channels')}")
-        tower.load_state_dict(st["model"])
-        logit_scale.data.fill_(st["logit_scale"])
-        opt.load_state_dict(st["optimizer"])
-        step, wall, losses, pool = st["step"], st["wall_seconds"], st["losses"], st["pool"]
-        rng.bit_generator.state = st["numpy_rng"]
-        torch.set_rng_state(st["torch_rng"])
+    step, wall, losses, pool = _resume(a, tower, logit_scale, opt, rng) if a.resume else (0, 0.0, [], None)
     if pool is None:
         empty = (np.zeros((0, 64, 64, 3), np.uint8), np.zeros(0, np.int64))
         pool = generated_pool(bank, a.gen_per_topic, a.gen_steps_list, a.seed) if a.gen_per_topic else empty
@@ -303,6 +291,21 @@ def _train(a: argparse.Namespace, embed) -> dict:
     wall += time.monotonic() - started
     _save(a.state, state())
     return _export(a, tower, float(logit_scale.detach()), bank, step, wall, losses)
+
+
+def _resume(a: argparse.Namespace, tower: ImageTower, logit_scale: nn.Parameter, opt, rng) -> tuple:
+    """Load the state file into the model, optimiser and generators; returns (step, wall, losses, pool)."""
+    if not a.state.is_file():
+        raise TrainError(f"--resume: no state file at {a.state}")
+    st = torch.load(a.state, map_location="cpu", weights_only=False)
+    if st.get("channels") != a.channels_list:
+        raise TrainError(f"--resume: {a.state} was trained with channels {st.get('channels')}")
+    tower.load_state_dict(st["model"])
+    logit_scale.data.fill_(st["logit_scale"])
+    opt.load_state_dict(st["optimizer"])
+    rng.bit_generator.state = st["numpy_rng"]
+    torch.set_rng_state(st["torch_rng"])
+    return st["step"], st["wall_seconds"], st["losses"], st["pool"]
 
 
 def _export(a, tower: ImageTower, logit_scale: float, bank: CaptionBank, step: int, wall: float, losses) -> dict:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
+from common.untrusted import clean_text
 
-# C0/C1 controls, line/paragraph separators and bidi overrides (which can reorder what an agent or a page shows).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
 MAX_TITLE = 120
 
 
 def clean_title(text: object, max_chars: int = MAX_TITLE) -> str:
-    """Strip control characters, squeeze whitespace, cap the length (with an ellipsis when cut)."""
-    s = " ".join(_CONTROL.sub(" ", str(text or "")).split())
+    """The project's one cleaner (controls, bidi, zero-width and tag characters out; one line), then the
+    length capped with an ellipsis when cut."""
+    s = clean_text(text, 4 * max_chars + 16)
     return s if len(s) <= max_chars else s[: max_chars - 1].rstrip() + "…"
