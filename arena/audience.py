@@ -14,15 +14,15 @@ Viewer states (`pos`): OFFLINE (-2), BROWSING (-1: online, on the outside "no cl
 of the watched stream in `stream_ids`.
 
 One round: interests drift toward the trends (`drift_interests`), then per tick, in order:
-1. departures: online viewers whose RecSim time budget is spent go offline, and browsers who again found
-   nothing worth watching leave at `browse_leave_rate`;
+1. departures: online viewers whose RecSim time budget is spent go offline;
 2. arrivals: offline viewers come online at a rate scaled by word of mouth (the lobby's appeal) and lowered
    for viewers who sat through stalls (Krishnan & Sitaraman: 2.32% less likely to return);
 3. stream abandonment: watchers leave to browsing with a hazard raised by the stream's stall ratio
    (Krishnan & Sitaraman: 1% rebuffering costs 5% of play time);
 4. choice: browsers, new arrivals and a reconsidering fraction of watchers pick a stream or the outside
    option by Gumbel-max over a multinomial logit (RecSim's user choice); switching into a stream that has
-   not shown its first frame yet risks start-up abandonment (Krishnan & Sitaraman's curve). Every utility
+   not shown its first frame yet risks start-up abandonment (Krishnan & Sitaraman's curve); a browser who
+   again picks nothing leaves the platform at `browse_leave_rate`. Every utility
    term's contribution is recorded per stream (`RoundAudience.terms`: why viewers came or left);
 5. accounting: budgets are charged and refunded by the perceived quality (RecSim interest evolution).
 

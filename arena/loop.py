@@ -86,12 +86,12 @@ class SeasonRunner:
         self.clock = make_clock(config.clock)
         # One policy object per policy name the season uses (a mixed season has several); each decides for
         # the streamers that play it. Persona completion asks the LLM policy when the season has one.
-        names = dict.fromkeys([config.policy, *(config.policy_mix or [])])
+        names = dict.fromkeys(config.policy_mix or [config.policy])  # the policies streamers actually play
         self.policies: dict[str, Policy] = {name: make_policy(name, config.llm) for name in names}
         if "llm" in self.policies and config.llm.replay_season:  # answer every LLM call from a recorded season
             source = config.llm.replay_season
             self.policies["llm"].replay(source, load_llm_records(db, source))
-        persona_policy = self.policies.get("llm", self.policies[config.policy])
+        persona_policy = self.policies.get("llm", next(iter(self.policies.values())))
         self.spawner = Spawner(config, persona_policy, pool, world.rngs)
         # Finished finetunes are saved here (runs/<season>/checkpoints/<slot>/ft-<n>.safetensors).
         self.world.engine.set_checkpoint_root(self.run_dir / "checkpoints")
@@ -104,8 +104,8 @@ class SeasonRunner:
 
     @property
     def policy(self) -> Policy:
-        """The season's default policy (`policy:`)."""
-        return self.policies[self.config.policy]
+        """The season's policy (`policy:`; with a mix, its first policy when `policy` is not in it)."""
+        return self.policies.get(self.config.policy) or next(iter(self.policies.values()))
 
     @policy.setter
     def policy(self, policy: Policy) -> None:
@@ -114,7 +114,7 @@ class SeasonRunner:
         self.spawner.policy = policy
 
     def policy_of(self, st: LiveStreamer) -> Policy:
-        return self.policies[st.policy or self.config.policy]
+        return self.policies.get(st.policy) or self.policy
 
     def _distinct_policies(self) -> list[Policy]:
         return list({id(p): p for p in self.policies.values()}.values())

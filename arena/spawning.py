@@ -49,7 +49,7 @@ class Spawner:
 
     @property
     def uses_llm(self) -> bool:
-        return self.config.policy == "llm" or "llm" in (self.config.policy_mix or [])
+        return "llm" in (self.config.policy_mix or [self.config.policy])  # only if some streamer plays llm
 
     # ---- the first streamers ------------------------------------------------------------------------------
     def initial_plans(self) -> list[SpawnPlan]:

@@ -17,7 +17,8 @@ img2img from its previous keyframe with its `strength` knob (raised by the drift
 collapses toward a single colour). Conditioning comes from `generator.encode_prompts` (cached per prompt
 text, each prompt encoded alone so the bits do not depend on which prompts were encoded together); a prompt
 change travels from the conditioning in use to the new prompt's over `transition_seconds` of engine time
-(0 = cut). The MiniLM `embedder` only gives the report's prompt_embedding (the audience's space).
+(0 = cut). The MiniLM `embedder` gives the report's prompt_embedding (a record of the intent; the audience
+sees frames through its eye, `StreamReport.frame_sample`).
 
 Interpolation: with `interpolation` = n, each keyframe brings n output frames: n - 1 cross-fades from the
 previous keyframe, then itself. They can only exist once the keyframe does, so all n enter the buffer at the

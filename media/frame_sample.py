@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-SAMPLES_PER_SECOND = 0.5  # one frame every 2 s of stream: 3 frames in the default 6 s round
+SAMPLES_PER_SECOND = 0.5  # one frame every 2 s of stream: 3 frames in a 6 s round (arena/configs/default.yaml)
 MAX_SAMPLES = 8  # per round, whatever the fps and round length
 
 
