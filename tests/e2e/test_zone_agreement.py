@@ -49,7 +49,7 @@ def test_observation_table_and_relegation_agree_over_a_season(tmp_path):
     for e in db.events(season.id, kinds=["relegated"]):
         relegated[e.round].add(e.payload["slot"])
     model = fold(config.database, "zones")
-    slot = {s.streamer_id: s.slot for s in model.streamers()}
+    slot = {s.id: s.slot for s in model.streamers()}
     for r in range(1, config.rounds + 1):
         table = model.table(r)
         shown = {slot[row.streamer_id] for row in table.rows if row.status in ("zone", "relegated")}

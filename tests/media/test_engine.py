@@ -75,6 +75,7 @@ def comparable(r: StreamReport) -> dict:
     d = dict(vars(r))
     d["thumbnail"] = d["thumbnail"].tobytes()
     d["prompt_embedding"] = d["prompt_embedding"].tobytes()
+    d["frame_sample"] = (d["frame_sample"].shape, d["frame_sample"].tobytes())
     return d
 
 
@@ -260,3 +261,14 @@ def test_cost_model_formula_and_calibration(real_gen) -> None:
     assert 0.001 < fitted.batch_seconds(4, 32, 1) < 10.0
     with pytest.raises(ValueError):
         calibrate(real_gen, batches=(4, 4))
+
+
+def test_the_eye_gets_a_deterministic_sample_of_output_frames(real_gen) -> None:
+    """A few output frames per round, spread over the round (what the audience's eye looks at)."""
+    engine = make_engine(real_gen)
+    engine.add_stream("a", fixed(prompt="jellyfish", fps=4.0), seed=3)
+    reports = [engine.advance(4.0)["a"] for _ in range(2)]
+    for rep in reports:
+        assert 1 <= len(rep.frame_sample) <= 8 and rep.frame_sample.dtype == np.uint8
+        assert rep.frame_sample.shape[1:] == rep.thumbnail.shape
+    assert len(reports[1].frame_sample) == 2  # 4 s at 4 fps, one frame every 2 s of stream

@@ -311,6 +311,7 @@ def test_state_dict_carries_temporal_state_exactly() -> None:
             for d in (de, dg):
                 d["thumbnail"] = d["thumbnail"].tobytes()
                 d["prompt_embedding"] = d["prompt_embedding"].tobytes()
+                d["frame_sample"] = d["frame_sample"].tobytes()
             assert de == dg
     assert "dist_ocean_waves" in expected[0]["a"].metrics
     assert expected[0]["a"].transition_progress is not None and expected[0]["a"].frames_interpolated > 0
