@@ -46,12 +46,13 @@ class RandomPolicy(Policy):
 class GreedyPolicy(Policy):
     """A documented heuristic that reads what the audience perceived (the reference a good policy must beat):
 
+    0. Open with what viewers see at once and any device affords: round 1 sets 2 denoising steps (detail rises
+       most from 1 to 2) and 8 fps (smoothness), unless the limits say less.
     1. Stay content-positive. Stalled last round, or the buffer under a quarter full: cut load. Lower fps by
        x0.8 while above `fps_min`, else drop a denoising step, else step the resolution down.
-    2. Spend headroom (buffer at least three quarters full, no stall) where the audience sees it, cheapest
-       gain first: a second denoising step (detail rises most from 1 to 2 steps), then fps up to 12 (smoothness
-       has diminishing returns past that), then more steps, then a larger resolution; streamers with a quality
-       focus above 0.5 take steps and resolution before fps.
+    2. Spend headroom (buffer at least three quarters full, no stall) where the audience sees it: fps x1.5 up
+       to 16 (smoothness has diminishing returns past that), then more steps, then a larger resolution, then
+       fps to the limit; streamers with a quality focus above 0.5 take steps and resolution before fps.
     3. Keep the picture alive: when viewers were bored (the `boredom` term cost more than 0.3 utils) or the
        picture barely moved, raise the img2img strength (more change between frames) up to 0.8.
     4. Chase the crowd: ranked in the bottom half, or trend-following above 0.7, switch the prompt to the
@@ -63,9 +64,13 @@ class GreedyPolicy(Policy):
     def decide(self, obs: Observation, act: Act, rng: np.random.Generator) -> None:
         s, lim = obs.settings, obs.limits
         fill = obs.buffer_level / obs.buffer_capacity if obs.buffer_capacity else 0.0
-        if obs.round > 1 and (obs.stall_seconds > 0 or fill < 0.25):
+        if obs.round == 1:
+            opening = {"steps": min(2, lim["steps_max"]), "fps": min(8.0, lim["fps_max"])}
+            if opening != {"steps": s["steps"], "fps": s["fps"]}:
+                act("tune_generator", opening)
+        elif obs.stall_seconds > 0 or fill < 0.25:
             self._cut_load(s, lim, act)
-        elif obs.round > 1 and fill >= 0.75:
+        elif fill >= 0.75:
             self._spend_headroom(s, lim, obs.persona_traits.get("quality_focus", 0.5) > 0.5, act)
         bored = obs.ern_terms.get("boredom", 0.0) < -0.3 or obs.perceived.get("motion", 1.0) < 0.2
         if obs.round > 1 and bored and s.get("strength", 1.0) < 0.8:
@@ -87,8 +92,7 @@ class GreedyPolicy(Policy):
     def _spend_headroom(s: dict, lim: dict, quality_first: bool, act: Act) -> None:
         larger = [r for r in lim["resolutions"] if r > s["resolution"]]
         options = [
-            ("steps", s["steps"] < min(2, lim["steps_max"]), {"steps": s["steps"] + 1}),
-            ("fps", s["fps"] < min(12.0, lim["fps_max"]), {"fps": round(min(12.0, s["fps"] * 1.25), 3)}),
+            ("fps", s["fps"] < min(16.0, lim["fps_max"]), {"fps": round(min(16.0, lim["fps_max"], s["fps"] * 1.5), 3)}),
             ("steps", s["steps"] < lim["steps_max"], {"steps": s["steps"] + 1}),
             ("resolution", bool(larger), {"resolution": larger[0]} if larger else {}),
             ("fps", s["fps"] < lim["fps_max"], {"fps": round(min(lim["fps_max"], s["fps"] * 1.2), 3)}),
