@@ -11,10 +11,10 @@ from arena.config import SeasonConfig
 from arena.roster import LiveStreamer, StreamSummary
 from arena.round import apply_scores, observe, score, zone_after_round
 from arena.spawning import Spawner
-from media.engine_streams import StreamReport
 from media.settings import GeneratorLimits, StreamSettings
 from media.trends import Trend
 from policies.baselines import HoldPolicy
+from tests.arena.stream_reports import make_report
 from tools.control import StreamControl
 
 
@@ -30,30 +30,6 @@ def streamer(i: int, history: list[float], last: StreamSummary | None = None) ->
     if last is not None:
         st.last = last
     return st
-
-
-def report(slot: str, frames: int, stalls: int = 0) -> StreamReport:
-    return StreamReport(
-        stream_id=slot,
-        frames_generated=frames,
-        frames_generated_total=frames,
-        frames_output=frames,
-        frames_output_total=frames,
-        frames_dropped_total=0,
-        buffer_level=3,
-        buffer_capacity=8,
-        stall_count=stalls,
-        stall_count_total=stalls,
-        stall_seconds=0.5 * stalls,
-        stall_seconds_total=0.5 * stalls,
-        stall_seconds_per_second=[0.0],
-        startup_delay=0.1,
-        ttcp=0.2,
-        content_positive=stalls == 0,
-        metrics={"quality": 0.7},
-        thumbnail=None,
-        prompt_embedding=np.ones(384, dtype=np.float32) / np.sqrt(384),
-    )
 
 
 def test_observation_reports_the_last_round_and_the_true_zone():
@@ -81,7 +57,7 @@ def test_zone_is_empty_when_nobody_would_be_relegated():
 
 def test_score_ranks_by_ern_adds_real_viewers_and_updates_the_streamers():
     live = [streamer(1, []), streamer(2, [])]
-    reports = {"s01": report("s01", 12), "s02": report("s02", 9, stalls=1)}
+    reports = {"s01": make_report("s01", 12), "s02": make_report("s02", 9, stalls=1)}
     watched = RoundAudience(
         ern={"s01": {"mean": 100.0, "peak": 120}, "s02": {"mean": 80.0, "peak": 90}}, online_mean=180.0, outside_mean=0
     )

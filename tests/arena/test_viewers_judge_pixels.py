@@ -15,35 +15,14 @@ from media.engine_streams import StreamReport
 from media.eye import get_embedded_eye
 from media.sources.captions import caption_for
 from media.sources.synthetic import SyntheticScene
+from tests.arena.stream_reports import make_report
 
 TICKS = 6
 
 
 def report(slot: str, frames: np.ndarray, prompt: str) -> StreamReport:
-    n = 24
-    return StreamReport(
-        stream_id=slot,
-        frames_generated=n,
-        frames_generated_total=n,
-        frames_output=n,
-        frames_output_total=n,
-        frames_dropped_total=0,
-        buffer_level=8,
-        buffer_capacity=16,
-        stall_count=0,
-        stall_count_total=0,
-        stall_seconds=0.0,
-        stall_seconds_total=0.0,
-        stall_seconds_per_second=[0.0] * TICKS,
-        startup_delay=0.1,
-        ttcp=0.1,
-        content_positive=True,
-        metrics={"flicker": 0.98, "stability": 0.8},
-        thumbnail=frames[-1],
-        prompt_embedding=np.zeros(384, np.float32),  # what the old audience read; the eye never looks at it
-        settings={"prompt": prompt},
-        frame_sample=frames,
-    )
+    """A stream that showed `frames` (what the eye sees) while its prompt said `prompt`."""
+    return make_report(slot, sample=frames, prompt=prompt, metrics={"flicker": 0.98, "stability": 0.8})
 
 
 def scene(topic: str, seed: int = 5) -> np.ndarray:

@@ -10,7 +10,7 @@ from arena.db import Database
 from arena.loop import SeasonRunner
 from policies.baselines import RandomPolicy
 from tests.conftest import write_config
-from tui.poller import SeasonSource
+from tests.tui.test_fold import _fold as fold
 
 
 class ZoneWitness(RandomPolicy):
@@ -23,17 +23,6 @@ class ZoneWitness(RandomPolicy):
         if obs.in_relegation_zone:
             self.told[obs.round].add(obs.stream_id)
         super().decide(obs, act, rng)
-
-
-def fold(db_path: str, season: str):
-    src = SeasonSource(db_path, season)
-    try:
-        res = src.poll()
-        while res.more:
-            res = src.poll()
-    finally:
-        src.close()
-    return res.model
 
 
 def test_observation_table_and_relegation_agree_over_a_season(tmp_path):
