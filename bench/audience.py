@@ -114,5 +114,19 @@ def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def main(argv: list[str] | None = None) -> None:
+    """e.g. `bench/audience.py --sizes 1000000 --streams 16 --ticks 6 --rounds 3` (the issue's 1M x 16 target)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated population sizes")
+    ap.add_argument("--streams", type=int, default=8)
+    ap.add_argument("--ticks", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=4)
+    a = ap.parse_args(argv)
+    sizes = [int(x) for x in a.sizes.split(",")]
+    print(json.dumps(bench_audience(sizes, ticks=a.ticks, streams=a.streams, rounds=a.rounds), indent=2))
+
+
 if __name__ == "__main__":
-    print(json.dumps(bench_audience(), indent=2))
+    main()

@@ -75,6 +75,14 @@ MOVES = {
 }
 
 
+# a frozen (strength 0), off-topic, overloaded stream vs a stream spending modest headroom
+POOR = [
+    ("choose_prompt", {"prompt": "a plain grey wall", "transition_seconds": 0}),
+    ("tune_generator", {"strength": 0.0, "steps": 4, "resolution": 128, "fps": 24.0}),
+]
+GOOD = [("tune_generator", {"steps": 2, "fps": 8.0})]
+
+
 def test_each_tool_moves_the_share_the_way_its_cost_and_upside_say(tmp_path):
     base = share(season(tmp_path, "hold", {}))
     got = {}
@@ -85,11 +93,7 @@ def test_each_tool_moves_the_share_the_way_its_cost_and_upside_say(tmp_path):
 
 
 def test_a_season_of_poor_streams_draws_at_most_half_the_eyes(tmp_path):
-    poor = [
-        ("choose_prompt", {"prompt": "a plain grey wall", "transition_seconds": 0}),
-        ("tune_generator", {"strength": 0.0, "steps": 4, "resolution": 128, "fps": 24.0}),
-    ]
-    good = [("tune_generator", {"steps": 2, "fps": 8.0})]
+    poor, good = POOR, GOOD
     total = lambda ern: sum(ern.values())  # noqa: E731
     good_ern = total(season(tmp_path, "good", {"s01": good, "s02": good, "s03": good}, streamers=3))
     poor_ern = total(season(tmp_path, "poor", {"s01": poor, "s02": poor, "s03": poor}, streamers=3))
