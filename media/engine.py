@@ -14,11 +14,13 @@ own fps with the player model of media.buffer. The batch crossing a round's end 
 
 Temporal consistency (media.temporal): a stream's first keyframe is text-to-image; every later one is
 img2img from its previous keyframe with its `strength` knob (raised by the drift guard while the picture
-collapses toward a single colour). Conditioning comes from `generator.encode_prompts` (cached per prompt
-text, each prompt encoded alone so the bits do not depend on which prompts were encoded together); a prompt
-change travels from the conditioning in use to the new prompt's over `transition_seconds` of engine time
-(0 = cut). The MiniLM `embedder` gives the report's prompt_embedding (a record of the intent; the audience
-sees frames through its eye, `StreamReport.frame_sample`).
+collapses toward a single colour). With a moving camera (media.camera) that previous keyframe is first
+warped by the camera's motion over the stream time one keyframe covers, and the in-betweens follow the motion.
+Conditioning comes from `generator.encode_prompts` (cached per prompt text, each prompt encoded alone so the
+bits do not depend on which prompts were encoded together); a prompt change travels from the conditioning in
+use to the new prompt's over `transition_seconds` of engine time (0 = cut). The MiniLM `embedder` gives the
+report's prompt_embedding (a record of the intent; the audience sees frames through its eye,
+`StreamReport.frame_sample`).
 
 Interpolation: with `interpolation` = n, each keyframe brings n output frames: n - 1 cross-fades from the
 previous keyframe, then itself. They can only exist once the keyframe does, so all n enter the buffer at the
@@ -50,6 +52,7 @@ import numpy as np
 import torch
 
 from media.buffer import StreamBuffer
+from media.camera import apply_camera, camera_inbetweens, keyframe_seconds
 from media.cost_model import CostModel
 from media.embedding import Embedder
 from media.engine_streams import EngineStream, PendingBatch, SettingsSource, StreamReport, generator_seed
@@ -364,6 +367,9 @@ class StreamEngine:
         if any(p is not None for p in prevs):
             blank = np.zeros((resolution, resolution, 3), dtype=np.uint8)  # strength 1: never looked at
             init = np.stack([blank if p is None else p for p in prevs])
+            # The camera moves each stream's init by its motion over the keyframe's stream time (still: untouched).
+            seconds = [0.0 if p is None else keyframe_seconds(st.settings) for st, p in zip(streams, prevs)]
+            init = apply_camera(init, [st.settings for st in streams], seconds)
         t0 = time.perf_counter()
         frames = generator.generate(
             cond,
@@ -384,7 +390,10 @@ class StreamEngine:
         groups = []
         for i, st in enumerate(streams):
             key_frame = np.array(frames[i])  # a copy: one buffered frame must not keep the batch alive
-            groups.append(interpolate_keyframes(prevs[i], key_frame, st.settings.interpolation))
+            if prevs[i] is not None and st.settings.camera_moving():
+                groups.append(camera_inbetweens(prevs[i], key_frame, st.settings.interpolation, st.settings))
+            else:
+                groups.append(interpolate_keyframes(prevs[i], key_frame, st.settings.interpolation))
             st.guard.observe(float(stds[i]), float(sats[i]))
             st.prev_frame = key_frame
             st.last_strength = float(strength[i])

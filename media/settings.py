@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+# What any camera setting may be at all (a season's limits narrow these): zoom factor per second, pan in frame
+# sizes per second, rotation in degrees per second.
+ZOOM_BOUNDS = (0.25, 4.0)
+PAN_BOUND = 1.0
+ROTATE_BOUND = 180.0
+
 
 class GeneratorLimits(BaseModel):
     """Bounds every tool call is clamped into. Part of the season config (`generator.limits`)."""
@@ -25,6 +31,13 @@ class GeneratorLimits(BaseModel):
     interpolation_max: int = Field(4, ge=1, le=16)
     transition_max_seconds: float = Field(10.0, ge=0, le=120)
     prompt_max_chars: int = Field(240, ge=8, le=2000)
+    # The camera (media.camera): zoom factor per second, pan in frame sizes per second, rotation in degrees per
+    # second. Moderate by default: at the most, a second of stream zooms by a quarter, pans a quarter frame or
+    # turns 30 degrees, so img2img still has most of the previous picture to continue from.
+    camera_zoom_min: float = Field(0.8, ge=ZOOM_BOUNDS[0], le=1)
+    camera_zoom_max: float = Field(1.25, ge=1, le=ZOOM_BOUNDS[1])
+    camera_pan_max: float = Field(0.25, ge=0, le=PAN_BOUND)
+    camera_rotate_max: float = Field(30.0, ge=0, le=ROTATE_BOUND)
 
     @model_validator(mode="after")
     def _ordered(self) -> GeneratorLimits:
@@ -56,6 +69,15 @@ class StreamSettings(BaseModel):
     interpolation: int = Field(1, ge=1, le=16)  # output frames per generated keyframe (media issue)
     seed: int = Field(0, ge=0, le=2**31 - 1)
     transition_seconds: float = Field(0.0, ge=0, le=120)
+    # The camera (media.camera), applied to each img2img init: 1, 0, 0, 0 = still (today's frames, bit for bit).
+    zoom_per_second: float = Field(1.0, ge=ZOOM_BOUNDS[0], le=ZOOM_BOUNDS[1])  # > 1 zooms in, < 1 zooms out
+    pan_x: float = Field(0.0, ge=-PAN_BOUND, le=PAN_BOUND)  # frame widths per second; > 0 pans right
+    pan_y: float = Field(0.0, ge=-PAN_BOUND, le=PAN_BOUND)  # frame heights per second; > 0 pans down
+    rotate_degrees_per_second: float = Field(0.0, ge=-ROTATE_BOUND, le=ROTATE_BOUND)  # > 0 turns clockwise
+
+    def camera_moving(self) -> bool:
+        """Whether the camera moves at all (a still camera leaves the img2img init untouched)."""
+        return (self.zoom_per_second, self.pan_x, self.pan_y, self.rotate_degrees_per_second) != (1.0, 0.0, 0.0, 0.0)
 
     def batch_key(self) -> tuple[int, int]:
         """Streams with equal keys share one forward pass (same model, resolution and step count)."""

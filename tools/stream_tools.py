@@ -166,6 +166,52 @@ def read_leaderboard(control: StreamControl, observation: Observation | None, ar
     return control.record("read_leaderboard", args, "\n".join(lines) or "no standings yet", True)
 
 
+class CameraArgs(ToolArgs):
+    """The whole camera in one call: an axis left out or 0 does not move; all left out or all 0 stops it."""
+
+    zoom_per_second: float | None = Field(
+        None, ge=0, description="zoom factor per second: 1.1 zooms in 10%/s, 0.9 zooms out; 1 or 0: no zoom"
+    )
+    pan_x: float | None = Field(None, description="pan right (+) or left (-), in frame widths per second")
+    pan_y: float | None = Field(None, description="pan down (+) or up (-), in frame heights per second")
+    rotate_degrees_per_second: float | None = Field(
+        None, description="turn the picture clockwise (+) or anticlockwise (-), degrees per second"
+    )
+
+
+def move_camera(control: StreamControl, observation: Observation | None, args: dict[str, Any]) -> str:
+    """Set the stream's camera motion (media.camera), each axis clamped into the season's camera limits."""
+    parsed = _parse(CameraArgs, args)
+    if isinstance(parsed, str):
+        return control.record("move_camera", args, parsed, False)
+    lim = control.limits
+    axes = (  # name, lowest, highest, the value that does not move
+        ("zoom_per_second", lim.camera_zoom_min, lim.camera_zoom_max, 1.0),
+        ("pan_x", -lim.camera_pan_max, lim.camera_pan_max, 0.0),
+        ("pan_y", -lim.camera_pan_max, lim.camera_pan_max, 0.0),
+        ("rotate_degrees_per_second", -lim.camera_rotate_max, lim.camera_rotate_max, 0.0),
+    )
+    camera: dict[str, float] = {}
+    notes: list[str] = []
+    for name, lo, hi, still in axes:
+        value = getattr(parsed, name)
+        if value is None or value == 0:
+            camera[name] = still
+            continue
+        camera[name], clamped = _clamp(float(value), lo, hi)
+        if clamped:
+            notes.append(f"{name} clamped to {camera[name]:g}")
+    new = control.update(**camera)
+    shown = (
+        f"zoom x{new.zoom_per_second:g}/s, pan {new.pan_x:+g},{new.pan_y:+g} frame/s, "
+        f"rotate {new.rotate_degrees_per_second:+g} deg/s"
+        if new.camera_moving()
+        else "stopped"
+    )
+    suffix = f" ({'; '.join(notes)})" if notes else ""
+    return control.record("move_camera", args, f"ok: camera {shown}{suffix}", True)
+
+
 TOOLS: dict[str, Callable[..., str]] = {
     "choose_prompt": choose_prompt,
     "tune_generator": tune_generator,
@@ -173,6 +219,7 @@ TOOLS: dict[str, Callable[..., str]] = {
     "read_trends": read_trends,
     "read_leaderboard": read_leaderboard,
     "speak": speak,
+    "move_camera": move_camera,
 }
 
 
