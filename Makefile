@@ -9,7 +9,7 @@ TEST_STAMP := $(VENV)/.installed-test
 RUN_APT := ffmpeg
 TEST_APT := chromium
 
-.PHONY: run test setup setup-test bench lock clean
+.PHONY: run test test-extended setup setup-test bench lock clean
 
 run: setup
 	$(BIN)/python -m arena
@@ -51,6 +51,17 @@ $(TEST_STAMP): $(RUN_STAMP)
 	$(call apt_install,$(TEST_APT))
 	$(BIN)/pip install -q -c constraints.txt -e ".[test]"
 	touch $(TEST_STAMP)
+
+# Tests against a real OpenAI-compatible server: llama-cpp-python's, serving the packaged SmolLM2 GGUF. The server
+# lives in its own venv (built from source: several minutes on 2 cores), so the project's lock stays as it is.
+# LLAMACPP_PYTHON: a Python that already has `llama_cpp.server` (skips the build). Never part of `make test`.
+LLAMACPP_VENV ?= .venv-llamacpp
+LLAMACPP_PYTHON ?= $(LLAMACPP_VENV)/bin/python
+
+test-extended: setup-test
+	test -x $(LLAMACPP_PYTHON) || ($(PY) -m venv $(LLAMACPP_VENV) && \
+	  $(LLAMACPP_VENV)/bin/pip install -q 'llama-cpp-python[server]>=0.3,<0.4')
+	TOTOROID_EXTENDED=1 LLAMACPP_PYTHON=$(LLAMACPP_PYTHON) $(BIN)/python -m pytest -q -m extended tests/crews
 
 bench: setup
 	$(BIN)/python bench/season.py

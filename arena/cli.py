@@ -21,7 +21,16 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from arena import cli_experiment, cli_seasons
-from arena.cli_common import Parser, console, err_console, find_season, open_db, print_table
+from arena.cli_common import (
+    Parser,
+    check_llm_environment,
+    console,
+    err_console,
+    find_season,
+    open_db,
+    print_table,
+    stored_config,
+)
 from common.errors import ConfigError, UserError
 
 #: Shows a season in front of the user: (database path, season name or None for the latest) -> exit status.
@@ -145,7 +154,7 @@ def cmd_run(args) -> int:
         else _replay_config(args, overrides),
         args.llm,
     )
-    _check_llm_environment(config)
+    check_llm_environment(config)
     db = Database(config.database)
     runner = SeasonRunner.create(config, db, source=str(args.config or "default season config"))
     if runner.broadcaster and runner.broadcaster.url:
@@ -183,18 +192,6 @@ def _replay_config(args, overrides: dict):
         return SeasonConfig.model_validate(data)
     except ValueError as exc:
         raise ConfigError(f"season {source!r}: stored config no longer valid: {str(exc).splitlines()[0]}") from None
-
-
-def _check_llm_environment(config) -> None:
-    """The embedded model's settings from the environment, checked before anything is written (the model
-    itself loads later, before round 1)."""
-    from crews.llm_config import choose_dtype, is_embedded
-
-    if config.policy == "llm" and is_embedded(config.llm.model):
-        try:
-            choose_dtype()
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
 
 
 def _with_llm(config, model: str | None):
@@ -247,8 +244,8 @@ def cmd_resume(args) -> int:
     from arena.loop import SeasonRunner
 
     db = open_db(args.db)
+    check_llm_environment(stored_config(find_season(db, args.season)))  # before resuming writes anything
     runner = SeasonRunner.resume(db, args.season)
-    _check_llm_environment(runner.config)
     return _run_season(runner)
 
 

@@ -49,3 +49,34 @@ def print_table(rows: list[dict], title: str) -> None:
             str(r["rank"]), r["name"], f"{r['ern']:.1f}", f"{r['share']:.1%}", f"{r['rating']:.2f}", r.get("status", "")
         )
     console.print(t)
+
+
+def stored_config(season):
+    """A stored season's config; a config this version no longer accepts is a one-line error."""
+    from arena.config import SeasonConfig
+
+    try:
+        return SeasonConfig.model_validate_json(season.config_json)
+    except ValueError as exc:
+        raise ConfigError(
+            f"season {season.name!r}: stored config no longer valid: {str(exc).splitlines()[0]}"
+        ) from None
+
+
+def check_llm_environment(config, policies: list[str] | None = None) -> None:
+    """The LLM that `llm` streamers need (`policies`: every policy the run plays; default the config's),
+    checked before anything is written: the embedded model's settings from the environment (the model itself
+    loads later, before round 1), or that a configured endpoint answers at all and a hosted provider's key is
+    set (`crews.llm.preflight`)."""
+    from crews.llm.preflight import endpoint_problem
+    from crews.llm_config import choose_dtype, is_embedded
+
+    if "llm" not in (policies or config.policy_mix or [config.policy]):
+        return
+    if is_embedded(config.llm.model):
+        try:
+            choose_dtype()
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    elif problem := endpoint_problem(config.llm.model, config.llm.api_base):
+        raise ConfigError(f"{problem}; nothing was started")

@@ -19,7 +19,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from arena.cli_common import console, err_console, open_db
+from arena.cli_common import check_llm_environment, console, err_console, open_db
 from arena.experiment import (
     ExperimentResult,
     Tick,
@@ -56,6 +56,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     plan_experiment(base, policies, seasons, name)  # every error before the database is opened
     if base.personas and not Path(base.personas).is_dir():
         raise ConfigError(f"{args.config}: field 'personas': folder {base.personas} not found")
+    check_llm_environment(base, list(policies))
     db = open_db(base.database, must_exist=False)
     result = _run(base, policies, seasons, db, name, str(args.config or "default season config"))
     _print(result, args.json)

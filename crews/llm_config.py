@@ -105,11 +105,24 @@ class LLMSection(BaseModel):
         return self.model[len(REPLAY_PREFIX) :] if self.model.startswith(REPLAY_PREFIX) else None
 
 
+# A local OpenAI-compatible server (llama-cpp-python, vLLM, LM Studio...) needs no key, but litellm's OpenAI
+# client refuses to send a request without one. Not a secret: it is sent only to the configured api_base.
+PLACEHOLDER_KEY = "no-key-needed"
+
+
+def needs_placeholder_key(model: str) -> bool:
+    """An `openai/...` model on a custom api_base with no OPENAI_API_KEY in the environment."""
+    return model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY")
+
+
 def build_llm(section: LLMSection, *, model: str | None = None, **extra: Any):
     """A `crewai.LLM` for `section`, always on the litellm path (is_litellm=True) so every call, whatever
     the provider, goes through litellm: one code path, one cost map, one place to record."""
     # Deferred, not a cycle: crewai takes seconds to import and this module is loaded by every entry point.
+    from crews.llm.quiet_crewai import silence_crewai
     from crews.recording import RecordingLLM
+
+    silence_crewai()  # failures are reported by the arena, once per round, not as a crewai panel per call
 
     model = model or section.model
     if is_embedded(model):
@@ -125,6 +138,8 @@ def build_llm(section: LLMSection, *, model: str | None = None, **extra: Any):
     }
     if section.api_base:
         kwargs["api_base"] = section.api_base
+        if needs_placeholder_key(model):
+            kwargs["api_key"] = PLACEHOLDER_KEY
     # litellm 1.106 imports its MCP proxy handler on every call that offers tools, and that import fails with
     # the pinned mcp 1.30 (no `mcp.types.CacheableResult`). We never use MCP tools: skip the handler.
     params: dict[str, Any] = {"_skip_mcp_handler": True}

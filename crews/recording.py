@@ -24,6 +24,8 @@ from typing import Any
 from crewai import LLM
 from pydantic import PrivateAttr
 
+from crews.llm import response_format as formats
+
 BUDGET_STOP_TEXT = "Stopping: this round's {what} budget is spent. Final answer: done for this round."
 
 
@@ -238,6 +240,55 @@ class RecordingLLM(LLM):
                 if c["name"] not in offered:
                     s.on_unknown_tool(str(c["name"])[:80], _args_object(c["arguments"]))
 
+    def _first_format(self) -> tuple[bool, dict[str, Any] | None]:
+        """(whether this call asks for structured output, the form the endpoint is known to take)."""
+        fmt = self.additional_params.get("response_format")
+        if fmt is not None and self.api_base and not formats.known(self.model, self.api_base):
+            formats.probe_endpoint(self.model, self.api_base, self.api_key, timeout=float(self.timeout or 30))
+        return fmt is not None, formats.for_endpoint(self.model, self.api_base, fmt)
+
+    def _next_format(self, fmt: dict[str, Any] | None, exc: Exception) -> dict[str, Any] | None:
+        """After a failed attempt: the next weaker response format, or re-raise `exc`."""
+        lower = formats.weaker(fmt) if formats.is_format_refusal(exc) else "exhausted"
+        if lower == "exhausted":
+            raise exc
+        return lower  # type: ignore[return-value]
+
+    def _call_in_formats(self, fn: Callable[[], Any]) -> Any:
+        """`fn()` with the response format the endpoint takes: stepped down after each refusal of it."""
+        structured, fmt = self._first_format()
+        if not structured:
+            return fn()
+        while True:
+            self._set_format(fmt)
+            try:
+                out = fn()
+            except Exception as exc:
+                fmt = self._next_format(fmt, exc)
+                continue
+            formats.remember(self.model, self.api_base, fmt)
+            return out
+
+    async def _acall_in_formats(self, fn: Callable[[], Any]) -> Any:
+        structured, fmt = self._first_format()
+        if not structured:
+            return await fn()
+        while True:
+            self._set_format(fmt)
+            try:
+                out = await fn()
+            except Exception as exc:
+                fmt = self._next_format(fmt, exc)
+                continue
+            formats.remember(self.model, self.api_base, fmt)
+            return out
+
+    def _set_format(self, fmt: dict[str, Any] | None) -> None:
+        if fmt is None:
+            self.additional_params.pop("response_format", None)
+        else:
+            self.additional_params["response_format"] = fmt
+
     @contextmanager
     def _recorded(self, messages: Any, tools: list[dict] | None) -> Iterator[_Pending]:
         """Budget check before a call, record after it (also when it raises); shared by call and acall."""
@@ -267,8 +318,10 @@ class RecordingLLM(LLM):
         with self._recorded(messages, tools) as rec:
             if rec.stop is not None:
                 return rec.stop
-            rec.result = super().call(
-                messages, tools, callbacks, available_functions, from_task, from_agent, response_model
+            rec.result = self._call_in_formats(
+                lambda: super(RecordingLLM, self).call(
+                    messages, tools, callbacks, available_functions, from_task, from_agent, response_model
+                )
             )
         return rec.result
 
@@ -285,7 +338,9 @@ class RecordingLLM(LLM):
         with self._recorded(messages, tools) as rec:
             if rec.stop is not None:
                 return rec.stop
-            rec.result = await super().acall(
-                messages, tools, callbacks, available_functions, from_task, from_agent, response_model
+            rec.result = await self._acall_in_formats(
+                lambda: super(RecordingLLM, self).acall(
+                    messages, tools, callbacks, available_functions, from_task, from_agent, response_model
+                )
             )
         return rec.result

@@ -9,8 +9,10 @@ never stops because one agent failed.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +40,33 @@ class DecisionOutcome:
     seconds: float
     error: str | None = None
     actions: list[ActionRecord] = field(default_factory=list)
+
+
+_PREFIX = re.compile(r"^(?:litellm\.)?[A-Za-z_][\w.]*(?:Error|Exception)\s*:\s*")
+
+
+def failure_reason(error: str | None) -> str:
+    """An outcome's error as a short reason: the exception's name and its last, most specific message
+    (litellm wraps one error in several prefixes: "X: litellm.X: X: OpenAIException - Connection error.")."""
+    text = " ".join(str(error or "unknown error").split()).removeprefix("NoAction: ")  # says "no action: ..."
+    kind = text.split(":", 1)[0] if _PREFIX.match(text) else ""
+    while _PREFIX.match(text):
+        text = _PREFIX.sub("", text, count=1)
+    if " - " in text and re.match(r"^[A-Za-z]+Exception\b", text):
+        text = text.split(" - ", 1)[1]
+    text = text.rstrip(".")[:80] or "failed"
+    return f"{kind}: {text}" if kind else text
+
+
+def summarise_failures(outcomes: list[DecisionOutcome]) -> str | None:
+    """One line for a round's failed decisions (how many and why, most frequent reason first), or None."""
+    failed = [o for o in outcomes if not o.ok]
+    if not failed:
+        return None
+    reasons = Counter(failure_reason(o.error) for o in failed)
+    why = "; ".join(f"{n} x {r}" if n > 1 else r for r, n in reasons.most_common(3))
+    more = f"; {len(reasons) - 3} other reasons" if len(reasons) > 3 else ""
+    return f"{len(failed)} of {len(outcomes)} decisions failed, those streams unchanged: {why}{more}"
 
 
 class _Gate:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -244,3 +245,14 @@ def test_ctrl_c_stops_at_next_tick_and_resumes(tmp_path):
     r = arena("resume", "c", "--db", str(db), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert [x.number for x in d.rounds(s.id)] == [1, 2, 3, 4, 5]
+
+
+def test_an_llm_endpoint_that_cannot_be_reached_stops_run_before_anything_is_written(tmp_path):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    llm = {"model": "openai/smollm2", "api_base": f"http://127.0.0.1:{port}/v1"}
+    cfg = write_config(tmp_path, rounds=1, policy="llm", llm=llm)
+    line = one_line(arena("run", "--config", str(cfg), "--name", "z", cwd=tmp_path))
+    assert line.startswith("error: llm endpoint http://127.0.0.1:") and "cannot be reached: connection refused" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["season.yaml"]  # no database, no runs/
