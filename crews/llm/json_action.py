@@ -36,6 +36,11 @@ _ARGS_KEYS = ("args", "arguments", "parameters", "action_input", "input", "tool_
 _REACT = re.compile(r"Action\s*:\s*`?([A-Za-z_][\w]*)`?\s*\n+\s*Action\s*Input\s*:\s*(\{.*\})", re.S)
 
 
+# Numeric bounds are not a reason to refuse an action: the tool clamps into the limits, and llama-cpp's
+# schema grammar does not enforce minimum/maximum.
+_BOUNDS = {"less_than_equal", "greater_than_equal", "less_than", "greater_than"}
+
+
 class NoAction(RuntimeError):
     """The decision ended without applying any action (its stream stays as it was)."""
 
@@ -134,7 +139,10 @@ def _validate(name: str, args: Any, schemas: Mapping[str, type[BaseModel]]) -> A
     try:
         schemas[name].model_validate(args)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = [e for e in exc.errors() if e.get("type") not in _BOUNDS]
+        if not errors:  # only out of bounds: `act` clamps it into the limits (a server grammar may skip bounds)
+            return Action(name, dict(args))
+        err = errors[0]
         where = ".".join(str(p) for p in err.get("loc", ())) or "args"
         raise ActionError(f"{name}: {where}: {err.get('msg', 'invalid')}") from None
     return Action(name, dict(args))

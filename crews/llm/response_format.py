@@ -62,12 +62,21 @@ def weaker(fmt: dict[str, Any] | None) -> dict[str, Any] | None | str:
     return as_kind(fmt, nxt)
 
 
+# llama-cpp-python's server answers a response_format it does not know with HTTP 500 (its validation error in the
+# body); OpenAI-style servers with 400 or 422. Only an answer that names the format counts as its refusal.
+_REFUSALS = (400, 422, 500)
+
+
 def is_format_refusal(exc: BaseException) -> bool:
-    """A 400/422 that names the response format (not a refusal of the prompt, the model or the key)."""
+    """An HTTP error that names the response format (not a refusal of the prompt, the model or the key)."""
     status = getattr(exc, "status_code", None)
-    text = str(exc).lower()
-    if status not in (400, 422) and "badrequest" not in type(exc).__name__.lower():
+    if status not in _REFUSALS and "badrequest" not in type(exc).__name__.lower():
         return False
+    return _names_format(str(exc))
+
+
+def _names_format(text: str) -> bool:
+    text = text.lower()
     return any(w in text for w in ("response_format", "json_schema", "response format", "json_object"))
 
 
@@ -116,7 +125,7 @@ def probe_endpoint(model: str, api_base: str, api_key: str | None, timeout: floa
         if resp.status_code == 200:
             remember(model, api_base, fmt)
             return _kind(fmt)
-        if resp.status_code not in (400, 422):
+        if resp.status_code not in _REFUSALS or not _names_format(resp.text):
             return None  # not about the format (a key, a model name, the server): the real call reports it
     remember(model, api_base, None)
     return "none"
