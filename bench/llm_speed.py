@@ -6,24 +6,35 @@
 - `prefix_cache`: prefill seconds of a 460-token prompt cold vs with its first 256 tokens reused.
 - `thread_team`: seconds to decode one grammar-constrained tool call on the main thread, then while another
   thread that has used torch is still alive (the libgomp throttling that crews/llm/host_thread.py avoids).
+- `batch`: the decision requests of a real all-`llm` season (6 streamers, the complete built-in personas, the
+  default season's llm settings; captured at the provider while the season plays), replayed round by round
+  on the model, back to back in this process: served one after another (`serial`, what the host did before
+  batching) vs decoded as one batch (`batched`, crews/llm/batching.py), each from a cleared prefix cache.
+  A request's latency is the time from the round's start until its answer (serial: behind the requests
+  before it). Also: whether the batch gives the same tokens when run again (`identical_across_runs`), how
+  often a row's tokens equal its solo decode (`solo_agreement`: requests, and matching leading tokens), and
+  whether every batched answer completes its grammar (`grammar_complete_rate`: tool-call validity).
 
-Usage: .venv/bin/python bench/llm_speed.py
+Usage: .venv/bin/python bench/llm_speed.py [--only batch] [--rounds 3] [--streamers 6]
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crews.llm import constrained  # noqa: E402
+from crews.llm import batching, constrained  # noqa: E402
 from crews.llm.embedded_model import get_model  # noqa: E402
 from crews.llm.loop_guard import LoopGuard  # noqa: E402
 
@@ -160,19 +171,162 @@ def thread_team_figures(m) -> dict:
     }
 
 
+def capture_rounds(rounds: int, streamers: int, seed: int) -> list[list[dict]]:
+    """The decision requests of a real all-`llm` season, grouped by round and ordered by their batch key:
+    prompt ids, decode settings and the answer's JSON schema, as the provider built them."""
+    from arena.config import SeasonConfig, load_season_config
+    from arena.db import Database
+    from arena.loop import SeasonRunner
+    from bench.agents import complete_personas
+    from crews.llm import provider
+    from crews.llm.embedded_model import EmbeddedModel
+
+    local = threading.local()
+    captured: list[dict] = []
+    orig_procs, orig_generate = provider._logits_processors, EmbeddedModel.generate
+
+    def spy_procs(m, schema, prompt_tokens):
+        local.schema = schema
+        return orig_procs(m, schema, prompt_tokens)
+
+    def spy_generate(self, prompt_ids, *, key=(), **kwargs):
+        keep = {k: v for k, v in kwargs.items() if k != "logits_processors"}
+        captured.append({"key": list(key), "prompt_ids": list(prompt_ids), "schema": local.schema, **keep})
+        return orig_generate(self, prompt_ids, key=key, **kwargs)
+
+    llm = load_season_config(None).llm.model_dump(mode="json")
+    provider._logits_processors, EmbeddedModel.generate = spy_procs, spy_generate
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            complete_personas(Path(tmp) / "personas")
+            config = SeasonConfig.model_validate(
+                {
+                    "name": "llm-speed-capture",
+                    "seed": seed,
+                    "streamers": streamers,
+                    "rounds": rounds,
+                    "round_seconds": 2.0,
+                    "policy": "llm",
+                    "relegation": {"every": 0},
+                    "generator": {
+                        "model": {"kind": "embedded", "block_out_channels": [16, 32, 32]},
+                        "defaults": {"steps": 1, "resolution": 32, "fps": 3.0},
+                        "limits": {"resolutions": [32, 48], "steps_max": 2, "fps_max": 8.0},
+                    },
+                    "audience": {"size": 3000},
+                    "decision": {"timeout_seconds": 600, "max_parallel": streamers},
+                    "llm": llm,
+                    "database": f"{tmp}/arena.db",
+                    "run_dir": f"{tmp}/runs",
+                    "personas": f"{tmp}/personas",
+                }
+            )
+            SeasonRunner.create(config, Database(config.database), source="bench/llm_speed.py").run()
+    finally:
+        provider._logits_processors, EmbeddedModel.generate = orig_procs, orig_generate
+    by_round: dict[str, list[dict]] = {}
+    for c in captured:
+        if c["key"] and c["key"][2] == "decision":
+            by_round.setdefault(c["key"][1], []).append(c)
+    return [sorted(v, key=lambda c: (c["key"], c["prompt_ids"])) for _, v in sorted(by_round.items())]
+
+
+def _requests(m, captured: list[dict]) -> tuple[list[batching.Request], list]:
+    """Fresh requests (new grammar matchers) for captured ones, and their matchers."""
+    from crews.llm import provider
+
+    reqs, matchers = [], []
+    for c in captured:
+        matcher, procs = provider._logits_processors(m, c["schema"], len(c["prompt_ids"]))
+        kwargs = {k: c[k] for k in ("max_new_tokens", "temperature", "top_p", "seed", "stop")}
+        reqs.append(batching.Request(c["prompt_ids"], logits_processors=procs, key=tuple(c["key"]), **kwargs))
+        matchers.append(matcher)
+    return reqs, matchers
+
+
+def _serial(m, captured: list[dict]) -> tuple[list, list[float]]:
+    reqs, _ = _requests(m, captured)
+    m.prefix_cache.clear()
+    t0 = time.perf_counter()
+    gens, ends = [], []
+    for r in reqs:
+        gens.append(m._generate(r.prompt_ids, **r.solo_kwargs()))
+        ends.append(time.perf_counter() - t0)
+    return gens, ends
+
+
+def _batched(m, captured: list[dict]) -> tuple[list, list[float], list]:
+    reqs, matchers = _requests(m, captured)
+    m.prefix_cache.clear()
+    gens = m.generate_batch(reqs)
+    return gens, [g.seconds for g in gens], matchers
+
+
+def _leading_match(a: list[int], b: list[int]) -> float:
+    n = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    return n / max(len(a), len(b), 1)
+
+
+def batch_figures(m, rounds: int, streamers: int, seed: int) -> dict:
+    captured = capture_rounds(rounds, streamers, seed)
+    serial_lat, batched_lat, serial_wall, batched_wall = [], [], [], []
+    same_runs = same_solo = complete = rows = 0
+    leading = []
+    for reqs in captured:
+        solo, ends = _serial(m, reqs)
+        b1, lat1, matchers = _batched(m, reqs)
+        b2, _, _ = _batched(m, reqs)
+        serial_lat += ends
+        batched_lat += lat1
+        serial_wall.append(ends[-1])
+        batched_wall.append(max(lat1))
+        for s_gen, g1, g2, matcher in zip(solo, b1, b2, matchers, strict=True):
+            rows += 1
+            same_runs += g1.token_ids == g2.token_ids
+            same_solo += g1.token_ids == s_gen.token_ids
+            leading.append(_leading_match(s_gen.token_ids, g1.token_ids))
+            complete += matcher is None or matcher.accepted()
+
+    def pct(xs, q):
+        return round(float(np.percentile(xs, q)), 3)
+
+    return {
+        "rounds": len(captured),
+        "requests": rows,
+        "batch_sizes": [len(r) for r in captured],
+        "prompt_tokens_mean": round(float(np.mean([len(c["prompt_ids"]) for r in captured for c in r])), 1),
+        "serial": {"p50_s": pct(serial_lat, 50), "p95_s": pct(serial_lat, 95), "round_s_mean": pct(serial_wall, 50)},
+        "batched": {
+            "p50_s": pct(batched_lat, 50),
+            "p95_s": pct(batched_lat, 95),
+            "round_s_mean": pct(batched_wall, 50),
+        },
+        "identical_across_runs": same_runs / rows,
+        "solo_agreement": {"requests": round(same_solo / rows, 3), "leading_tokens": round(float(np.mean(leading)), 3)},
+        "grammar_complete_rate": complete / rows,
+        "batch_stats": batching.STATS.as_dict(),
+    }
+
+
 def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", choices=["thread_team", "prefix_cache", "dtype", "batch"], default=None)
+    p.add_argument("--rounds", type=int, default=3, help="batch: rounds of the captured season")
+    p.add_argument("--streamers", type=int, default=6, help="batch: streamers of the captured season")
+    p.add_argument("--seed", type=int, default=0, help="batch: seed of the captured season")
+    a = p.parse_args()
     m = get_model()
-    print(
-        json.dumps(
-            {
-                "model_dtype": m.dtype,
-                "thread_team": thread_team_figures(m),
-                "prefix_cache": prefix_figures(m),
-                "dtype": dtype_figures(m),
-            },
-            indent=2,
-        )
-    )
+    sections = {
+        "thread_team": lambda: thread_team_figures(m),
+        "prefix_cache": lambda: prefix_figures(m),
+        "dtype": lambda: dtype_figures(m),
+        "batch": lambda: batch_figures(m, a.rounds, a.streamers, a.seed),
+    }
+    out = {"model_dtype": m.dtype, "torch_threads": torch.get_num_threads()}
+    for name, fn in sections.items():
+        if a.only in (None, name):
+            out[name] = fn()
+    print(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":

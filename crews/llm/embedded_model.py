@@ -8,9 +8,11 @@ Why it is built this way:
   minute on 2 cores. We therefore keep a local *conversion* cache (safetensors + tokenizer files, keyed
   by the GGUF's size and content hash) so later processes load in ~1-2 s. Nothing is downloaded.
 - One model per process (streamers share it): a lazy singleton behind a lock. torch inference on CPU is
-  not made faster by running two generations at once, and the KV cache is per call, so generation is
-  serialised by a second lock; while decisions are being awaited it runs on their event loop's thread
-  (`host_thread`: one OpenMP team), otherwise in the caller's thread.
+  not made faster by running two generations at once, so forward passes are serialised by a second lock;
+  while decisions are being awaited they run on their event loop's thread (`host_thread`: one OpenMP team),
+  otherwise in the caller's thread. The requests pending there together are decoded as one batch
+  (`batching`: one forward pass per step for all of them), since a decode step is bound by reading the
+  weights, not by the number of rows; `TOTOROID_LLM_BATCH=0` serves them one at a time instead.
 - Speed (decision latency is the issue's target): weights in bfloat16 where the CPU has it natively
   (`choose_dtype`), prompt prefixes reused across requests (`prefix_cache`), and tokens the grammar
   forces fed in one forward pass (`generate`).
@@ -34,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import batching
 from .dtype import choose_dtype
 from .host_thread import HostThread
 from .prefix_cache import PrefixCache
@@ -122,7 +125,7 @@ class EmbeddedModel:
             self._write_cache(conv)
         self.model.to(getattr(torch, self.dtype)).eval()
         self.prefix_cache = PrefixCache()
-        self.host = HostThread()
+        self.host = HostThread(batching=os.environ.get("TOTOROID_LLM_BATCH", "1").strip() != "0")
         self.load_seconds = time.perf_counter() - t
         self.vocab_size = int(self.model.config.vocab_size)
         self.max_context = int(getattr(self.model.config, "max_position_embeddings", 2048))
@@ -176,10 +179,26 @@ class EmbeddedModel:
                 self.prefix_cache.store(ids[:aligned], cache)
         return cache, logits, start
 
-    def generate(self, prompt_ids: Sequence[int], **kwargs: Any) -> Generation:
+    def generate(self, prompt_ids: Sequence[int], *, key: Sequence[Any] = (), **kwargs: Any) -> Generation:
         """Decode after `prompt_ids` (see `_generate` for the arguments), on the host thread when one is set
-        (host_thread: one torch thread team instead of one per decision thread)."""
-        return self.host.run(lambda: self._generate(prompt_ids, **kwargs))
+        (host_thread: one torch thread team instead of one per decision thread). Requests that wait on the
+        host together are decoded as one batch (`batching`), ordered by `key` (actor, round, purpose, call
+        index: whatever identifies the request independently of timing), then by prompt."""
+        request = batching.Request(prompt_ids, key=tuple(str(k) for k in key), **kwargs)
+        return self.host.run_batched(request, self.decode_batch)
+
+    def decode_batch(self, requests: Sequence[batching.Request]):
+        """The steps of decoding `requests` together (`batching.decode_batch`); for the host."""
+        return batching.decode_batch(self, requests)
+
+    def generate_batch(self, requests: Sequence[batching.Request]) -> list[Generation | Exception]:
+        """Decode `requests` as one batch right here, in this order (bench, tests): a Generation or the
+        exception per request."""
+        out: list[Any] = [None] * len(requests)
+        for done in batching.decode_batch(self, requests):
+            for i, result in done:
+                out[i] = result
+        return out
 
     def _generate(
         self,
@@ -206,36 +225,41 @@ class EmbeddedModel:
             raise ValueError("empty prompt")
         with self._lock:
             t0 = time.perf_counter()
-            sampler = _Sampler.build(temperature, top_p, seed)
-            state = _DecodeState(seq=list(prompt_ids), budget=max(0, int(max_new_tokens)))
+            sampler = Sampler.build(temperature, top_p, seed)
+            state = DecodeState(seq=list(prompt_ids), budget=max(0, int(max_new_tokens)))
             with torch.inference_mode():
                 cache, logits, reused = self._prefill(state.seq)
                 prefill_seconds = time.perf_counter() - t0
                 self._decode_loop(state, cache, logits, sampler, logits_processors, stop)
-            return self._finish(state, len(prompt_ids), stop, t0, reused, prefill_seconds)
+            return self.finish(state, len(prompt_ids), stop, t0, reused, prefill_seconds)
 
-    def _decode_loop(self, state: _DecodeState, cache, logits, sampler: _Sampler, processors: Sequence, stop):
+    def _decode_loop(self, state: DecodeState, cache, logits, sampler: Sampler, processors: Sequence, stop):
         """Sample one token per step, append what the grammar forces after it, and feed both in one
-        forward pass. Ends on EOS, a stop string, a complete grammar, or the token budget; no forward pass
-        is spent on logits that will not be used (after the last token of the budget, or a finish)."""
-        while len(state.out) < state.budget:
-            nxt = sampler.pick(_apply_processors(processors, state.seq, logits))
-            if nxt == self.eos_token_id:
-                state.finish = "stop"
-                return
-            feed = [nxt]
-            state.out.append(nxt)
-            state.seq.append(nxt)
-            forced, done = _fast_forward(processors, state)
-            feed += forced
-            if self._stop_seen(state.out, stop):
-                state.finish = "stop"
-                return
-            if done:  # the grammar admits nothing but the end: no forward pass for an EOS
-                state.finish = "stop"
-                return
-            if len(state.out) < state.budget:
-                logits = self._forward(feed, cache)
+        forward pass (`advance`), until the decode ends."""
+        while (feed := self.advance(state, logits, sampler, processors, stop)) is not None:
+            logits = self._forward(feed, cache)
+
+    def advance(self, state: DecodeState, logits, sampler: Sampler, processors: Sequence, stop) -> list[int] | None:
+        """One decode step of one sequence, shared by the solo loop and the batch (`batching`): pick a token
+        from `logits` (the last position's, shape [1, vocab]), append it and what the grammar forces after it.
+        Returns the tokens to feed next, or None when the decode ended (EOS, a stop string, a complete
+        grammar, or the token budget; `state.finish` says which). No forward pass is asked for logits that
+        will not be used (after the last token of the budget, or a finish)."""
+        if len(state.out) >= state.budget:
+            return None
+        nxt = sampler.pick(_apply_processors(processors, state.seq, logits))
+        if nxt == self.eos_token_id:
+            state.finish = "stop"
+            return None
+        feed = [nxt]
+        state.out.append(nxt)
+        state.seq.append(nxt)
+        forced, done = _fast_forward(processors, state)
+        feed += forced
+        if self._stop_seen(state.out, stop) or done:  # done: the grammar admits nothing but the end
+            state.finish = "stop"
+            return None
+        return feed if len(state.out) < state.budget else None
 
     def _stop_seen(self, out: list[int], stop: Sequence[str]) -> bool:
         """Whether the text decoded so far contains a stop string (decoded only when there are any)."""
@@ -244,8 +268,8 @@ class EmbeddedModel:
         text = self.tokenizer.decode(out, skip_special_tokens=True)
         return any(s and s in text for s in stop)
 
-    def _finish(
-        self, state: _DecodeState, prompt_tokens: int, stop: Sequence[str], t0: float, reused: int, prefill_s: float
+    def finish(
+        self, state: DecodeState, prompt_tokens: int, stop: Sequence[str], t0: float, reused: int, prefill_s: float
     ) -> Generation:
         """The final text (cut before the first stop string, in `stop` order) and its `Generation`."""
         out = state.out
@@ -277,7 +301,7 @@ class EmbeddedModel:
 
 
 @dataclass
-class _DecodeState:
+class DecodeState:
     """What one decode has produced so far: `seq` is prompt + output (what processors see), `out` the output."""
 
     seq: list[int]
@@ -288,7 +312,7 @@ class _DecodeState:
 
 
 @dataclass
-class _Sampler:
+class Sampler:
     """Greedy (`generator` None) or temperature/top-p sampling from a seeded `torch.Generator`, so a seed
     reproduces the same text and the global RNG is left alone."""
 
@@ -297,7 +321,7 @@ class _Sampler:
     generator: Any = None
 
     @classmethod
-    def build(cls, temperature: float, top_p: float, seed: int | None) -> _Sampler:
+    def build(cls, temperature: float, top_p: float, seed: int | None) -> Sampler:
         import torch  # deferred: see EmbeddedModel.__init__
 
         gen = None
@@ -328,7 +352,7 @@ def _apply_processors(processors: Sequence, seq: list[int], logits):
     return scores
 
 
-def _fast_forward(processors: Sequence, state: _DecodeState) -> tuple[list[int], bool]:
+def _fast_forward(processors: Sequence, state: DecodeState) -> tuple[list[int], bool]:
     """Append the tokens each `fast_forward` processor forces after `state.seq` (capped by the budget left).
 
     Returns (the forced tokens, to feed with the sampled one; whether the last such processor is done)."""

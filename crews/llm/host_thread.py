@@ -11,6 +11,23 @@ the model runs, which costs nothing: every decision is waiting for the model any
 most one generation late.
 
 If the loop is gone (a decision abandoned after its round) the call runs in the caller's thread instead.
+
+Batches (`run_batched`, what the embedded model uses): requests that wait on the host together are decoded as
+one batch (`batching`: one forward pass per step for all of them). Which requests form a batch must not depend
+on thread timing, or a turn-mode season would not replay: the host forms a batch only when *every* decision it
+hosts (`depth`: the decisions inside `hosted_by`) has a request pending, or has ended; a decision between two
+requests (its thread is parsing an answer, running a tool) is waited for. The rows are ordered by the
+requests' stable keys. So a batch is "the next request of each decision still running", a function of what
+the decisions asked, not of when. Only a stuck decision breaks this: after BARRIER_SECONDS with requests
+pending the host runs them anyway (counted in `stats()["forced"]`). A running batch is not joined: a request
+arriving meanwhile waits for the next batch. The batch advances one step (a row's prefill or one decode step)
+per loop callback, YIELD_HOPS iterations apart, and a row's result is handed back as soon as it ends, so its
+decision finishes while the others still decode, and a timeout fires at most one step late.
+
+What stays timing-dependent, and why it is fine: with more decisions than `decision.max_parallel`, the next
+decision is admitted when one ends, and enters `hosted_by` a few loop iterations later; the loop's FIFO order
+puts its entry before the host's next barrier check (see `_check`), so the second wave batches together too.
+A hook that told the host the round's number of decisions would make this independent of loop order.
 """
 
 from __future__ import annotations
@@ -18,39 +35,76 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 POLL_SECONDS = 0.5  # how often a waiting caller checks that its host loop is still alive
+# How long pending requests wait for a hosted decision that neither asks nor ends before they run without it:
+# a safety valve for a stuck decision (crewai takes milliseconds between two requests), not a batching window.
+BARRIER_SECONDS = 10.0
 # Loop iterations between two model calls. A decision that got its answer needs about three before the loop
 # has seen it end (thread settles a future -> the task wakes -> wait_for returns); without these hops each step
 # waited for another whole model call, and all decisions of a round ended together.
 YIELD_HOPS = 4
 
+Steps = Callable[[list[Any]], Iterator[list[tuple[int, Any]]]]  # see HostThread.run_batched
+
 
 class _Call:
-    """One call handed to the host; whoever claims it first (host or, when the host died, caller) runs it."""
+    """One call handed to the host; whoever claims it first (host or, when the host died, caller) runs it.
 
-    def __init__(self, fn: Callable[[], Any]):
-        self.fn = fn
+    A batched call carries its request `item`, the `steps` function that decodes a batch of such items, and
+    its sort `key`; a plain one carries `fn`."""
+
+    def __init__(self, fn: Callable[[], Any] | None = None, item: Any = None, steps: Steps | None = None, key=()):
+        self.fn, self.item, self.steps, self.key = fn, item, steps, key
         self.future: concurrent.futures.Future = concurrent.futures.Future()
         self._claimed = threading.Lock()
 
     def claim(self) -> bool:
         return self._claimed.acquire(blocking=False)
 
+    def settle(self, ok: bool, value: Any) -> None:
+        """Hand the result over once (a caller that ran its call itself may have settled it already)."""
+        try:
+            self.future.set_result(value) if ok else self.future.set_exception(value)
+        except concurrent.futures.InvalidStateError:
+            pass
+
     def run(self) -> None:
         try:
-            self.future.set_result(self.fn())
+            if self.fn is not None:
+                value = self.fn()
+            else:  # a batched call run alone (its host went away): a batch of one
+                value = _run_alone(self.steps, self.item)
         except BaseException as exc:  # handed to the caller
-            self.future.set_exception(exc)
+            self.settle(False, exc)
+        else:
+            self.settle(True, value)
+
+
+def _run_alone(steps: Steps, item: Any) -> Any:
+    for done in steps([item]):
+        for _, value in done:
+            if isinstance(value, BaseException):
+                raise value
+            return value
+    raise RuntimeError("batch ended without a result")
+
+
+class _Batch:
+    """A running batch: its calls in row order and the iterator of its steps."""
+
+    def __init__(self, calls: list[_Call], steps: Iterator[list[tuple[int, Any]]]):
+        self.calls, self.steps = calls, steps
 
 
 class _Host:
     """One registration: a loop, its thread, how many decisions on it are inside `hosted_by`, and its own
-    queue. Per registration, so a loop that stopped with a call still queued cannot stall the next host."""
+    queues. Per registration, so a loop that stopped with a call still queued cannot stall the next host."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop
@@ -58,14 +112,27 @@ class _Host:
         self.depth = 0
         self.queue: deque[_Call] = deque()
         self.serving = False  # a _serve callback is scheduled on the loop
+        self.pending: list[_Call] = []  # batched calls waiting for the barrier
+        self.batch: _Batch | None = None
+        self.waiting_since: float | None = None  # when the oldest pending call started to wait
+        self.timer: asyncio.TimerHandle | None = None
 
 
 class HostThread:
     """A registry of the loop (and its thread) that model calls are sent to, with nesting counts."""
 
-    def __init__(self) -> None:
+    def __init__(self, batching: bool = True) -> None:
         self._lock = threading.Lock()
         self._host: _Host | None = None
+        # False: batched calls run one at a time in arrival order, without the barrier (the serial behaviour
+        # before batching; for A/B benches, `TOTOROID_LLM_BATCH=0`).
+        self.batching = batching
+        self._stats = {"batches": 0, "rows": 0, "forced": 0}
+
+    def stats(self) -> dict[str, int]:
+        """Batches run on a host, their rows, and batches the barrier's safety valve forced."""
+        with self._lock:
+            return dict(self._stats)
 
     @contextmanager
     def hosted_by(self, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
@@ -85,6 +152,7 @@ class HostThread:
                     host.depth -= 1
                     if host.depth == 0 and self._host is host:
                         self._host = None
+                self._poke(host)  # one decision fewer to wait for
 
     def run(self, fn: Callable[[], Any]) -> Any:
         """fn() on the host thread when there is one and we are not on it; else right here.
@@ -102,13 +170,34 @@ class HostThread:
                 start, host.serving = not host.serving, True
         if host is None:
             return fn()
-        loop = host.loop
         if start:
             try:
-                loop.call_soon_threadsafe(self._serve, host)
+                host.loop.call_soon_threadsafe(self._serve, host)
             except RuntimeError:  # the loop is closed
                 with self._lock:
                     host.serving = False
+        return self._wait(host, call)
+
+    def run_batched(self, item: Any, steps: Steps) -> Any:
+        """The result for `item`, decoded on the host in a batch with the other items pending there.
+
+        `steps(items)` returns an iterator; each `next` does one unit of work and returns `(index, result)`
+        for the items that ended in it (a result that is an exception is raised to that item's caller).
+        `item.sort_key()` orders a batch. Without a host (or on its thread) `item` runs alone, right here."""
+        with self._lock:
+            host = self._host
+            if host is None or host.thread_id == threading.get_ident():
+                host = None
+            else:
+                call = _Call(item=item, steps=steps, key=item.sort_key())
+                host.pending.append(call)
+        if host is None:
+            return _run_alone(steps, item)
+        self._poke(host)
+        return self._wait(host, call)
+
+    def _wait(self, host: _Host, call: _Call) -> Any:
+        loop = host.loop
         while True:
             try:
                 return call.future.result(timeout=POLL_SECONDS)
@@ -116,6 +205,93 @@ class HostThread:
                 if (loop.is_closed() or not loop.is_running()) and call.claim():
                     call.run()  # the host went away before running it
                     return call.future.result()
+                if loop.is_closed() and call.fn is None:
+                    # Its batch stopped with the loop. Only an abandoned decision's request can be left in a
+                    # batch when the round's loop ends; running it again here would share its grammar matcher
+                    # with the stopped batch, so it fails instead.
+                    raise RuntimeError("the model's host loop ended in the middle of this request's batch") from None
+
+    def _poke(self, host: _Host) -> None:
+        """Have the host check its barrier soon (from any thread)."""
+        try:
+            if threading.get_ident() == host.thread_id:
+                host.loop.call_soon(self._check, host)
+            else:
+                host.loop.call_soon_threadsafe(self._check, host)
+        except RuntimeError:  # the loop is closed: waiting callers run their calls themselves
+            pass
+
+    def _check(self, host: _Host) -> None:
+        """On the loop: start a batch when none runs and every hosted decision has a call pending (or the
+        barrier's safety valve has run out). Rows in key order; one `steps` function per batch."""
+        now = time.monotonic()
+        with self._lock:
+            if host.batch is not None or not host.pending:
+                return
+            if host.waiting_since is None:
+                host.waiting_since = now
+            forced = self.batching and len(host.pending) < host.depth
+            if forced and now - host.waiting_since < BARRIER_SECONDS:
+                if host.timer is None:
+                    host.timer = host.loop.call_later(BARRIER_SECONDS, self._expire, host)
+                return
+            if self.batching:
+                host.pending.sort(key=lambda c: c.key)
+                steps = host.pending[0].steps
+                calls = [c for c in host.pending if c.steps is steps]
+            else:
+                calls = host.pending[:1]
+            host.pending = [c for c in host.pending if c not in calls]
+            host.waiting_since = now if host.pending else None
+            calls = [c for c in calls if c.claim()]
+            if not calls:
+                return
+            self._stats["batches"] += 1
+            self._stats["rows"] += len(calls)
+            self._stats["forced"] += int(forced)
+            host.batch = _Batch(calls, iter(()))
+        try:
+            host.batch.steps = iter(steps([c.item for c in calls]))
+        except BaseException as exc:  # noqa: BLE001  (handed to every caller of the batch)
+            for c in calls:
+                c.settle(False, exc)
+            self._end_batch(host)
+            return
+        self._step(host)
+
+    def _expire(self, host: _Host) -> None:
+        with self._lock:
+            host.timer = None
+        self._check(host)
+
+    def _step(self, host: _Host, hops: int = 0) -> None:
+        """One unit of the running batch's work, then the next one YIELD_HOPS loop iterations later."""
+        if hops:
+            host.loop.call_soon(self._step, host, hops - 1)
+            return
+        batch = host.batch
+        if batch is None:
+            return
+        try:
+            done = next(batch.steps)
+        except StopIteration:
+            for c in batch.calls:
+                c.settle(False, RuntimeError("batch ended without a result for this request"))
+            self._end_batch(host)
+            return
+        except BaseException as exc:  # noqa: BLE001  (the batch failed as a whole: every caller gets it)
+            for c in batch.calls:
+                c.settle(False, exc)
+            self._end_batch(host)
+            return
+        for i, value in done:
+            batch.calls[i].settle(not isinstance(value, BaseException), value)
+        host.loop.call_soon(self._step, host, YIELD_HOPS)
+
+    def _end_batch(self, host: _Host) -> None:
+        with self._lock:
+            host.batch = None
+        self._check(host)
 
     def _serve(self, host: _Host, hops: int = 0) -> None:
         if hops:  # let a finished decision's completion chain run before the next model call

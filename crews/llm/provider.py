@@ -15,6 +15,9 @@ Behaviour (OpenAI chat semantics, adapted to a 135M model):
 - temperature absent or 0 -> greedy (deterministic, what replay wants); >0 -> sampling seeded by `seed`.
 - A schema the grammar cannot compile, or a constrained answer cut off by max_tokens, raises
   `GrammarError` (litellm surfaces it) rather than returning invalid JSON.
+- Concurrent requests (the decisions of a round) are decoded as one batch on the model's host
+  (`batching`, `host_thread`); the request's recording metadata (actor, round, purpose, call index) orders
+  its row, so a batch's composition and order do not depend on thread timing.
 """
 
 from __future__ import annotations
@@ -111,7 +114,7 @@ class EmbeddedLLM(CustomLLM):
     ):
         if model != MODEL_NAME:
             raise ValueError(f"unknown embedded model {model!r}; available: {MODEL}")
-        return self._complete(messages, dict(optional_params or {}), model_response)
+        return self._complete(messages, dict(optional_params or {}), model_response, _batch_key(litellm_params))
 
     async def acompletion(
         self,
@@ -154,7 +157,7 @@ class EmbeddedLLM(CustomLLM):
             client,
         )
 
-    def _complete(self, messages: list, p: dict, model_response):
+    def _complete(self, messages: list, p: dict, model_response, key: tuple = ()):
         """One chat completion, as pipeline steps: what the answer must be (tool call, JSON or text), the
         prompt, the decode settings, the grammar processor, decode, check the grammar finished, respond.
 
@@ -172,6 +175,7 @@ class EmbeddedLLM(CustomLLM):
             seed=settings.seed,
             logits_processors=procs,
             stop=[s for s in settings.stop if isinstance(s, str)][:4],
+            key=key,
         )
         _require_complete(matcher, gen, settings.max_new)
         if call_tools:
@@ -179,6 +183,17 @@ class EmbeddedLLM(CustomLLM):
         else:
             message, finish = Message(role="assistant", content=gen.text), gen.finish_reason
         return _fill_response(model_response, message, finish, gen)
+
+
+def _batch_key(litellm_params: Any) -> tuple:
+    """Where this request sorts in a batch (`batching`): the recording session's metadata (actor, round,
+    purpose, call index: crews/recording.py `CallSession.metadata`), which does not depend on thread timing;
+    () when absent (the prompt then orders the row)."""
+    meta = (litellm_params or {}).get("metadata") if isinstance(litellm_params, dict) else None
+    tag = meta.get("totoroid") if isinstance(meta, dict) else None
+    if not isinstance(tag, dict):
+        return ()
+    return tuple(str(tag.get(k, "")) for k in ("actor", "round", "purpose", "index"))
 
 
 @dataclass(frozen=True)

@@ -82,3 +82,123 @@ def test_a_call_whose_host_loop_is_gone_runs_in_the_caller():
 
     ran_on, loop_thread = asyncio.run(next_round())
     assert ran_on == loop_thread
+
+
+# ---- batches (run_batched) ------------------------------------------------------------------------------------
+
+
+class Item:
+    def __init__(self, name: str, fail: bool = False):
+        self.name, self.fail = name, fail
+
+    def sort_key(self):
+        return (self.name,)
+
+
+class Recorder:
+    """A `steps` function that records each batch's item names; item i ends at step i (0-based)."""
+
+    def __init__(self):
+        self.batches: list[list[str]] = []
+        self.threads: set[int] = set()
+
+    def __call__(self, items):
+        self.batches.append([it.name for it in items])
+        for i, it in enumerate(items):
+            self.threads.add(threading.get_ident())
+            yield [(i, ValueError(f"bad {it.name}") if it.fail else f"{it.name}!")]
+
+
+def _decisions(host: HostThread, plans: dict[str, list[tuple[float, Item]]]):
+    """Run one hosted decision per plan (delays before each call) and return what each got."""
+    steps = Recorder()
+
+    async def decision(plan):
+        def work():
+            out = []
+            for delay, item in plan:
+                time.sleep(delay)
+                try:
+                    out.append(host.run_batched(item, steps))
+                except ValueError as e:
+                    out.append(str(e))
+            return out
+
+        with host.hosted_by(asyncio.get_running_loop()):
+            return await asyncio.to_thread(work)
+
+    async def main():
+        return await asyncio.gather(*(decision(p) for p in plans.values())), threading.get_ident()
+
+    results, loop_thread = asyncio.run(main())
+    return dict(zip(plans, results, strict=True)), steps, loop_thread
+
+
+def test_a_batch_waits_for_every_hosted_decision_and_orders_rows_by_key():
+    host = HostThread()
+    got, steps, loop_thread = _decisions(
+        host,
+        {
+            "c": [(0.0, Item("c1"))],
+            "a": [(0.2, Item("a1"))],  # late: the others wait for it
+            "b": [(0.0, Item("b1")), (0.0, Item("b2"))],  # its second call waits for the next batch
+        },
+    )
+    assert steps.batches == [["a1", "b1", "c1"], ["b2"]]
+    assert got == {"c": ["c1!"], "a": ["a1!"], "b": ["b1!", "b2!"]}
+    assert steps.threads == {loop_thread}
+    assert host.stats() == {"batches": 2, "rows": 4, "forced": 0}
+
+
+def test_a_decision_that_ends_without_calling_releases_the_barrier_and_errors_stay_per_row():
+    host = HostThread()
+    got, steps, _ = _decisions(
+        host,
+        {"a": [(0.0, Item("a1", fail=True))], "b": [(0.0, Item("b1"))], "quiet": []},
+    )
+    assert steps.batches == [["a1", "b1"]]
+    assert got == {"a": ["bad a1"], "b": ["b1!"], "quiet": []}
+
+
+def test_the_barrier_has_a_safety_valve_for_a_stuck_decision(monkeypatch):
+    import crews.llm.host_thread as ht
+
+    monkeypatch.setattr(ht, "BARRIER_SECONDS", 0.3)
+    host = HostThread()
+    t0 = time.perf_counter()
+    got, steps, _ = _decisions(host, {"a": [(0.0, Item("a1"))], "stuck": [(1.0, Item("s1"))]})
+    assert steps.batches == [["a1"], ["s1"]] and got == {"a": ["a1!"], "stuck": ["s1!"]}
+    assert host.stats()["forced"] == 1 and time.perf_counter() - t0 < 5
+
+
+def test_a_row_result_is_handed_back_before_its_batch_ends():
+    host = HostThread()
+    seen: dict[str, float] = {}
+
+    def steps(items):
+        for i, it in enumerate(items):
+            if i:
+                time.sleep(0.3)
+            yield [(i, it.name)]
+
+    async def decision(name):
+        def work():
+            host.run_batched(Item(name), steps)
+            seen[name] = time.perf_counter()
+
+        with host.hosted_by(asyncio.get_running_loop()):
+            await asyncio.to_thread(work)
+
+    async def main():
+        await asyncio.gather(decision("a"), decision("b"))
+
+    asyncio.run(main())
+    assert seen["b"] - seen["a"] > 0.2
+
+
+def test_batched_calls_without_a_host_run_alone_in_the_caller():
+    steps = Recorder()
+    assert HostThread().run_batched(Item("x"), steps) == "x!"
+    assert steps.batches == [["x"]] and steps.threads == {threading.get_ident()}
+    with pytest.raises(ValueError, match="bad y"):
+        HostThread().run_batched(Item("y", fail=True), steps)
