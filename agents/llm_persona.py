@@ -1,10 +1,12 @@
 """Persona fields written by an LLM: completion at spawn, and Promptbreeder-style mutation at respawn.
 
 Why structured output: a persona crosses a seam (it is stored, prompted, shown in the TUI), so whatever
-the model writes is parsed as JSON and validated against `Persona` before it is used — an LLM answer is
-untrusted input like any other. Why retries then a fallback: a small model sometimes fails the schema; the
-season must go on, so after `retries` failed attempts the offline completion is used and the failure is
-reported (the caller logs it as an event that says the fallback was taken).
+the model writes is parsed as JSON and validated (`agents.persona_schema`: shape, menus, and coherence from
+`agents.persona_checks`) before it is used — an LLM answer is untrusted input like any other. Why two
+answers per persona and menus for the visual style: see `agents.persona_schema`. Why a retry with the
+validation error, then a fallback: a small model sometimes fails; told what was wrong it usually fixes it,
+and the season must go on, so after `retries` failed retries the offline completion is used and the failure
+is reported (the caller logs it as an event that says the fallback was taken).
 
 Why the LLM is injected as `Complete` rather than imported: `agents` depends on nothing above it; the arena
 hands in a function built from `crews` (which records the call for the event log and for replay).
@@ -18,164 +20,195 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from agents.mutation import unique_name
 from agents.persona import Persona
+from agents.persona_checks import STYLE_FIELDS, changed_fields, repeated_fields
+from agents.persona_schema import Identity, Story, parse, response_format
+from agents.scenes import CHARACTERS, GOALS, MOTIVES, PALETTES, SCENES, VOICES, ranked, split_style
 
 # complete(messages, response_format) -> the model's text answer (raises on transport errors)
 Complete = Callable[[list[dict[str, str]], dict[str, Any]], str]
 
-NAME_PATTERN = r"^[^\s,;:!?]+( [^\s,;:!?]+){0,3}$"
 TEXT_FIELDS = ("name", "character", "backstory", "visual_style", "voice", "survival_motive")
-
-
-class PersonaFields(BaseModel):
-    """The fields an LLM writes. Bounds are tighter than `Persona`'s so a prompt stays small."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    # A name, not a sentence: the 135M default model once wrote its character line ("Calm, gentle, speaks
-    # rarely and warmly.") as the name. 1-4 words without sentence punctuation (a period inside a word, as in
-    # "Dr. Vex", is fine); the grammar enforces the pattern, so the model cannot do it again.
-    name: str = Field(min_length=1, max_length=40, pattern=NAME_PATTERN, description="a short stage name, 1-4 words")
-    character: str = Field(min_length=3, max_length=300, description="personality in one or two sentences")
-    backstory: str = Field(min_length=3, max_length=500, description="why it streams, two sentences")
-    visual_style: str = Field(min_length=3, max_length=200, description="what its stream looks like: a scene prompt")
-    voice: str = Field(min_length=1, max_length=120, description="how it speaks")
-    goals: list[str] = Field(min_length=1, max_length=3, description="one to three short goals")
-    survival_motive: str = Field(min_length=3, max_length=300, description="why it must keep its viewers")
-
-
-def response_format() -> dict[str, Any]:
-    return {
-        "type": "json_schema",
-        "json_schema": {"name": "persona", "schema": PersonaFields.model_json_schema(), "strict": True},
-    }
+CHECKED = ("name", "character", "backstory", "visual_style", "survival_motive", "goals")  # voice: from a menu
+SYSTEM = "You invent characters for a live video streaming contest. Answer with one JSON object only."
 
 
 @dataclass
 class PersonaResult:
     persona: Persona
-    ok: bool  # False: every attempt failed and the fallback was used
+    ok: bool  # False: an answer failed every attempt and the fallback was used
     attempts: int
     errors: list[str] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _parse(text: str) -> PersonaFields:
-    text = (text or "").strip()
-    if text.startswith("```"):  # a fenced answer: keep what is inside
-        text = text.strip("`").removeprefix("json").strip()
-    return PersonaFields.model_validate(json.loads(text))
-
-
-def _clean(s: str) -> str:
-    return " ".join(str(s).split())
+def _why(exc: Exception) -> str:
+    """One short line the model can act on (pydantic's first line only names the model)."""
+    if isinstance(exc, ValidationError):
+        parts = [f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}" for e in exc.errors()[:2]]
+        return "; ".join(parts)[:240]
+    return str(exc).splitlines()[0][:240] if str(exc) else type(exc).__name__
 
 
 def _ask(
-    complete: Complete, messages: list[dict[str, str]], retries: int
-) -> tuple[PersonaFields | None, int, list[str]]:
+    complete: Complete,
+    prompt: str,
+    model: type[Identity] | type[Story],
+    menus: dict[str, list[str]],
+    retries: int,
+    check: Callable[[Any], None] | None = None,
+) -> tuple[Any, int, list[str]]:
+    """(the validated answer or None, calls made, errors). An invalid answer is asked again with the reason."""
+    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]
     errors: list[str] = []
     for attempt in range(1, retries + 2):
         try:
-            return _parse(complete(messages, response_format())), attempt, errors
-        except (ValidationError, ValueError, TypeError) as exc:  # bad JSON / schema: ask again, say why
-            msg = str(exc).splitlines()[0][:200]
-            errors.append(f"attempt {attempt}: invalid answer: {msg}")
+            text = complete(messages, response_format(model, menus))
+        except Exception as exc:  # transport / provider error: the same question again
+            errors.append(f"{model.__name__} attempt {attempt}: {type(exc).__name__}: {str(exc)[:200]}")
+            continue
+        try:
+            answer = parse(model, text, menus)
+            if check is not None:
+                check(answer)
+            return answer, attempt, errors
+        except (ValueError, TypeError) as exc:  # bad JSON, schema, menu or coherence: say why, ask again
+            why = _why(exc)
+            errors.append(f"{model.__name__} attempt {attempt}: invalid answer: {why}")
             messages = [
                 *messages,
-                {
-                    "role": "user",
-                    "content": f"That answer was invalid ({msg}). Answer again with only the JSON object.",
-                },
+                {"role": "user", "content": f"That answer was invalid: {why}. Answer again with only the JSON object."},
             ]
-        except Exception as exc:  # transport / provider error
-            errors.append(f"attempt {attempt}: {type(exc).__name__}: {str(exc)[:200]}")
     return None, retries + 1, errors
 
 
-def complete_with_llm(persona: Persona, complete: Complete, taken: set[str], retries: int = 2) -> PersonaResult:
+def _fields(p: Persona) -> dict[str, Any]:
+    return {k: getattr(p, k) for k in (*TEXT_FIELDS, "goals")}
+
+
+def _apply(base: Persona, identity: Identity, story: Story | None, keep: set[str]) -> Persona:
+    """`base` with the answers' fields, except those in `keep` (the user's own)."""
+    new: dict[str, Any] = {
+        "name": identity.name,
+        "character": identity.character,
+        "visual_style": identity.visual_style,
+    }
+    if story is not None:
+        new |= {
+            "backstory": story.backstory,
+            "voice": story.voice,
+            "goals": list(story.goals),
+            "survival_motive": story.survival_motive,
+        }
+    return base.model_copy(
+        update={k: " ".join(v.split()) if isinstance(v, str) else v for k, v in new.items() if k not in keep}
+    )
+
+
+def _coherent(make: Callable[[Story], Persona], keep: set[str]) -> Callable[[Story], None]:
+    """A check of the whole persona the story completes: no field repeats another (pairs of given fields,
+    which the model cannot change, are not held against it)."""
+
+    def check(story: Story) -> None:
+        p = make(story)
+        pairs = repeated_fields({k: getattr(p, k) for k in CHECKED})
+        pairs = [x for x in pairs if not all(side.strip().split("[")[0] in keep for side in x.split(" = "))]
+        if pairs:
+            raise ValueError(f"fields repeat each other ({', '.join(pairs)}); every field must say something new")
+
+    return check
+
+
+def _story_prompt(seed: str, identity: Identity, extra: str = "") -> str:
+    """No wording the model could copy into a field: it copied instructions like 'its past, one sentence'."""
+    return (
+        f"Streamer idea: {seed}\nName: {identity.name}. Character: {identity.character} "
+        f"Stream: {identity.visual_style}.{extra}\nWhat happened to {identity.name} before streaming?"
+    )
+
+
+def complete_with_llm(persona: Persona, complete: Complete, taken: set[str], retries: int = 1) -> PersonaResult:
     """Fill the missing fields of `persona`; given fields are kept as written. Falls back to the offline
-    completion after `retries` failed retries."""
-    given = persona.model_dump(exclude_none=True, exclude={"traits", "seed"})
-    given = {k: v for k, v in given.items() if v not in ([], "")}
-    messages = [
-        {
-            "role": "system",
-            "content": "You invent characters for a live video streaming contest. Answer with one JSON object only.",
-        },
-        {
-            "role": "user",
-            "content": f"Streamer idea: {persona.seed}\nAlready decided: {json.dumps(given)}\n"
-            "Write the full persona as JSON with name, character, backstory, visual_style, "
-            "voice, goals (list), survival_motive. Keep what is already decided.",
-        },
-    ]
-    fields_, attempts, errors = _ask(complete, messages, retries)
-    if fields_ is None:
-        fallback = persona.complete_offline()
-        fallback = fallback.model_copy(update={"name": unique_name(fallback.display_name, taken)})
-        return PersonaResult(fallback, False, attempts, errors)
-    out = _merge(persona, fields_, keep_given=True)
-    try:
-        out = Persona.model_validate(out.model_dump())
-    except ValidationError as exc:
-        fallback = persona.complete_offline()
-        return PersonaResult(
-            fallback.model_copy(update={"name": unique_name(fallback.display_name, taken)}),
-            False,
-            attempts,
-            [*errors, f"merged persona invalid: {str(exc).splitlines()[0]}"],
-        )
+    completion (with whatever identity the model did write) after `retries` failed retries of an answer."""
+    keep = {k for k in (*TEXT_FIELDS, "goals") if getattr(persona, k) not in (None, "", [])}
+    given = {k: getattr(persona, k) for k in keep}
+    decided = f"\nAlready decided (keep it): {json.dumps(given)}" if given else ""
+    seed = persona.seed
+    menus1 = {
+        "traits": ranked(CHARACTERS, seed, n=8),
+        "scene": ranked(SCENES, seed),
+        "palette": ranked(PALETTES, seed),
+    }
+    prompt1 = f"Streamer idea: {seed}{decided}\nInvent this streamer: a stage name, its character and its stream."
+    identity, n1, errors = _ask(complete, prompt1, Identity, menus1, retries)
+    if identity is None:
+        return _fallback(persona, persona, taken, n1, errors)
+    menus2 = {
+        "voice": ranked(VOICES, f"{seed} {identity.character}"),
+        "goals": ranked(GOALS, seed),
+        "survival_motive": ranked(MOTIVES, seed),
+    }
+    check = _coherent(lambda s: _apply(persona, identity, s, keep), keep)
+    story, n2, errors2 = _ask(complete, _story_prompt(seed, identity), Story, menus2, retries, check)
+    errors += errors2
+    if story is None:
+        return _fallback(persona, _apply(persona, identity, None, keep), taken, n1 + n2, errors)
+    out = Persona.model_validate(_apply(persona, identity, story, keep).model_dump())
     out = out.model_copy(update={"name": unique_name(out.display_name, taken)})
-    changes = [
-        {"field": k, "new": getattr(out, k), "how": "llm"}
-        for k in (*TEXT_FIELDS, "goals")
-        if getattr(persona, k) in (None, [], "") and getattr(out, k) not in (None, [], "")
-    ]
-    return PersonaResult(out, True, attempts, errors, changes)
+    changes = [{"field": k, "new": getattr(out, k), "how": "llm"} for k in (*TEXT_FIELDS, "goals") if k not in keep]
+    return PersonaResult(out, True, n1 + n2, errors, changes)
 
 
-def _merge(base: Persona, f: PersonaFields, *, keep_given: bool) -> Persona:
-    upd: dict[str, Any] = {}
-    for k in TEXT_FIELDS:
-        if not keep_given or getattr(base, k) in (None, ""):
-            upd[k] = _clean(getattr(f, k))
-    if not keep_given or not base.goals:
-        upd["goals"] = [_clean(g)[:120] for g in f.goals if _clean(g)][:3] or ["hold the audience"]
-    return base.model_copy(update=upd)
+def _fallback(persona: Persona, partial: Persona, taken: set[str], attempts: int, errors: list[str]) -> PersonaResult:
+    out = partial.complete_offline()
+    return PersonaResult(out.model_copy(update={"name": unique_name(out.display_name, taken)}), False, attempts, errors)
 
 
-def mutate_with_llm(parent: Persona, complete: Complete, taken: set[str], retries: int = 2) -> PersonaResult:
-    """Promptbreeder-style: ask the LLM for a variation of `parent` (same seed and traits; the numeric traits
-    are perturbed separately by PBT). On failure the parent is returned unchanged with ok=False."""
-    current = {k: getattr(parent, k) for k in (*TEXT_FIELDS, "goals")}
-    messages = [
-        {
-            "role": "system",
-            "content": "You evolve characters for a live video streaming contest. Answer with one JSON object only.",
-        },
-        {
-            "role": "user",
-            "content": f"This streamer did well: {json.dumps(current)}\nMutate this persona: keep its "
-            "spirit, change its name, sharpen its character, try a new visual style and new "
-            "goals that could win more viewers. Same JSON fields.",
-        },
-    ]
-    fields_, attempts, errors = _ask(complete, messages, retries)
-    if fields_ is None:
-        return PersonaResult(parent, False, attempts, errors)
-    child = _merge(parent, fields_, keep_given=False)
-    try:
-        child = Persona.model_validate(child.model_dump())
-    except ValidationError as exc:
-        return PersonaResult(parent, False, attempts, [*errors, f"mutated persona invalid: {str(exc).splitlines()[0]}"])
+def mutate_with_llm(parent: Persona, complete: Complete, taken: set[str], retries: int = 1) -> PersonaResult:
+    """Promptbreeder-style: ask the LLM for a successor of `parent` (same seed and traits; the numeric traits
+    are perturbed separately by PBT) with a new name, character, scene, palette and goals. The menus leave out
+    the parent's scene, palette and goals, so the child's stream looks different; a child that differs only
+    in name is refused. On failure the parent is returned unchanged with ok=False."""
+    seed = parent.seed
+    old_scene, old_palette = split_style(parent.visual_style)
+    style_words = {p.strip() for p in (parent.visual_style or "").split(",")}
+    old_words = {w for w in CHARACTERS if w in (parent.character or "").lower()}
+    menus1 = {
+        "traits": ranked(CHARACTERS, f"{seed} {parent.display_name}", exclude=old_words, n=8),
+        "scene": ranked(SCENES, seed, exclude=style_words | {old_scene or ""}),
+        "palette": ranked(PALETTES, f"{seed} {parent.display_name}", exclude={old_palette or ""}),
+    }
+    prompt1 = (
+        f"Streamer idea: {seed}\nThis streamer did well: {parent.display_name}. {parent.character} Stream: "
+        f"{parent.visual_style}.\nInvent its successor, with a new name, character and stream."
+    )
+    identity, n1, errors = _ask(complete, prompt1, Identity, menus1, retries)
+    if identity is None:
+        return PersonaResult(parent, False, n1, errors)
+    menus2 = {
+        "voice": ranked(VOICES, identity.character, exclude={parent.voice or ""}),
+        "goals": ranked(GOALS, seed, exclude=set(parent.goals)),
+        "survival_motive": ranked(MOTIVES, identity.name, exclude={parent.survival_motive or ""}),
+    }
+
+    def check(story: Story) -> None:
+        _coherent(lambda s: _apply(parent, identity, s, set()), set())(story)
+        child = _apply(parent, identity, story, set())
+        if not changed_fields(_fields(parent), _fields(child), STYLE_FIELDS):
+            raise ValueError("the successor must change its visual style, goals or character, not only its name")
+
+    story, n2, errors2 = _ask(complete, _story_prompt(seed, identity), Story, menus2, retries, check)
+    errors += errors2
+    if story is None:
+        return PersonaResult(parent, False, n1 + n2, errors)
+    child = Persona.model_validate(_apply(parent, identity, story, set()).model_dump())
     child = child.model_copy(update={"name": unique_name(child.display_name, taken)})
     changes = [
         {"field": k, "old": getattr(parent, k), "new": getattr(child, k), "how": "llm-mutation"}
         for k in (*TEXT_FIELDS, "goals")
         if getattr(parent, k) != getattr(child, k)
     ]
-    return PersonaResult(child, True, attempts, errors, changes)
+    return PersonaResult(child, True, n1 + n2, errors, changes)

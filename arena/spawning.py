@@ -174,6 +174,9 @@ class Spawner:
         )
         kind = "persona_mutated" if res.ok else "persona_llm_failed"
         self._persona_event(r, f"respawn{i}", kind, res, None if res.ok else "pbt_mutation_only")
-        return SpawnPlan(
-            res.persona, plan.settings, plan.parent_id, plan.origin, plan.replaces, [*plan.mutations, *res.changes]
-        )
+        settings, changes = plan.settings, [*plan.mutations, *res.changes]
+        if res.persona.visual_style != plan.persona.visual_style:  # the child's new look is its starting prompt
+            settings = settings.model_copy(update={"prompt": res.persona.scene_prompt()})
+            prompt = {"field": "settings.prompt", "old": plan.settings.prompt, "new": settings.prompt}
+            changes.append(prompt | {"how": "persona-style"})
+        return SpawnPlan(res.persona, settings, plan.parent_id, plan.origin, plan.replaces, changes)

@@ -1,99 +1,200 @@
-"""LLM completion and mutation of personas: structured output validated against the persona model, retries,
-then a reported fallback; unique names. The first tests inject a plain function as the model (unit tests of
-the persona code); the last goes through the real crewai LLM path with a scripted litellm provider."""
+"""LLM completion and mutation of personas: two small answers (identity, then story) validated for shape, menu
+and coherence; an invalid answer is asked again with the reason, then the reported fallback; unique names.
+The model is a plain function here (unit tests of the persona code); one test goes through the real crewai LLM
+path with a scripted litellm provider."""
 
 from __future__ import annotations
 
 import json
 
-import pytest
-
-from agents.llm_persona import PersonaFields, complete_with_llm, mutate_with_llm
+from agents.llm_persona import complete_with_llm, mutate_with_llm
 from agents.persona import Persona
+from agents.scenes import CHARACTERS, ranked
 
-GOOD = {
-    "name": "Storm Granny",
-    "character": "Gruff and warm",
-    "backstory": "Kept a light for forty years.",
-    "visual_style": "stormy sea at night, lighthouse beam",
-    "voice": "low and slow",
-    "goals": ["make the storm the show"],
-    "survival_motive": "the lamp stays lit while people watch",
-}
+RAIN = "a melancholic poet who streams rain running down a window"
+SENTENCE = "The story of a poet who has been stuck in the window."
 
 
-def answers(*texts):
+def menu(response_format, key):
+    prop = response_format["json_schema"]["schema"]["properties"][key]
+    return (prop.get("items") or prop)["enum"]
+
+
+def identity(**over):
+    """An identity answer that picks from the offered menus (the first entries) unless told otherwise."""
+
+    def answer(rf):
+        out = {
+            "name": "Wren Vale",
+            "traits": menu(rf, "traits")[:2],
+            "scene": menu(rf, "scene")[0],
+            "palette": menu(rf, "palette")[0],
+            "detail": "a flickering lamp",
+        }
+        return out | over
+
+    return answer
+
+
+def story(**over):
+    def answer(rf):
+        out = {
+            "backstory": "Lost a library job and now reads poems to the storm at night.",
+            "voice": menu(rf, "voice")[0],
+            "goals": menu(rf, "goals")[:1],
+            "survival_motive": menu(rf, "survival_motive")[0],
+        }
+        return out | over
+
+    return answer
+
+
+IDENTITY, STORY = identity(), story()
+W = ranked(CHARACTERS, RAIN, n=8)[:2]  # the character words IDENTITY picks for the rain poet
+PARROT = story(backstory=f"{W[0].capitalize()} and {W[1]}, so {W[1]}.")  # the character again
+
+
+def scripted(identities, stories):
+    """A model that answers each schema from its own list (the last answer repeats; a callable answers from the
+    request's response format, to pick from its menus); `seen` holds the calls."""
     seen = []
 
     def complete(messages, response_format):
         seen.append((messages, response_format))
-        out = texts[min(len(seen) - 1, len(texts) - 1)]
+        kind = response_format["json_schema"]["name"]
+        answers = identities if kind == "identity" else stories
+        k = sum(1 for _, rf in seen if rf["json_schema"]["name"] == kind) - 1
+        out = answers[min(k, len(answers) - 1)]
         if isinstance(out, Exception):
             raise out
-        return out
+        out = out(response_format) if callable(out) else out
+        return out if isinstance(out, str) else json.dumps(out)
 
     complete.seen = seen
     return complete
 
 
-def test_missing_fields_are_generated_and_given_ones_kept():
-    seed = Persona(seed="a retired lighthouse keeper who streams storms", character="Silent type.")
-    llm = answers(json.dumps(GOOD))
-    res = complete_with_llm(seed, llm, taken=set())
-    assert res.ok and res.attempts == 1 and res.persona.is_complete()
-    assert res.persona.character == "Silent type." and res.persona.name == "Storm Granny"
-    assert {c["field"] for c in res.changes} == {
-        "name",
-        "backstory",
-        "visual_style",
-        "voice",
-        "goals",
-        "survival_motive",
-    }
-    rf = llm.seen[0][1]
-    assert rf["type"] == "json_schema" and rf["json_schema"]["schema"] == PersonaFields.model_json_schema()
-    assert "lighthouse keeper" in llm.seen[0][0][-1]["content"]
+def test_a_persona_is_written_in_two_answers_with_a_renderable_style():
+    llm = scripted([IDENTITY], [STORY])
+    res = complete_with_llm(Persona(seed=RAIN), llm, taken=set())
+    p, (rf1, rf2) = res.persona, [rf for _, rf in llm.seen]
+    assert res.ok and res.attempts == 2 and p.is_complete() and not res.errors
+    # the scene menu is ranked by the seed: the rain poet is offered rain first, and the style is a scene prompt
+    assert menu(rf1, "scene")[0] in ("rain on glass", "rain running down a window")
+    assert p.visual_style == f"{menu(rf1, 'scene')[0]}, {menu(rf1, 'palette')[0]}, a flickering lamp"
+    assert p.scene_prompt() == p.visual_style
+    w = menu(rf1, "traits")
+    assert p.character == f"{w[0].capitalize()} and {w[1]}."
+    assert p.voice == menu(rf2, "voice")[0] and p.survival_motive == menu(rf2, "survival_motive")[0]
+    # the story is asked knowing the identity; no schema description the model could copy is sent
+    assert "Wren Vale" in llm.seen[1][0][-1]["content"]
+    assert "description" not in json.dumps(rf1) + json.dumps(rf2)
 
 
-def test_invalid_answers_are_retried_then_fall_back_offline_with_a_reason():
-    seed = Persona(seed="a desert nomad who streams sunsets")
-    too_long = dict(GOOD, name="N" * 500)
-    llm = answers("not json at all", json.dumps(too_long), RuntimeError("model offline"))
-    res = complete_with_llm(seed, llm, taken={"Desert Nomad"}, retries=2)
-    assert not res.ok and res.attempts == 3 and len(llm.seen) == 3
-    assert "invalid answer" in res.errors[0] and "model offline" in res.errors[2]
-    assert res.persona == seed.complete_offline().model_copy(update={"name": "Desert Nomad II"})
-    # the retry told the model what was wrong
-    assert "invalid" in llm.seen[1][0][-1]["content"]
+def test_given_fields_are_kept_and_names_stay_unique():
+    seed = Persona(seed=RAIN, character="Silent type who hums.")
+    res = complete_with_llm(seed, scripted([IDENTITY], [STORY]), taken={"Wren Vale"})
+    assert res.ok and res.persona.character == "Silent type who hums." and res.persona.name == "Wren Vale II"
+    assert "character" not in {c["field"] for c in res.changes}
 
 
-def test_a_retry_can_succeed():
-    res = complete_with_llm(Persona(seed="a rain poet"), answers("{", json.dumps(GOOD)), taken=set(), retries=1)
-    assert res.ok and res.attempts == 2 and res.persona.name == "Storm Granny"
+def test_a_sentence_repeated_across_fields_is_refused_and_asked_again_with_the_reason():
+    """The backstory copies the character: the model is told which fields repeat and tries again."""
+    llm = scripted([IDENTITY], [PARROT, STORY])
+    res = complete_with_llm(Persona(seed=RAIN), llm, taken=set())
+    assert res.ok and res.attempts == 3 and res.persona.backstory.startswith("Lost a library job")
+    assert "repeat" in res.errors[0]
+    retry = llm.seen[2][0]
+    assert "invalid" in retry[-1]["content"] and "character = backstory" in retry[-1]["content"]
 
 
-def test_names_stay_unique():
-    res = complete_with_llm(Persona(seed="a rain poet"), answers(json.dumps(GOOD)), taken={"Storm Granny"})
-    assert res.persona.name == "Storm Granny II"
+def test_a_model_that_keeps_repeating_falls_back_offline_and_says_so():
+    llm = scripted([IDENTITY], [PARROT])
+    res = complete_with_llm(Persona(seed=RAIN), llm, taken=set(), retries=1)
+    assert not res.ok and res.attempts == 3 and len(res.errors) == 2
+    # the fallback keeps the identity the model did write, the rest is the offline completion
+    assert res.persona.name == "Wren Vale" and res.persona.visual_style.startswith("rain")
+    assert res.persona.is_complete()
 
 
-def test_mutation_rewrites_the_persona_and_records_what_changed():
-    parent = Persona(seed="a retired lighthouse keeper who streams storms", **GOOD)
-    child_fields = dict(
-        GOOD, name="Storm Granny", visual_style="aurora over a frozen harbour", goals=["chase the aurora"]
+def test_a_name_that_repeats_the_character_is_refused():
+    same = identity(name=f"The {W[1].capitalize()} {W[0].capitalize()}", traits=W)
+    llm = scripted([same, IDENTITY], [STORY])
+    res = complete_with_llm(Persona(seed=RAIN), llm, taken=set())
+    assert res.ok and res.persona.name == "Wren Vale" and "name must not repeat" in res.errors[0]
+
+
+def test_a_scene_off_the_menu_a_sentence_as_name_or_an_identifier_is_refused():
+    off_menu = identity(scene=SENTENCE)
+    llm = scripted(
+        [off_menu, identity(name="Calm, gentle, speaks rarely and warmly."), identity(name="The_Tempest_1989")],
+        [STORY],
     )
-    res = mutate_with_llm(parent, answers(json.dumps(child_fields)), taken={"Storm Granny"})
-    assert res.ok and res.persona.name == "Storm Granny II" and res.persona.seed == parent.seed
-    assert res.persona.traits == parent.traits
-    changed = {c["field"]: c for c in res.changes}
-    assert set(changed) == {"name", "visual_style", "goals"}
-    assert changed["visual_style"]["old"] == GOOD["visual_style"] and changed["visual_style"]["how"] == "llm-mutation"
+    res = complete_with_llm(Persona(seed=RAIN), llm, taken={"Rain"}, retries=2)
+    assert not res.ok and res.attempts == 3
+    assert "offered choices" in res.errors[0] and "name" in res.errors[1] and "name" in res.errors[2]
 
 
-def test_failed_mutation_keeps_the_parent_and_says_so():
-    parent = Persona(seed="a pyro", **GOOD)
-    res = mutate_with_llm(parent, answers("[]"), taken=set(), retries=0)
-    assert not res.ok and res.persona == parent and res.errors
+def test_transport_errors_are_retried_then_fall_back():
+    llm = scripted([RuntimeError("model offline"), IDENTITY], [STORY])
+    res = complete_with_llm(Persona(seed=RAIN), llm, taken=set(), retries=1)
+    assert res.ok and "model offline" in res.errors[0]
+    res = complete_with_llm(Persona(seed=RAIN), scripted([RuntimeError("down")], [STORY]), taken=set(), retries=1)
+    assert not res.ok and res.persona == Persona(seed=RAIN).complete_offline()
+
+
+PARENT = Persona(
+    seed="a retired lighthouse keeper who streams storms over the sea",
+    name="Old Beacon",
+    character="gruff, patient, secretly delighted",
+    backstory="Forty years on a rock in the North Atlantic.",
+    visual_style="stormy sea at night, deep blue and white",
+    voice="gruff and short",
+    goals=["keep a loyal crowd through quiet rounds"],
+    survival_motive="the viewers who stay pay the rent",
+)
+
+
+def test_mutation_changes_the_look_and_goals_not_only_the_name():
+    llm = scripted([identity(name="Storm Wren", detail="")], [STORY])
+    res = mutate_with_llm(PARENT, llm, taken={"Old Beacon"})
+    rf1, rf2 = [rf for _, rf in llm.seen]
+    assert res.ok and res.persona.seed == PARENT.seed and res.persona.traits == PARENT.traits
+    assert res.persona.visual_style == f"{menu(rf1, 'scene')[0]}, {menu(rf1, 'palette')[0]}"
+    changed = {c["field"] for c in res.changes}
+    assert {"name", "visual_style", "goals", "character", "survival_motive"} <= changed
+    # the menus left out what the parent already had
+    assert "stormy sea at night" not in menu(rf1, "scene") and "deep blue and white" not in menu(rf1, "palette")
+    assert not {"gruff", "patient"} & set(menu(rf1, "traits"))
+    assert PARENT.goals[0] not in menu(rf2, "goals")
+
+
+def test_a_mutation_that_only_renames_is_refused_and_the_parent_kept():
+    rename_only = {
+        "name": "Calm",
+        "traits": ["gruff", "patient"],
+        "scene": "stormy sea at night",
+        "palette": "deep blue and white",
+        "detail": "",
+    }
+    same_story = {
+        "backstory": PARENT.backstory,
+        "voice": PARENT.voice,
+        "goals": PARENT.goals,
+        "survival_motive": PARENT.survival_motive,
+    }
+    res = mutate_with_llm(PARENT, scripted([rename_only], [same_story]), taken=set(), retries=1)
+    assert not res.ok and res.persona == PARENT and len(res.errors) == 2
+
+
+def test_the_rename_only_check_holds_when_the_menus_cannot_help():
+    """A parent whose style is off the menu: a child with new name, same character and goals, is still refused
+    when its style is the parent's (only reachable if the model repeats it)."""
+    from agents.persona_checks import STYLE_FIELDS, changed_fields
+
+    old = {"name": "Old Beacon", "visual_style": "a", "goals": ["x y z"], "character": "gruff and kind"}
+    assert changed_fields(old, dict(old, name="Calm"), STYLE_FIELDS) == []
+    assert changed_fields(old, dict(old, goals=["win more"]), STYLE_FIELDS) == ["goals"]
 
 
 def test_through_crewai_llm_with_a_scripted_provider():
@@ -101,29 +202,24 @@ def test_through_crewai_llm_with_a_scripted_provider():
     from crews.llm_policy import LLMPolicy
     from tests.crews.scripted import install
 
-    handler = install(lambda messages, tools, meta: json.dumps(GOOD))
+    def script(messages, tools, meta):
+        answer = STORY if "before streaming" in messages[-1]["content"] else IDENTITY
+        return json.dumps(answer(handler.requests[-1]["response_format"]))
+
+    handler = install(script)
     pol = LLMPolicy(LLMSection(model="scripted/test"))
-    res = complete_with_llm(Persona(seed="a rain poet"), pol.completer("spawn0", 0, "persona"), taken=set())
-    assert res.ok and res.persona.visual_style == GOOD["visual_style"]
+    res = complete_with_llm(Persona(seed=RAIN), pol.completer("spawn0", 0, "persona"), taken=set())
+    assert res.ok and res.persona.visual_style.startswith("rain")
     assert handler.requests[0]["response_format"]["type"] == "json_schema"
-    [rec] = pol.drain_records()
-    assert rec["purpose"] == "persona" and rec["actor"] == "spawn0" and json.loads(rec["response"]) == GOOD
+    recs = pol.drain_records()
+    assert [r["purpose"] for r in recs] == ["persona", "persona"] and recs[0]["actor"] == "spawn0"
+    assert json.loads(recs[1]["response"])["backstory"] == res.persona.backstory
 
 
-def test_a_generated_name_is_a_name_not_a_sentence():
-    """The default model once wrote its character line as the name; the schema (and so the grammar) refuses."""
-    from pydantic import ValidationError
+def test_a_detail_that_repeats_the_palette_is_dropped_from_the_style():
+    from agents.scenes import compose_style
 
-    good = {
-        "character": "calm",
-        "backstory": "keeps woods",
-        "visual_style": "forest",
-        "voice": "soft",
-        "goals": ["rest"],
-        "survival_motive": "the roof",
-    }
-    for name in ("Brother Moss", "Dr. Vex", "Old Beacon 2"):
-        assert PersonaFields.model_validate({**good, "name": name}).name == name
-    for name in ("Calm, gentle, speaks rarely and warmly.", "one two three four five", "Loud!"):
-        with pytest.raises(ValidationError):
-            PersonaFields.model_validate({**good, "name": name})
+    assert (
+        compose_style("desert sunset", "red gold and green", "Red gold and green")
+        == "desert sunset, red gold and green"
+    )
