@@ -80,11 +80,11 @@ class Story(_Answer):
     goals: list[str] = Field(min_length=1, max_length=2)
     survival_motive: str = Field(max_length=80)
 
-    @model_validator(mode="after")
-    def _distinct(self) -> Story:
-        if len(set(self.goals)) != len(self.goals):
-            raise ValueError("the goals must differ")
-        return self
+    @field_validator("goals", mode="after")
+    @classmethod
+    def _once(cls, v: list[str]) -> list[str]:
+        """The small model often picks one goal twice; the repeat is dropped (asking again costs a whole call)."""
+        return list(dict.fromkeys(v))
 
 
 def response_format(model: type[_Answer], menus: dict[str, list[str]]) -> dict[str, Any]:

@@ -223,3 +223,12 @@ def test_a_detail_that_repeats_the_palette_is_dropped_from_the_style():
         compose_style("desert sunset", "red gold and green", "Red gold and green")
         == "desert sunset, red gold and green"
     )
+
+
+def test_a_goal_picked_twice_is_kept_once_without_asking_again():
+    def twice(rf):
+        return STORY(rf) | {"goals": [menu(rf, "goals")[0]] * 2}
+
+    llm = scripted([IDENTITY], [twice])
+    res = complete_with_llm(Persona(seed=RAIN), llm, taken=set())
+    assert res.ok and res.attempts == 2 and len(res.persona.goals) == 1
