@@ -18,25 +18,42 @@ from crews.llm.registration import unregister_provider
 from tests.conftest import write_config
 from tests.crews.scripted import PROVIDER, install, tool_call
 
+SCHEMAS: list[dict] = []  # the response-format schema of each persona request (set by `remember_schemas`)
+
+
+def remember_schemas(handler):
+    """Let the script read each persona request's schema (its menus) from the provider's request log."""
+    original = handler.script
+
+    def script(messages, tools, meta):
+        rf = handler.requests[-1].get("response_format") or {}
+        SCHEMAS.append((rf.get("json_schema") or {}).get("schema") or {"properties": {}})
+        return original(messages, tools, meta)
+
+    handler.script = script
+    return handler
+
 
 def season_script(messages, tools, meta):
     """Deterministic: decisions depend on the round and the streamer, personas on the request."""
     purpose, index = meta.get("purpose"), meta.get("index", 0)
     text = " ".join(str(m.get("content") or "") for m in messages)
-    if purpose in ("persona", "mutation"):
-        seed = re.search(r"(idea|did well): (.{0,40})", text)
+    if purpose in ("persona", "mutation"):  # two answers per persona, picking from the menus offered
+        menu = {k: (v.get("items") or v).get("enum", []) for k, v in SCHEMAS[-1]["properties"].items()}
+        if "before streaming" in messages[-1]["content"]:
+            return json.dumps(
+                {
+                    "backstory": "Grew up online and never logged off.",
+                    "voice": menu["voice"][0],
+                    "goals": menu["goals"][:1],
+                    "survival_motive": menu["survival_motive"][0],
+                }
+            )
+        seed = re.search(r"(idea): (.{0,40})", text)
         word = re.sub(r"[^A-Za-z]", "", (seed.group(2) if seed else "x").split()[-1]).capitalize() or "X"
-        return json.dumps(
-            {
-                "name": f"{'Neo ' if purpose == 'mutation' else ''}{word} Star",
-                "character": "bold and bright",
-                "backstory": "grew up online",
-                "visual_style": f"{word.lower()} skyline at dusk",
-                "voice": "warm",
-                "goals": ["win the crowd"],
-                "survival_motive": "stay on air",
-            }
-        )
+        name = f"{'Neo ' if purpose == 'mutation' else ''}{word} Star"
+        pick = {"traits": menu["traits"][:2], "scene": menu["scene"][0], "palette": menu["palette"][0]}
+        return json.dumps({"name": name, **pick})
     r = int(re.search(r"Round (\d+)/", text).group(1))
     if meta["actor"] == "s02" and r == 2:
         return RuntimeError("provider exploded")  # one streamer's LLM fails; the season must go on
@@ -78,7 +95,7 @@ def standings_of(db, season):
 
 @pytest.mark.timeout(1200)  # two tiny seasons; this 2-core machine is shared
 def test_llm_season_records_and_replays(tmp_path):
-    handler = install(season_script)
+    handler = remember_schemas(install(season_script))
     config = load_season_config(llm_config(tmp_path), name="rec")
     db = Database(config.database)
     runner = SeasonRunner.create(config, db)
