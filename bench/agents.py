@@ -26,7 +26,7 @@ dominates.
 a full LLM round, the figure the batched decoding targets (p50 <= 2 s, p95 <= 4 s for 6 streamers).
 
 Usage: .venv/bin/python bench/agents.py [--seeds 5] [--rounds 2] [--streamers P] [--model embedded/smollm2-135m]
-       [--max-tool-calls N (default: the default season's)] [--policies llm,hold,random]
+       [--max-tool-calls N (default: the default season's)] [--policies llm,hold,random] [--serial-too]
 """
 
 from __future__ import annotations
@@ -114,7 +114,12 @@ def embedded_stats(model: str) -> dict | None:
     from crews.llm.embedded_model import get_model
 
     m = get_model()
-    return {"dtype": m.dtype, "prefix_cache": m.prefix_cache.stats(), "grammar": constrained.stats()}
+    return {
+        "dtype": m.dtype,
+        "prefix_cache": m.prefix_cache.stats(),
+        "grammar": constrained.stats(),
+        "host": m.host.stats(),
+    }
 
 
 def schema_valid(name: str, arguments: str) -> bool:
@@ -164,24 +169,39 @@ def run(a: argparse.Namespace) -> dict:
 
 def run_llm_only(a: argparse.Namespace) -> dict:
     """`--policies llm`: plain seasons where every streamer plays `llm` (seeds seed..seed+seeds-1), for the
-    latency of a full LLM round (every streamer's decision on the model at once); no shares to compare."""
+    latency of a full LLM round (every streamer's decision on the model at once); no shares to compare.
+    `--serial-too`: each season is played again right after, with the model's host serving requests one at a
+    time (`HostThread.batching` off: the behaviour before batched decoding), for an A/B in one process."""
     from arena.loop import SeasonRunner  # the season machinery (torch, the generator) only when playing
 
     streamers = a.streamers or 6
+    modes = ["batched", "serial"] if a.serial_too else ["batched"]
+    host = None
+    if is_embedded(a.model):
+        from crews.llm.embedded_model import get_model
+
+        host = get_model().host
     t_all = time.perf_counter()
+    names: dict[str, list[str]] = {m: [] for m in modes}
+    out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         complete_personas(Path(tmp) / "personas")
         base = base_config(tmp, a, streamers)
         db = Database(base.database)
-        names = []
         for i in range(a.seeds):
-            data = base.model_dump(mode="json")
-            data.update(name=f"agents-llm-{i}", seed=a.seed + i, policy="llm")
-            data["relegation"] = {**data["relegation"], "every": 0}
-            runner = SeasonRunner.create(SeasonConfig.model_validate(data), db, source="bench/agents.py")
-            runner.run(on_round=lambda res, n=data["name"]: print(f"{n}: round {res.round}", file=sys.stderr))
-            names.append(data["name"])
-        llm = llm_measurements(db, names, streamers)
+            for mode in modes:
+                if host is not None:
+                    host.batching = mode == "batched"
+                data = base.model_dump(mode="json")
+                data.update(name=f"agents-llm-{mode}-{i}", seed=a.seed + i, policy="llm")
+                data["relegation"] = {**data["relegation"], "every": 0}
+                runner = SeasonRunner.create(SeasonConfig.model_validate(data), db, source="bench/agents.py")
+                runner.run(on_round=lambda res, n=data["name"]: print(f"{n}: round {res.round}", file=sys.stderr))
+                names[mode].append(data["name"])
+        for mode in modes:
+            out[mode] = llm_measurements(db, names[mode], streamers)
+    if host is not None:
+        host.batching = True
     return {
         "model": a.model,
         "seeds": a.seeds,
@@ -190,7 +210,7 @@ def run_llm_only(a: argparse.Namespace) -> dict:
         "max_parallel": streamers,
         "max_tool_calls": a.max_tool_calls,
         "wall_seconds": round(time.perf_counter() - t_all, 1),
-        **llm,
+        **(out["batched"] if len(modes) == 1 else out),
         "embedded": embedded_stats(a.model),
     }
 
@@ -277,6 +297,9 @@ def main() -> None:
     p.add_argument("--max-tokens", type=int, default=96)
     p.add_argument("--decision-timeout", type=float, default=600.0)
     p.add_argument("--policies", default="llm,hold,random")
+    p.add_argument(
+        "--serial-too", action="store_true", help="with --policies llm: also play each season served serially"
+    )
     print(json.dumps(run(p.parse_args()), indent=2))
 
 

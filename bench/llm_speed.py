@@ -4,6 +4,7 @@
   prefill 500 tokens, and how often bfloat16 picks float32's greedy token (teacher-forced over a decision-like
   chat) with the mean KL divergence.
 - `prefix_cache`: prefill seconds of a 460-token prompt cold vs with its first 256 tokens reused.
+- `prefill`: seconds to prefill 896 tokens with logits for every position vs the last one only.
 - `thread_team`: seconds to decode one grammar-constrained tool call on the main thread, then while another
   thread that has used torch is still alive (the libgomp throttling that crews/llm/host_thread.py avoids).
 - `batch`: the decision requests of a real all-`llm` season (6 streamers, the complete built-in personas, the
@@ -123,6 +124,23 @@ def prefix_figures(m) -> dict:
         }
 
 
+def prefill_figures(m) -> dict:
+    """Seconds to prefill 896 tokens in 128-token chunks with logits for every position (what `_forward` did)
+    vs for the last one only (`logits_to_keep=1`, what it does): the output layer over a 49k vocabulary."""
+    from transformers import DynamicCache
+
+    ids = m.tokenizer.encode("the storm rolls over the lighthouse and the waves rise " * 90)[:896]
+
+    def prefill(keep: int) -> None:
+        cache = DynamicCache(config=m.model.config)
+        for s in range(0, len(ids), 128):
+            m.model(input_ids=torch.tensor([ids[s : s + 128]]), past_key_values=cache, logits_to_keep=keep)
+
+    with torch.inference_mode():
+        every, last = best(lambda: prefill(0)), best(lambda: prefill(1))  # 0 = every position
+    return {"prompt_tokens": len(ids), "all_logits_s": round(every, 3), "last_logits_s": round(last, 3)}
+
+
 def thread_team_figures(m) -> dict:
     tok = m.tokenizer
     ids = tok.apply_chat_template(CHAT[:2], add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
@@ -173,7 +191,7 @@ def thread_team_figures(m) -> dict:
 
 def capture_rounds(rounds: int, streamers: int, seed: int) -> list[list[dict]]:
     """The decision requests of a real all-`llm` season, grouped by round and ordered by their batch key:
-    prompt ids, decode settings and the answer's JSON schema, as the provider built them."""
+    prompt ids, decode settings and the arguments of the provider's logits processors (schema, ...)."""
     from arena.config import SeasonConfig, load_season_config
     from arena.db import Database
     from arena.loop import SeasonRunner
@@ -185,13 +203,13 @@ def capture_rounds(rounds: int, streamers: int, seed: int) -> list[list[dict]]:
     captured: list[dict] = []
     orig_procs, orig_generate = provider._logits_processors, EmbeddedModel.generate
 
-    def spy_procs(m, schema, prompt_tokens):
-        local.schema = schema
-        return orig_procs(m, schema, prompt_tokens)
+    def spy_procs(m, *args):
+        local.procs_args = [list(a) if isinstance(a, tuple | list) else a for a in args]
+        return orig_procs(m, *args)
 
     def spy_generate(self, prompt_ids, *, key=(), **kwargs):
         keep = {k: v for k, v in kwargs.items() if k != "logits_processors"}
-        captured.append({"key": list(key), "prompt_ids": list(prompt_ids), "schema": local.schema, **keep})
+        captured.append({"key": list(key), "prompt_ids": list(prompt_ids), "procs_args": local.procs_args, **keep})
         return orig_generate(self, prompt_ids, key=key, **kwargs)
 
     llm = load_season_config(None).llm.model_dump(mode="json")
@@ -226,8 +244,8 @@ def capture_rounds(rounds: int, streamers: int, seed: int) -> list[list[dict]]:
         provider._logits_processors, EmbeddedModel.generate = orig_procs, orig_generate
     by_round: dict[str, list[dict]] = {}
     for c in captured:
-        if c["key"] and c["key"][2] == "decision":
-            by_round.setdefault(c["key"][1], []).append(c)
+        if c["key"] and c["key"][2] == "decision":  # key: round, call index, purpose, actor (provider._batch_key)
+            by_round.setdefault(c["key"][0], []).append(c)
     return [sorted(v, key=lambda c: (c["key"], c["prompt_ids"])) for _, v in sorted(by_round.items())]
 
 
@@ -237,16 +255,24 @@ def _requests(m, captured: list[dict]) -> tuple[list[batching.Request], list]:
 
     reqs, matchers = [], []
     for c in captured:
-        matcher, procs = provider._logits_processors(m, c["schema"], len(c["prompt_ids"]))
+        matcher, procs = provider._logits_processors(m, *c["procs_args"])  # schema, prompt length, ...
         kwargs = {k: c[k] for k in ("max_new_tokens", "temperature", "top_p", "seed", "stop")}
         reqs.append(batching.Request(c["prompt_ids"], logits_processors=procs, key=tuple(c["key"]), **kwargs))
         matchers.append(matcher)
     return reqs, matchers
 
 
-def _serial(m, captured: list[dict]) -> tuple[list, list[float]]:
-    reqs, _ = _requests(m, captured)
+def _prime(m, previous: list[dict]) -> None:
+    """The prefix cache as a season leaves it: cleared, then holding the previous round's prompts."""
     m.prefix_cache.clear()
+    with torch.inference_mode():
+        for c in previous:
+            m._prefill(c["prompt_ids"])
+
+
+def _serial(m, captured: list[dict], previous: list[dict]) -> tuple[list, list[float]]:
+    reqs, _ = _requests(m, captured)
+    _prime(m, previous)
     t0 = time.perf_counter()
     gens, ends = [], []
     for r in reqs:
@@ -255,11 +281,18 @@ def _serial(m, captured: list[dict]) -> tuple[list, list[float]]:
     return gens, ends
 
 
-def _batched(m, captured: list[dict]) -> tuple[list, list[float], list]:
+def _batched(m, captured: list[dict], previous: list[dict], rows: int) -> tuple[list, list[float], list]:
+    """Batches of at most `rows` requests, one after another (a request's latency includes the batches
+    before its own)."""
     reqs, matchers = _requests(m, captured)
-    m.prefix_cache.clear()
-    gens = m.generate_batch(reqs)
-    return gens, [g.seconds for g in gens], matchers
+    _prime(m, previous)
+    gens, lat, offset = [], [], 0.0
+    for i in range(0, len(reqs), rows):
+        part = m.generate_batch(reqs[i : i + rows])
+        gens += part
+        lat += [offset + g.seconds for g in part]
+        offset = max(lat)
+    return gens, lat, matchers
 
 
 def _leading_match(a: list[int], b: list[int]) -> float:
@@ -267,21 +300,32 @@ def _leading_match(a: list[int], b: list[int]) -> float:
     return n / max(len(a), len(b), 1)
 
 
-def batch_figures(m, rounds: int, streamers: int, seed: int) -> dict:
-    captured = capture_rounds(rounds, streamers, seed)
-    serial_lat, batched_lat, serial_wall, batched_wall = [], [], [], []
-    same_runs = same_solo = complete = rows = 0
+def batch_figures(m, rounds: int, streamers: int, seed: int, rows: list[int], saved: str | None = None) -> dict:
+    path = Path(saved) if saved else None
+    if path is not None and path.is_file():
+        captured = json.loads(path.read_text())
+    else:
+        captured = capture_rounds(rounds, streamers, seed)
+        if path is not None:
+            path.write_text(json.dumps(captured))
+    lat: dict[str, list[float]] = {"serial": [], **{f"batched_rows{r}": [] for r in rows}}
+    walls: dict[str, list[float]] = {k: [] for k in lat}
+    same_runs = same_solo = complete = n = 0
     leading = []
-    for reqs in captured:
-        solo, ends = _serial(m, reqs)
-        b1, lat1, matchers = _batched(m, reqs)
-        b2, _, _ = _batched(m, reqs)
-        serial_lat += ends
-        batched_lat += lat1
-        serial_wall.append(ends[-1])
-        batched_wall.append(max(lat1))
-        for s_gen, g1, g2, matcher in zip(solo, b1, b2, matchers, strict=True):
-            rows += 1
+    for i, reqs in enumerate(captured):
+        previous = captured[i - 1] if i else []
+        solo, ends = _serial(m, reqs, previous)
+        lat["serial"] += ends
+        walls["serial"].append(ends[-1])
+        for r in rows:  # back to back with the serial run, same prefix-cache state
+            b, got, matchers = _batched(m, reqs, previous, r)
+            lat[f"batched_rows{r}"] += got
+            walls[f"batched_rows{r}"].append(max(got))
+            if r == rows[0]:
+                b1, m1 = b, matchers
+        b2, _, _ = _batched(m, reqs, previous, rows[0])
+        for s_gen, g1, g2, matcher in zip(solo, b1, b2, m1, strict=True):
+            n += 1
             same_runs += g1.token_ids == g2.token_ids
             same_solo += g1.token_ids == s_gen.token_ids
             leading.append(_leading_match(s_gen.token_ids, g1.token_ids))
@@ -290,37 +334,48 @@ def batch_figures(m, rounds: int, streamers: int, seed: int) -> dict:
     def pct(xs, q):
         return round(float(np.percentile(xs, q)), 3)
 
-    return {
+    out = {
         "rounds": len(captured),
-        "requests": rows,
-        "batch_sizes": [len(r) for r in captured],
+        "requests": n,
         "prompt_tokens_mean": round(float(np.mean([len(c["prompt_ids"]) for r in captured for c in r])), 1),
-        "serial": {"p50_s": pct(serial_lat, 50), "p95_s": pct(serial_lat, 95), "round_s_mean": pct(serial_wall, 50)},
-        "batched": {
-            "p50_s": pct(batched_lat, 50),
-            "p95_s": pct(batched_lat, 95),
-            "round_s_mean": pct(batched_wall, 50),
-        },
-        "identical_across_runs": same_runs / rows,
-        "solo_agreement": {"requests": round(same_solo / rows, 3), "leading_tokens": round(float(np.mean(leading)), 3)},
-        "grammar_complete_rate": complete / rows,
-        "batch_stats": batching.STATS.as_dict(),
+        "completion_tokens_mean": round(float(np.mean([len(g.token_ids) for g in b1])), 1),
     }
+    for k in lat:
+        out[k] = {
+            "p50_s": pct(lat[k], 50),
+            "p95_s": pct(lat[k], 95),
+            "round_s_mean": round(float(np.mean(walls[k])), 3),
+        }
+    out.update(
+        {
+            "identical_across_runs": same_runs / n,
+            "solo_agreement": {
+                "requests": round(same_solo / n, 3),
+                "leading_tokens": round(float(np.mean(leading)), 3),
+            },
+            "grammar_complete_rate": complete / n,
+            "batch_stats": batching.STATS.as_dict(),
+        }
+    )
+    return out
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--only", choices=["thread_team", "prefix_cache", "dtype", "batch"], default=None)
+    p.add_argument("--only", choices=["thread_team", "prefix_cache", "prefill", "dtype", "batch"], default=None)
     p.add_argument("--rounds", type=int, default=3, help="batch: rounds of the captured season")
     p.add_argument("--streamers", type=int, default=6, help="batch: streamers of the captured season")
     p.add_argument("--seed", type=int, default=0, help="batch: seed of the captured season")
+    p.add_argument("--rows", type=int, nargs="+", default=[6, 4], help="batch: largest batches to compare")
+    p.add_argument("--captured", default=None, help="batch: JSON file of captured requests (written if missing)")
     a = p.parse_args()
     m = get_model()
     sections = {
         "thread_team": lambda: thread_team_figures(m),
         "prefix_cache": lambda: prefix_figures(m),
+        "prefill": lambda: prefill_figures(m),
         "dtype": lambda: dtype_figures(m),
-        "batch": lambda: batch_figures(m, a.rounds, a.streamers, a.seed),
+        "batch": lambda: batch_figures(m, a.rounds, a.streamers, a.seed, a.rows, a.captured),
     }
     out = {"model_dtype": m.dtype, "torch_threads": torch.get_num_threads()}
     for name, fn in sections.items():

@@ -20,14 +20,23 @@ How (`decode_batch`, driven step by step by the host, `host_thread.HostThread.ru
    that ends leaves the batch (its cache rows and mask row are dropped, and mask columns no row needs any
    more are cut); its result is handed back at once, so its decision goes on while the others still decode.
    A row whose processors raise (a grammar error) ends with that error; the others go on.
-A batch of one request is decoded by the solo path (`EmbeddedModel._generate`), unchanged.
+A batch of one request is decoded by the solo path (`EmbeddedModel._generate`), unchanged; so is every request
+of a model with sliding-window layers (`batchable`: Gemma 3), one after another.
 
-Reproducibility: a row's tokens depend on the batch it is decoded in (the same arithmetic on different
-shapes rounds differently), so the host fixes the composition without looking at the clock: it forms a batch
-only when every decision it hosts has a request pending (or has ended), and orders the rows by a stable key
-(the request's actor, round, purpose and call index, then its prompt). The same requests in the same
+Reproducibility: a row's tokens may depend on the batch it is decoded in (the same arithmetic on other
+shapes can round differently), so the host fixes the composition without looking at the clock: it forms a
+batch only when every decision it hosts has a request pending (or has ended), orders the rows by a stable key
+(provider `_batch_key`: round, call index, purpose, a digest of round and actor; then the prompt) and takes
+the first MAX_ROWS of them; the rest form the next batch under the same rule. The same requests in the same
 composition give the same tokens; how often a row differs from its solo decode is measured by
 bench/llm_speed.py (`batch.solo_agreement`).
+
+Why at most 4 rows (MAX_ROWS), measured with bench/llm_speed.py on a real season's decision requests: a
+decision request is ~800 prompt tokens (~400 new per round after the prefix cache) and ~19 answer tokens, of
+which the grammar forces most: about 4 forward passes of decoding. Prefill dominates and cannot be shared, so
+one batch of all 6 makes every decision wait for all 6 prefills (p50 = p95 = the round), while serving one at
+a time lets the first ones finish early but pays every decode step 6 times. Batches of 4 then 2 had the
+lowest p95 and round time of the three; see the report in issue 13 for the figures.
 """
 
 from __future__ import annotations
@@ -37,8 +46,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-# Tokens are fed in one forward pass per step, so a step is as wide as its widest row. Pad positions cost compute
-# (the forward pass is compute-bound from ~20 tokens on 2 cores), not results: they are masked.
+# The most rows in one batch (None: every pending request). See the module docstring for the measured choice.
+MAX_ROWS: int | None = 4
 Result = tuple[int, Any]  # (the request's index in the batch, its Generation or the exception it raised)
 
 
@@ -115,13 +124,13 @@ def decode_batch(model, requests: Sequence[Request]) -> Iterator[list[Result]]:
     """Decode `requests` (in this order) together on `model` (an `EmbeddedModel`), one unit of work per
     iteration (a row's prefill, or one decode step of every active row); each iteration yields the results of
     the rows that ended in it. Every request gets exactly one result by the time the iterator is exhausted."""
-    if len(requests) == 1:
-        req = requests[0]
-        try:
-            result: Any = model._generate(req.prompt_ids, **req.solo_kwargs())
-        except Exception as exc:  # handed to the request's caller
-            result = exc
-        yield [(0, result)]
+    if len(requests) == 1 or not batchable(model):
+        for i, req in enumerate(requests):  # one at a time, each handed back when it ends
+            try:
+                result: Any = model._generate(req.prompt_ids, **req.solo_kwargs())
+            except Exception as exc:  # handed to the request's caller
+                result = exc
+            yield [(i, result)]
         return
     STATS.batches += 1
     STATS.rows += len(requests)
@@ -135,6 +144,13 @@ def decode_batch(model, requests: Sequence[Request]) -> Iterator[list[Result]]:
         yield done
     if rows:
         yield from _decode_rows(model, rows, t0)
+
+
+def batchable(model) -> bool:
+    """Whether `model`'s cache can be stacked here: every layer full attention (Gemma 3's sliding-window layers
+    keep only their last window, which `_stack` does not line up; such a model decodes one request at a time)."""
+    types = getattr(model.model.config, "layer_types", None) or ()
+    return all(t == "full_attention" for t in types) and not getattr(model.model.config, "sliding_window", None)
 
 
 def _prefill_row(model, index: int, req: Request, t0: float) -> tuple[_Row | None, list[Result]]:

@@ -16,7 +16,8 @@ Why it is built this way:
   while decisions are being awaited they run on their event loop's thread (`host_thread`: one OpenMP team),
   otherwise in the caller's thread. The requests pending there together are decoded as one batch
   (`batching`: one forward pass per step for all of them), since a decode step is bound by reading the
-  weights, not by the number of rows; `TOTOROID_LLM_BATCH=0` serves them one at a time instead.
+  weights, not by the number of rows; `TOTOROID_LLM_BATCH=0` serves them one at a time instead, and
+  `TOTOROID_LLM_BATCH_ROWS=N` caps a batch's rows (default `batching.MAX_ROWS`).
 - Speed (decision latency is the issue's target): weights in bfloat16 where the CPU has it natively
   (`choose_dtype`), prompt prefixes reused across requests (`prefix_cache`), tokens the grammar
   forces fed in one forward pass (`generate`), logits only for the position that is sampled (`_forward`),
@@ -194,7 +195,11 @@ class EmbeddedModel:
         self._complete_tokenizer()
         self.model.to(getattr(torch, self.dtype)).eval()
         self.prefix_cache = PrefixCache()
-        self.host = HostThread(batching=os.environ.get("TOTOROID_LLM_BATCH", "1").strip() != "0")
+        rows = os.environ.get("TOTOROID_LLM_BATCH_ROWS", "").strip()
+        self.host = HostThread(
+            batching=os.environ.get("TOTOROID_LLM_BATCH", "1").strip() != "0",
+            max_rows=max(1, int(rows)) if rows else batching.MAX_ROWS,
+        )
         self.load_seconds = time.perf_counter() - t
         self.vocab_size = int(self.model.config.vocab_size)
         self.max_context = int(getattr(self.model.config, "max_position_embeddings", 2048))

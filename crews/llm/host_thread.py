@@ -17,17 +17,20 @@ one batch (`batching`: one forward pass per step for all of them). Which request
 on thread timing, or a turn-mode season would not replay: the host forms a batch only when *every* decision it
 hosts (`depth`: the decisions inside `hosted_by`) has a request pending, or has ended; a decision between two
 requests (its thread is parsing an answer, running a tool) is waited for. The rows are ordered by the
-requests' stable keys. So a batch is "the next request of each decision still running", a function of what
-the decisions asked, not of when. Only a stuck decision breaks this: after BARRIER_SECONDS with requests
+requests' stable keys and the first `max_rows` of them form the batch (the rest wait for the next one, formed
+by the same rule). So a batch is "the next requests of the decisions still running, in key order", a function
+of what the decisions asked, not of when. Only a stuck decision breaks this: after BARRIER_SECONDS with requests
 pending the host runs them anyway (counted in `stats()["forced"]`). A running batch is not joined: a request
 arriving meanwhile waits for the next batch. The batch advances one step (a row's prefill or one decode step)
 per loop callback, YIELD_HOPS iterations apart, and a row's result is handed back as soon as it ends, so its
 decision finishes while the others still decode, and a timeout fires at most one step late.
 
-What stays timing-dependent, and why it is fine: with more decisions than `decision.max_parallel`, the next
-decision is admitted when one ends, and enters `hosted_by` a few loop iterations later; the loop's FIFO order
-puts its entry before the host's next barrier check (see `_check`), so the second wave batches together too.
-A hook that told the host the round's number of decisions would make this independent of loop order.
+What stays timing-dependent: with more decisions than `decision.max_parallel`, the next decision is admitted
+when one ends and enters `hosted_by` a few loop iterations later; the loop's FIFO order normally puts its
+entry before the host's next barrier check, but that is loop order, not a rule. With `max_parallel` at least
+the number of streamers every decision is hosted from the start and the row limit alone splits the round, so
+the composition is fixed by the keys. A decision that times out leaves its pending request behind, which can
+complete a barrier early; a timeout is wall-clock anyway.
 """
 
 from __future__ import annotations
@@ -121,12 +124,15 @@ class _Host:
 class HostThread:
     """A registry of the loop (and its thread) that model calls are sent to, with nesting counts."""
 
-    def __init__(self, batching: bool = True) -> None:
+    def __init__(self, batching: bool = True, max_rows: int | None = None) -> None:
         self._lock = threading.Lock()
         self._host: _Host | None = None
         # False: batched calls run one at a time in arrival order, without the barrier (the serial behaviour
         # before batching; for A/B benches, `TOTOROID_LLM_BATCH=0`).
         self.batching = batching
+        # At most this many rows per batch: the first ones by key; the rest wait for the next batch, which
+        # forms under the same barrier (so the split is a function of the requests, not of timing).
+        self.max_rows = max_rows
         self._stats = {"batches": 0, "rows": 0, "forced": 0}
 
     def stats(self) -> dict[str, int]:
@@ -237,8 +243,9 @@ class HostThread:
                 return
             if self.batching:
                 host.pending.sort(key=lambda c: c.key)
-                steps = host.pending[0].steps
-                calls = [c for c in host.pending if c.steps is steps]
+            steps = host.pending[0].steps
+            if self.batching:
+                calls = [c for c in host.pending if c.steps is steps][: self.max_rows or None]
             else:
                 calls = host.pending[:1]
             host.pending = [c for c in host.pending if c not in calls]

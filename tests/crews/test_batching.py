@@ -145,7 +145,7 @@ def test_concurrent_hosted_calls_are_one_batch_in_key_order(model):
     orig = model.decode_batch
 
     def spy(requests):
-        seen.append([r.key[0] for r in requests])
+        seen.append([r.key[-1] for r in requests])
         return orig(requests)
 
     model.decode_batch = spy
@@ -155,10 +155,30 @@ def test_concurrent_hosted_calls_are_one_batch_in_key_order(model):
     finally:
         del model.decode_batch
     after = model.host.stats()
-    assert seen == [["s0", "s1", "s2", "s3"]] * 2
+    from crews.llm.provider import _batch_key
+
+    tags = [{"actor": f"s{i}", "round": 1, "purpose": "decision", "index": 0} for i in range(4)]
+    expected = [k[-1] for k in sorted(_batch_key({"metadata": {"totoroid": t}}) for t in tags)]
+    assert seen == [expected] * 2
     assert after["batches"] - before["batches"] == 2 and after["forced"] == before["forced"]
     for a, b in zip(first, second, strict=True):
         ca, cb = a.choices[0].message.tool_calls[0], b.choices[0].message.tool_calls[0]
         assert (ca.function.name, ca.function.arguments) == (cb.function.name, cb.function.arguments)
         jsonschema.validate(json.loads(ca.function.arguments), SCHEMAS[ca.function.name])
     assert threading.active_count() < 50
+
+
+def test_batch_key_comes_from_the_recording_metadata():
+    from crews.llm.provider import _batch_key
+
+    def key(actor, round_number=3, index=0):
+        tag = {"actor": actor, "round": round_number, "purpose": "decision", "index": index}
+        return _batch_key({"metadata": {"totoroid": tag}})
+
+    k = key("s02")
+    assert k[:3] == ("00000003", "00000000", "decision") and k[-1] == "s02" and key("s02") == k
+    assert _batch_key({"metadata": {}}) == () and _batch_key(None) == ()
+    assert max(key(a) for a in ("s01", "s09")) < key("s01", index=1)  # first requests before second ones
+    actors = [f"s{i:02d}" for i in range(1, 7)]
+    orders = {tuple(sorted(actors, key=lambda a, r=r: key(a, r))) for r in range(1, 6)}
+    assert len(orders) > 1  # the order of the actors changes from round to round

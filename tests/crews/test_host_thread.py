@@ -202,3 +202,16 @@ def test_batched_calls_without_a_host_run_alone_in_the_caller():
     assert steps.batches == [["x"]] and steps.threads == {threading.get_ident()}
     with pytest.raises(ValueError, match="bad y"):
         HostThread().run_batched(Item("y", fail=True), steps)
+
+
+def test_a_row_limit_splits_by_key_and_the_rest_forms_the_next_batch():
+    host = HostThread(max_rows=2)
+    got, steps, _ = _decisions(host, {n: [(0.0, Item(n))] for n in ("c", "a", "d", "b", "e")})
+    assert steps.batches == [["a", "b"], ["c", "d"], ["e"]]
+    assert got == {n: [f"{n}!"] for n in "cadbe"}
+
+
+def test_serial_mode_runs_calls_one_at_a_time_without_waiting():
+    host = HostThread(batching=False)
+    got, steps, _ = _decisions(host, {"a": [(0.0, Item("a"))], "b": [(0.3, Item("b"))]})
+    assert steps.batches == [["a"], ["b"]] and host.stats()["forced"] == 0
