@@ -186,14 +186,20 @@ class EmbeddedLLM(CustomLLM):
 
 
 def _batch_key(litellm_params: Any) -> tuple:
-    """Where this request sorts in a batch (`batching`): the recording session's metadata (actor, round,
-    purpose, call index: crews/recording.py `CallSession.metadata`), which does not depend on thread timing;
-    () when absent (the prompt then orders the row)."""
+    """Where this request sorts in a batch (`batching`): the recording session's metadata (round, call index
+    within its decision, purpose, actor: crews/recording.py `CallSession.metadata`), which does not depend on
+    thread timing; () when absent (the prompt then orders the row). The call index comes before the actor so
+    that, when a batch has a row limit, decisions' first requests go before anyone's second; the actors of a
+    round are ordered by a digest of round and actor, so the limit does not always delay the same ones."""
     meta = (litellm_params or {}).get("metadata") if isinstance(litellm_params, dict) else None
     tag = meta.get("totoroid") if isinstance(meta, dict) else None
     if not isinstance(tag, dict):
         return ()
-    return tuple(str(tag.get(k, "")) for k in ("actor", "round", "purpose", "index"))
+    number = [f"{int(tag[k]):08d}" if isinstance(tag.get(k), int) else str(tag.get(k, "")) for k in ("round", "index")]
+    actor = str(tag.get("actor", ""))
+    # Among the actors, a digest of (round, actor): with a row limit the same streamers are not always first.
+    turn = hashlib.sha256(f"{number[0]}:{actor}".encode()).hexdigest()[:8]
+    return (number[0], number[1], str(tag.get("purpose", "")), turn, actor)
 
 
 @dataclass(frozen=True)
