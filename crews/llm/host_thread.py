@@ -37,12 +37,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5  # how often a waiting caller checks that its host loop is still alive
 # How long pending requests wait for a hosted decision that neither asks nor ends before they run without it:
@@ -237,6 +240,7 @@ class HostThread:
             if host.waiting_since is None:
                 host.waiting_since = now
             forced = self.batching and len(host.pending) < host.depth
+            log.debug("barrier check: %d pending, %d hosted", len(host.pending), host.depth)
             if forced and now - host.waiting_since < BARRIER_SECONDS:
                 if host.timer is None:
                     host.timer = host.loop.call_later(BARRIER_SECONDS, self._expire, host)
@@ -245,7 +249,8 @@ class HostThread:
                 host.pending.sort(key=lambda c: c.key)
             steps = host.pending[0].steps
             if self.batching:
-                calls = [c for c in host.pending if c.steps is steps][: self.max_rows or None]
+                # == not `is`: `model.decode_batch` is a new bound-method object at every access
+                calls = [c for c in host.pending if c.steps == steps][: self.max_rows or None]
             else:
                 calls = host.pending[:1]
             host.pending = [c for c in host.pending if c not in calls]

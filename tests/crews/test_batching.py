@@ -117,7 +117,7 @@ def test_a_row_in_a_batch_agrees_with_its_solo_decode(model):
     assert same >= 0.8 * sum(len(s) for s in solo)
 
 
-def test_concurrent_hosted_calls_are_one_batch_in_key_order(model):
+def test_concurrent_hosted_calls_are_one_batch_in_key_order(model, monkeypatch):
     """Four decisions ask at once, from their own threads, in scrambled order: one batch, rows by key, and
     the answers equal a direct batch of the same requests."""
     before = model.host.stats()
@@ -142,18 +142,15 @@ def test_concurrent_hosted_calls_are_one_batch_in_key_order(model):
         return await asyncio.gather(*(decision(i) for i in order))
 
     seen: list = []
-    orig = model.decode_batch
+    orig = type(model).decode_batch
 
-    def spy(requests):
+    def spy(self, requests):  # on the class: the host gets a new bound method at every request, as in a season
         seen.append([r.key[-1] for r in requests])
-        return orig(requests)
+        return orig(self, requests)
 
-    model.decode_batch = spy
-    try:
-        first = asyncio.run(main())
-        second = asyncio.run(main())
-    finally:
-        del model.decode_batch
+    monkeypatch.setattr(type(model), "decode_batch", spy)
+    first = asyncio.run(main())
+    second = asyncio.run(main())
     after = model.host.stats()
     from crews.llm.provider import _batch_key
 

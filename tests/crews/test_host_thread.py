@@ -215,3 +215,26 @@ def test_serial_mode_runs_calls_one_at_a_time_without_waiting():
     host = HostThread(batching=False)
     got, steps, _ = _decisions(host, {"a": [(0.0, Item("a"))], "b": [(0.3, Item("b"))]})
     assert steps.batches == [["a"], ["b"]] and host.stats()["forced"] == 0
+
+
+def test_calls_with_equal_bound_method_steps_share_a_batch():
+    """The model hands `self.decode_batch`, a new bound-method object at every access."""
+
+    class Model:
+        def __init__(self):
+            self.recorder = Recorder()
+
+        def steps(self, items):
+            return self.recorder(items)
+
+    model, host = Model(), HostThread()
+
+    async def decision(name):
+        with host.hosted_by(asyncio.get_running_loop()):
+            return await asyncio.to_thread(host.run_batched, Item(name), model.steps)
+
+    async def main():
+        return await asyncio.gather(*(decision(n) for n in "cab"))
+
+    assert asyncio.run(main()) == ["c!", "a!", "b!"]
+    assert model.recorder.batches == [["a", "b", "c"]]
