@@ -139,6 +139,19 @@ class Audience:
             "watching": {sid: int(c[2 + j]) for j, sid in enumerate(self.stream_ids)},
         }
 
+    def topic_of(self, embedding: np.ndarray) -> str:
+        """The audience topic a stream's content embedding is nearest to: what viewers think they are
+        watching, whatever the prompt said. Told to the streamer so it can see a prompt that did not land."""
+        e = np.asarray(embedding, dtype=np.float32).reshape(-1)
+        return str(self.config.topics[int(np.argmax(self._topics @ e))])
+
+    def demand(self) -> dict[str, int]:
+        """Topic -> how many viewers hold it as their strongest interest (online or not): what the crowd
+        wants, as opposed to what the trend feed says is hot."""
+        top = np.argmax(self.interest_weights, axis=1)
+        counts = np.bincount(top, minlength=len(self.config.topics))
+        return {str(t): int(c) for t, c in zip(self.config.topics, counts)}
+
     def remove_stream(self, stream_id: str) -> None:
         """Drop a stream (relegation); its viewers go back to browsing. Unknown ids are ignored."""
         if stream_id in self.stream_ids:

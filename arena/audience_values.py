@@ -46,6 +46,7 @@ class StreamView:
     stability: float = 0.5  # 0..1, media.frame_metrics.stability_score
     motion: float = 0.5  # 0..1, media.perception.motion
     novelty: float = 0.0  # 0..1, visual distance to the nearest rival
+    topic: str = ""  # the audience topic nearest to content_embedding (Audience.topic_of), for the streamer
 
     @property
     def perceived_quality(self) -> float:

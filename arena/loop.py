@@ -37,17 +37,20 @@ from arena.db import Database, Season
 from arena.evolution import SpawnPlan
 from arena.finetune_requests import TrendReferences, finished_finetunes, start_finetunes
 from arena.llm_log import llm_call_events, load_llm_records
+from arena.memory import REFLECTION_MAX_CHARS, reflection_request, remember
 from arena.recorder import Recorder, RoundWriter
 from arena.roster import LiveStreamer, Roster
 from arena.round import ScoredRound, apply_scores, decision_records, observe, score, stream_views, zone_after_round
+from arena.rules import is_window_round
 from arena.spawning import Spawner, Verdict
 from arena.world import World, build_world, policy_rng
 from common.errors import ConfigError, FieldError
+from common.untrusted import clean_text
 from crews.registry import make_policy
 from media.broadcast import Broadcaster, BroadcastError
 from media.engine_streams import StreamReport
 from policies.base import Policy
-from policies.decide import DecisionJob, DecisionOutcome, decide_all
+from policies.decide import DecisionJob, DecisionOutcome, decide_all, summarise_failures
 from tools.observation import Observation
 
 log = logging.getLogger("arena")
@@ -216,10 +219,17 @@ class SeasonRunner:
             raise SeasonStopped()
         views, watched = self.watch(streamed.reports)  # 4. watch
         scored = self.score(r, streamed, watched, views)  # 5. score
+        before = {st.slot: (st.ern_history[-1] if st.ern_history else 0.0) for st in live}
         apply_scores(scored, live)
+        for o in streamed.outcomes:  # each streamer remembers what it did and what its viewers did next
+            st = self.live[o.stream_id]
+            after = st.ern_history[-1] if st.ern_history else 0.0
+            st.memory = remember(st.memory, r, o.actions, before[o.stream_id], after, st.share)
         self.zone = zone_after_round(live, self.config, r)
         self.round_events += finished_finetunes(self.world, self.live)
         verdict = self.spawner.relegation(r, live, self.roster.all_names)  # 6. relegate
+        gone = {st.streamer_id for st, _ in verdict.relegated}
+        self.round_events += self.reflect(r, [st for st in live if st.streamer_id not in gone])
         self.world.trends.step()
         wall = time.perf_counter() - t0
         self.commit(r, scored, verdict, wall)
@@ -228,7 +238,9 @@ class SeasonRunner:
     def observe(self, r: int, live: list[LiveStreamer]) -> dict[str, Observation]:
         zone = self.zone & {st.streamer_id for st in live}  # the table's zone, less anyone relegated since
         trends = self.world.trends.current()
-        return {st.slot: observe(st, live, r, self.config, trends, zone) for st in live}
+        demand = self.world.audience.demand()
+        load = self.world.cost_model.load([st.control.current_settings() for st in live])
+        return {st.slot: observe(st, live, r, self.config, trends, zone, demand, load) for st in live}
 
     def decide(self, r: int, observations: dict[str, Observation]) -> list[DecisionOutcome]:
         for policy in self._distinct_policies():
@@ -243,7 +255,34 @@ class SeasonRunner:
             )
             for st in self.roster
         ]
-        return decide_all(jobs, self.config.decision.max_parallel, self.config.decision.timeout_seconds)
+        outcomes = decide_all(jobs, self.config.decision.max_parallel, self.config.decision.timeout_seconds)
+        if failed := summarise_failures(outcomes):  # once per round, one line (each error is in its outcome)
+            log.warning("round %d: %s", r, failed)
+        return outcomes
+
+    def reflect(self, r: int, survivors: list[LiveStreamer]) -> list[tuple[str, dict[str, Any]]]:
+        """When a relegation window closes, each surviving streamer's policy may write its lessons and plan
+        (`Policy.reflect_all`); they enter its next observations, and an exploit child inherits them."""
+        c = self.config.relegation
+        if not is_window_round(r, c.every, self.config.rounds):
+            return []
+        events = []
+        for policy in self._distinct_policies():
+            mine = [st for st in survivors if self.policy_of(st) is policy]
+            requests = [reflection_request(st, r, c.every, len(survivors)) for st in mine]
+            try:
+                written = policy.reflect_all(requests) if requests else {}
+            except Exception as exc:  # noqa: BLE001 - a model failure keeps the old reflections
+                log.warning("reflections of round %d failed: %s", r, f"{type(exc).__name__}: {exc}"[:200])
+                written = {}
+            for st in mine:
+                text = clean_text(written.get(st.slot, ""), REFLECTION_MAX_CHARS)
+                if text:
+                    st.reflection = text
+                    events.append(
+                        ("reflection", {"streamer_id": st.streamer_id, "slot": st.slot, "name": st.name, "text": text})
+                    )
+        return events
 
     def _start_finetunes(self, r: int) -> None:
         self.round_events += start_finetunes(self.world, self.roster, self.config.seed, r)
@@ -259,6 +298,8 @@ class SeasonRunner:
         c = self.config
         ticks = max(1, round(c.round_seconds / c.audience.tick_seconds))
         views = stream_views(list(self.live), reports, self.world.eye, c.round_seconds, c.audience.tick_seconds, ticks)
+        for v in views:
+            v.topic = self.world.audience.topic_of(v.content_embedding)
         self.world.audience.drift_interests(self.world.trend_view.topic_popularity())
         watched = self.world.audience.step_round(views, ticks, self.world.trend_embedding())
         return {v.stream_id: v for v in views}, watched

@@ -23,6 +23,7 @@ from media.broadcast import Broadcaster
 from media.engine_streams import StreamReport
 from media.settings import GeneratorLimits, StreamSettings
 from tools.control import StreamControl
+from tools.observation import Recollection
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,15 @@ class StreamSummary:
     metrics: dict[str, float] = field(default_factory=dict)
     perceived: dict[str, float] = field(default_factory=dict)  # what the audience saw (arena.round.stream_views)
     ern_terms: dict[str, float] = field(default_factory=dict)  # why viewers came or left (RoundAudience.terms)
+    perceived_topic: str = ""  # the audience topic the eye saw in its frames (Audience.topic_of)
 
     @classmethod
     def from_report(
-        cls, rep: StreamReport, perceived: dict[str, float] | None = None, ern_terms: dict[str, float] | None = None
+        cls,
+        rep: StreamReport,
+        perceived: dict[str, float] | None = None,
+        ern_terms: dict[str, float] | None = None,
+        perceived_topic: str = "",
     ) -> StreamSummary:
         return cls(
             frames_generated=rep.frames_generated,
@@ -60,6 +66,7 @@ class StreamSummary:
             metrics={k: float(v) for k, v in rep.metrics.items()},
             perceived=dict(perceived or {}),
             ern_terms=dict(ern_terms or {}),
+            perceived_topic=perceived_topic,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -80,6 +87,8 @@ class LiveStreamer:
     share: float = 0.0
     last: StreamSummary = field(default_factory=StreamSummary)  # last round's report
     policy: str = ""  # the name of the policy that decides for this streamer (mixed seasons differ)
+    memory: list[Recollection] = field(default_factory=list)  # recent decisions and their effect (arena.memory)
+    reflection: str = ""  # lessons and plan from its last relegation window (or its parent's, for a child)
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -95,6 +104,8 @@ class LiveStreamer:
             "share": self.share,
             "last": self.last.to_dict(),
             "policy": self.policy,
+            "memory": [m.model_dump() for m in self.memory],
+            "reflection": self.reflection,
         }
 
 
@@ -137,6 +148,8 @@ class Roster:
         self._attach(st)
         self.all_names.add(st.name)
         self._inherit_checkpoint(writer, plan, st)
+        parent = self.find(plan.parent_id) if plan.origin == "exploit" and plan.parent_id is not None else None
+        st.reflection = parent.reflection if parent is not None else ""  # the exploit child learns its lessons
         writer.event(
             round_number,
             "streamer_spawned",
@@ -151,6 +164,7 @@ class Roster:
                 "replaces": plan.replaces if plan.replaces >= 0 else None,
                 "mutations": plan.mutations,
                 "policy": policy,
+                "inherited_reflection": st.reflection or None,
             },
         )
         return st
@@ -213,5 +227,7 @@ class Roster:
                 d["share"],
                 StreamSummary(**d["last"]) if d.get("last") else StreamSummary(),
                 d.get("policy", ""),
+                [Recollection.model_validate(m) for m in d.get("memory", [])],
+                d.get("reflection", ""),
             )
             self._attach(st)

@@ -9,7 +9,7 @@ so they are tested without a model, an engine or a database (`tests/arena/test_r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ from arena.audience import RoundAudience, StreamView
 from arena.config import SeasonConfig
 from arena.db import Action, StreamStat, dumps
 from arena.roster import LiveStreamer, StreamSummary
-from arena.rules import rounds_to_window, zone_after
+from arena.rules import line_gap, rounds_to_window, zone_after
 from arena.scoring import Standing, score_round
 from media import perception
 from media.engine_streams import StreamReport
@@ -49,10 +49,24 @@ def observe(
     config: SeasonConfig,
     trends: Sequence[Trend],
     zone: set[int],
+    demand: Mapping[str, int] | None = None,
+    device_load: float = 0.0,
 ) -> Observation:
-    """What streamer `st` is told before round `r`: only values the arena computed, never another's settings."""
+    """What streamer `st` is told before round `r`: only values the arena computed, never another's settings.
+    `demand` is the audience's topic demand (`Audience.demand`), `device_load` the cost model's estimate of
+    the league's load on the shared device (`CostModel.load`)."""
     ranked = sorted(live, key=lambda x: (x.rank or 10**6, x.streamer_id))
     last = st.last
+    c = config.relegation
+    gap = line_gap(
+        {x.streamer_id: x.ern_history for x in live},
+        {x.streamer_id: x.rating.ordinal for x in live},
+        st.streamer_id,
+        played=r - 1,
+        every=c.every,
+        fraction=c.fraction,
+        rounds_total=config.rounds,
+    )
     return Observation(
         stream_id=st.slot,
         name=st.name,
@@ -86,9 +100,16 @@ def observe(
                 share=x.share,
                 rating=x.rating.ordinal,
                 is_self=x is st,
+                topic=x.last.perceived_topic,
             )
             for i, x in enumerate(ranked)
         ],
+        perceived_topic=last.perceived_topic,
+        topic_demand=dict(demand or {}),
+        line_gap=None if gap is None else round(gap, 1),
+        device_load=round(float(device_load), 3),
+        memory=list(st.memory),
+        reflection=st.reflection,
     )
 
 
@@ -231,8 +252,9 @@ def score(
     for stand in table:
         st = by_id[stand.streamer_id]
         rep = reports[st.slot]
+        view = views.get(st.slot) if views else None
         summary = StreamSummary.from_report(
-            rep, perceived_of(views.get(st.slot) if views else None), watched.terms.get(st.slot)
+            rep, perceived_of(view), watched.terms.get(st.slot), view.topic if view is not None else ""
         )
         out.summaries[st.streamer_id] = summary
         peak = int(watched.ern[st.slot]["peak"]) + real_by_id[st.streamer_id]

@@ -86,3 +86,31 @@ def zone_after(
     if played < 1 or not window_ahead(played, every, rounds_total):
         return []
     return standing_zone(histories, ordinal, played=played, every=every, fraction=fraction)
+
+
+def line_gap(
+    histories: Mapping[K, Sequence[float]],
+    ordinal: Mapping[K, float],
+    key: K,
+    *,
+    played: int,
+    every: int,
+    fraction: float,
+    rounds_total: int,
+) -> float | None:
+    """How far streamer `key` is from the relegation line after round `played`, in window ERN (viewers):
+    positive = safe by that many over the best streamer in the zone; negative = in the zone, that many
+    under the worst safe streamer. None when no window is ahead, nobody can go, or the window just closed.
+    Uses the same ranking as `zone_after`, so the gap's sign always agrees with the zone the agent is told."""
+    if played < 1 or every <= 0 or not window_ahead(played + 1, every, rounds_total) or played % every == 0:
+        return None
+    rounds = rounds_into_window(played, every)
+    window = {k: window_ern(h, rounds) for k, h in histories.items()}
+    order = window_order(window, window, ordinal)
+    n = relegation_count(len(order), fraction)
+    if n == 0 or key not in window:
+        return None
+    safe, zone = order[: len(order) - n], order[len(order) - n :]
+    if key in zone:
+        return window[key] - window[safe[-1]]
+    return window[key] - window[zone[0]]

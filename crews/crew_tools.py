@@ -10,7 +10,7 @@ recorded there.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from crewai.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
@@ -20,12 +20,14 @@ from policies.base import Act
 from tools.observation import Observation
 from tools.stream_tools import (
     FINETUNE_MAX_STEPS,
+    CameraArgs,
     ChoosePromptArgs,
     NoArgs,
     RequestFinetuneArgs,
     SpeakArgs,
     ToolArgs,
     TuneGeneratorArgs,
+    known_topics,
 )
 
 TOOL_LIMIT_TEXT = "error: this round's tool-call limit is reached; nothing was applied. Give your final answer now."
@@ -40,18 +42,20 @@ class _NoArgsSchema(BaseModel):
 # What the model is *offered*: the tools' argument models with short string bounds. A constrained decoder
 # (the embedded model's) then cannot ramble inside a string until max_tokens runs out; the tools still
 # validate and clamp whatever arrives (an unconstrained remote model may ignore these bounds).
-class _ChoosePromptOffer(ChoosePromptArgs):
-    prompt: str = Field(max_length=80, description="short scene description")
-    transition_seconds: float = Field(2.0, ge=0, le=10, description="blend seconds")
+class _ChoosePromptOffer(ToolArgs):
+    topic: str = Field(max_length=60, description='a topic viewers want, or "my style"')
+    details: str | None = Field(None, max_length=40, description="optional extra words")
 
 
 class _TuneGeneratorOffer(ToolArgs):
-    """crewai marks every offered property required, so only the four knobs worth turning are offered."""
+    """Every knob nullable: crewai marks every offered property required, so "leave it" is a null."""
 
-    steps: int = Field(ge=1, le=50)
-    resolution: int = Field(ge=8, le=4096)
-    fps: float = Field(ge=0.5, le=60)
-    strength: float = Field(ge=0, le=1)
+    fps: float | None = Field(None, ge=0.5, le=60)
+    steps: int | None = Field(None, ge=1, le=50)
+    resolution: int | None = Field(None, ge=8, le=4096)
+    strength: float | None = Field(None, ge=0, le=1)
+    interpolation: int | None = Field(None, ge=1, le=16)
+    seed: int | None = Field(None, ge=0, le=2**31 - 1)
 
 
 class _RequestFinetuneOffer(RequestFinetuneArgs):
@@ -77,15 +81,14 @@ def _schema_of(model: type[BaseModel]) -> type[BaseModel]:
 
 
 # Most useful first (a small model leans to the first tools it reads); descriptions short: every word is
-# prompt tokens on each request. The trends and standings are already in the task text, so the two
-# read-only tools come last.
+# prompt tokens on each request. The read-only tools (read_trends, read_leaderboard) are not offered: the
+# observation already carries their data, and a call to one spent the round's only action on reading.
 SPECS: dict[str, tuple[type[BaseModel], str]] = {
-    "choose_prompt": (ChoosePromptArgs, "Change what your stream shows."),
-    "tune_generator": (TuneGeneratorArgs, "Set steps, resolution, fps, strength (fewer steps/fps: no stalls)."),
+    "tune_generator": (TuneGeneratorArgs, "Change fps, steps, resolution, strength (null = keep)."),
+    "choose_prompt": (ChoosePromptArgs, "Show a topic in your style."),
+    "move_camera": (CameraArgs, "Zoom, pan or rotate per second (motion keeps viewers); all 0 stops."),
     "request_finetune": (RequestFinetuneArgs, "Finetune your generator on a trend id."),
     "speak": (SpeakArgs, "Say one line to your viewers."),
-    "read_trends": (NoArgs, "List trending sources."),
-    "read_leaderboard": (NoArgs, "Show the standings."),
 }
 
 
@@ -94,43 +97,57 @@ def _limit(limits: dict[str, Any], key: str, default: Any) -> Any:
     return default if v is None else v
 
 
+def _choice(values: list[Any]) -> Any:
+    """A Literal type of `values`: the JSON schema's enum, which a constrained decoder enforces."""
+    return Literal.__getitem__(tuple(values))
+
+
 def offered_schemas(obs: Observation) -> dict[str, type[BaseModel]]:
     """Argument models narrowed to this round: enums and bounds known when the task is built.
 
     With a constrained decoder the JSON-schema grammar then only admits values the tools will apply: a
-    trend id that exists (never a title), an allowed resolution, steps/fps/strength inside the limits."""
+    topic that exists, a trend id that exists (never a title), an allowed resolution, steps/fps/strength
+    inside the limits; any knob may be null (unchanged)."""
     lim = obs.limits or {}
     out: dict[str, type[BaseModel]] = {}
     steps_lo, steps_hi = int(_limit(lim, "steps_min", 1)), int(_limit(lim, "steps_max", 50))
     fps_lo, fps_hi = float(_limit(lim, "fps_min", 0.5)), float(_limit(lim, "fps_max", 60))
     st_lo, st_hi = float(_limit(lim, "strength_min", 0.0)), float(_limit(lim, "strength_max", 1.0))
     resolutions = [int(r) for r in (lim.get("resolutions") or [])]
-    res_field = Field(json_schema_extra={"enum": resolutions}) if resolutions else Field(ge=8, le=4096)
+    res_type = (_choice(resolutions) if resolutions else int) | None
     out["tune_generator"] = create_model(
         "TuneGeneratorOffer",
         __base__=ToolArgs,
-        steps=(int, Field(ge=steps_lo, le=max(steps_lo, steps_hi))),
-        resolution=(int, res_field),
-        fps=(float, Field(ge=fps_lo, le=max(fps_lo, fps_hi))),
-        strength=(float, Field(ge=st_lo, le=max(st_lo, st_hi))),
+        fps=(float | None, Field(None, ge=fps_lo, le=max(fps_lo, fps_hi))),
+        steps=(int | None, Field(None, ge=steps_lo, le=max(steps_lo, steps_hi))),
+        resolution=(res_type, Field(None)),
+        strength=(float | None, Field(None, ge=st_lo, le=max(st_lo, st_hi))),
+        interpolation=(int | None, Field(None, ge=1, le=int(_limit(lim, "interpolation_max", 4)))),
+        seed=(int | None, Field(None, ge=0, le=2**31 - 1)),
+    )
+    zoom_lo, zoom_hi = float(_limit(lim, "camera_zoom_min", 0.8)), float(_limit(lim, "camera_zoom_max", 1.25))
+    pan, turn = float(_limit(lim, "camera_pan_max", 0.25)), float(_limit(lim, "camera_rotate_max", 30.0))
+    out["move_camera"] = create_model(
+        "MoveCameraOffer",
+        __base__=ToolArgs,
+        zoom_per_second=(float, Field(ge=zoom_lo, le=zoom_hi, description="1.1 in, 0.9 out, 1 none")),
+        pan_x=(float, Field(ge=-pan, le=pan, description="+ right, - left, 0 none")),
+        pan_y=(float, Field(ge=-pan, le=pan, description="+ down, - up, 0 none")),
+        rotate_degrees_per_second=(float, Field(ge=-turn, le=turn, description="+ clockwise, 0 none")),
     )
     ids = [t.id for t in obs.trends][:16]
     if ids:
         out["request_finetune"] = create_model(
             "RequestFinetuneOffer",
             __base__=ToolArgs,
-            source_id=(str, Field(description="trend id", json_schema_extra={"enum": ids})),
+            source_id=(_choice(ids), Field(description="trend id")),
             steps=(int, Field(50, ge=1, le=FINETUNE_MAX_STEPS)),
         )
-    tmax = float(_limit(lim, "transition_max_seconds", 10.0))
     out["choose_prompt"] = create_model(
         "ChoosePromptOffer",
         __base__=ToolArgs,
-        prompt=(
-            str,
-            Field(max_length=min(80, int(_limit(lim, "prompt_max_chars", 80))), description="short scene description"),
-        ),
-        transition_seconds=(float, Field(2.0, ge=0, le=tmax, description="blend seconds")),
+        topic=(_choice(known_topics(obs)), Field(description='a topic viewers want, or "my style"')),
+        details=(str | None, Field(None, max_length=40, description="optional extra words")),
     )
     return out
 

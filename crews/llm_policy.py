@@ -25,11 +25,13 @@ from agents.persona import Persona
 from crews.agent import build_agent, build_crew, build_task
 from crews.crew_tools import make_tools
 from crews.llm.embedded_model import get_model
+from crews.llm.json_action import ActCounter, fallback_action, last_exchange
 from crews.llm_config import LLMSection, build_llm, is_embedded
 from crews.llm_replay import register_replay
 from crews.recording import CallSession
+from crews.reflection import parse_reflection, reflection_format, reflection_messages
 from policies.base import Act, Completer, Policy
-from tools.observation import Observation
+from tools.observation import Observation, ReflectionRequest
 
 
 async def _in_daemon_thread(fn: Any) -> Any:
@@ -120,6 +122,30 @@ class LLMPolicy(Policy):
 
         return complete
 
+    # ---- reflections at a relegation window ---------------------------------------------------------------------
+    def reflect_all(self, requests: list[ReflectionRequest]) -> dict[str, str]:
+        """Every streamer's lessons and plan, written concurrently (the embedded model serves them from the
+        loop's host thread, like decisions), each call recorded under purpose "reflection" and replayable."""
+        return asyncio.run(self._reflect_all(requests))
+
+    async def _reflect_all(self, requests: list[ReflectionRequest]) -> dict[str, str]:
+        async def one(req: ReflectionRequest) -> tuple[str, str]:
+            session = CallSession(actor=req.stream_id, round=req.round, purpose="reflection")
+            with self._lock:
+                self._sessions.append(session)
+            llm = build_llm(self.section, model=self.model, response_format=reflection_format()).bind(session)
+            try:
+                out = await _in_daemon_thread(lambda: llm.call(reflection_messages(req)))
+                return req.stream_id, parse_reflection(out)
+            except Exception:  # noqa: BLE001 - a failed reflection keeps the old one; its call is recorded
+                return req.stream_id, ""
+            finally:
+                session.close()
+
+        with self._model_host():
+            pairs = await asyncio.gather(*(one(r) for r in requests))
+        return {sid: text for sid, text in pairs if text}
+
     # ---- one decision -----------------------------------------------------------------------------------------
     def _session(self, obs: Observation, act: Act) -> CallSession:
         s = CallSession(
@@ -146,17 +172,32 @@ class LLMPolicy(Policy):
             llm=llm,
             tools=make_tools(act, session),
             max_iter=self.section.max_tool_calls + 1,
+            traits=obs.persona_traits,
+            visual_style=obs.persona_style,
         )
-        return build_crew(agent, build_task(obs, agent))
+        return build_crew(agent, build_task(obs, agent, getattr(persona, "survival_motive", None)))
 
     async def adecide(self, obs: Observation, act: Act, rng: np.random.Generator) -> None:
-        session = self._session(obs, act)
-        crew = self._crew(obs, act, session)
+        counted = ActCounter(act)  # which calls changed the stream: none -> the JSON-action fallback
+        session = self._session(obs, counted)
+        crew = self._crew(obs, counted, session)
         try:
             with self._model_host():
-                await _in_daemon_thread(crew.kickoff)
+                out = await _in_daemon_thread(crew.kickoff)
+                if not counted.applied:  # prose instead of a tool call: one JSON action, or a failed decision
+                    await _in_daemon_thread(lambda: self._json_action(session, crew, out, counted))
         finally:
             session.close()  # also on timeout (CancelledError): the worker thread stops at its next LLM call
+
+    def _json_action(self, session: CallSession, crew: Any, out: Any, counted: ActCounter) -> str:
+        """Apply the one action a tool-less answer holds (or one retry's), through this decision's tools."""
+
+        def ask(messages: list[dict[str, Any]], response_format: dict[str, Any]) -> str:
+            llm = build_llm(self.section, model=self.model, response_format=response_format).bind(session)
+            return llm.call(messages)
+
+        last, answer = last_exchange(session.records, getattr(out, "raw", None))
+        return fallback_action(crew.agents[0].tools or [], answer, last, ask, counted)
 
     def _model_host(self):
         """The embedded model runs on this event loop's thread while decisions await it (host_thread)."""

@@ -8,12 +8,14 @@ with numbers calibrated once on real hardware so that the simulated device is ab
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from media.generator import FrameGenerator
+from media.settings import StreamSettings
 
 # Defaults measured on the project's 2-core CPU machine (torch 2.13 CPU, 2 torch threads, the default
 # GeneratorConfig = the packaged base model: 0.59M parameters, space-to-depth x2, 64x64, DDIM), three runs of
@@ -37,6 +39,19 @@ class CostModel(BaseModel):
 
     def batch_seconds(self, batch: int, resolution: int, steps: int) -> float:
         return steps * (self.seconds_per_call + batch * self.seconds_per_sample * (resolution / 64) ** 2)
+
+    def load(self, streams: Sequence[StreamSettings]) -> float:
+        """Device seconds per stream second the streams' settings need, when streams sharing a batch key
+        share forward passes: above 1.0 the device cannot keep up and buffers drain (stalls follow)."""
+        groups: dict[tuple[int, int], list[StreamSettings]] = {}
+        for st in streams:
+            groups.setdefault(st.batch_key(), []).append(st)
+        total = 0.0
+        for (resolution, steps), members in groups.items():
+            rate = sum(m.fps / m.interpolation for m in members)  # keyframes per second the group needs
+            per_call = self.seconds_per_call / len(members)  # one call serves a keyframe of every member
+            total += rate * steps * (per_call + self.seconds_per_sample * (resolution / 64) ** 2)
+        return total
 
 
 def _time_generate(generator: FrameGenerator, batch: int, resolution: int, steps: int, repeats: int) -> float:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from agents.persona import Persona
-from tools.observation import Observation
+from tools.observation import Observation, ReflectionRequest
 
 Act = Callable[[str, dict[str, Any]], str]
 # chat messages and a JSON response format -> the model's text (persona completion, `agents.llm_persona`)
@@ -55,3 +55,8 @@ class Policy:
     def replay(self, season: str, records: list[Any]) -> None:
         """Answer every model call from a recorded season's `records` instead of a live model. A policy
         that makes no model calls has nothing to replay."""
+
+    def reflect_all(self, requests: list[ReflectionRequest]) -> dict[str, str]:
+        """At a relegation window: each streamer's lessons and plan (stream id -> one short text), from its
+        memory. A policy without a model has nothing to say; the arena stores what comes back."""
+        return {}

@@ -10,6 +10,7 @@ import numpy as np
 
 from policies.base import Act, Policy
 from tools.observation import Observation
+from tools.stream_tools import compose_prompt
 
 
 class HoldPolicy(Policy):
@@ -110,8 +111,7 @@ class GreedyPolicy(Policy):
         bottom_half = obs.rank is not None and obs.rank > max(1, len(obs.leaderboard)) / 2
         if obs.trends and (bottom_half or traits.get("trend_following", 0.5) > 0.7):
             top = max(obs.trends, key=lambda t: t.viewers)
-            style = obs.persona_style or ""
-            prompt = f"{top.topic}, {style}" if style else top.topic
+            prompt = compose_prompt(top.topic, obs.persona_style or "")
             if prompt[:240] != obs.settings.get("prompt"):
                 act("choose_prompt", {"prompt": prompt, "transition_seconds": 2.0})
 

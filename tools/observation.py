@@ -23,6 +23,18 @@ class LeaderboardRow(BaseModel):
     share: float
     rating: float  # openskill ordinal (mu - 3 sigma)
     is_self: bool = False
+    topic: str = ""  # what the audience's eye saw on that stream last round (never its prompt)
+
+
+class Recollection(BaseModel):
+    """One remembered round: what the streamer did and what its viewers did next (Generative Agents'
+    memory stream, reduced to the measured effect)."""
+
+    round: int
+    did: str  # the applied tool calls, short ("fps=8; prompt 'ocean'"), or "nothing"
+    viewers_before: float
+    viewers_after: float
+    share_after: float
 
 
 class Observation(BaseModel):
@@ -53,3 +65,29 @@ class Observation(BaseModel):
     ern_terms: dict[str, float] = Field(default_factory=dict)
     trends: list[TrendView] = Field(default_factory=list)
     leaderboard: list[LeaderboardRow] = Field(default_factory=list)
+    # What the eye saw on this stream last round: the audience topic nearest to its frames ("" before round 1).
+    perceived_topic: str = ""
+    # Audience topic -> viewers whose strongest interest it is (what the crowd wants, not what trends say).
+    topic_demand: dict[str, int] = Field(default_factory=dict)
+    # Window ERN minus the relegation line (positive: safe by that many viewers); None when no window is ahead.
+    line_gap: float | None = None
+    # Estimated share of the device the league's current settings need (cost model; above 1 = stalls).
+    device_load: float = 0.0
+    memory: list[Recollection] = Field(default_factory=list)
+    reflection: str = ""  # the streamer's latest lessons and plan (written at relegation windows)
+
+
+class ReflectionRequest(BaseModel):
+    """What a streamer reflects on when a relegation window closes: its window and its memory. Its answer
+    (lessons and a plan) enters its next observations as `reflection`; exploit children inherit it."""
+
+    stream_id: str
+    name: str
+    round: int
+    character: str = ""
+    survival_motive: str = ""
+    window_ern: float = 0.0
+    rank: int | None = None
+    streamers: int = 0
+    memory: list[Recollection] = Field(default_factory=list)
+    previous: str = ""  # its reflection from the window before, if any

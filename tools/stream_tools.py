@@ -25,8 +25,17 @@ class ToolArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+STYLE_TOPIC = "my style"  # the topic that means "my persona's own visual style"
+
+
 class ChoosePromptArgs(ToolArgs):
-    prompt: str = Field(description="what the stream should show, a short scene description")
+    """Either a free `prompt`, or a `topic` (an audience/trend topic, or "my style") that the tool composes
+    with the persona's visual style, plus optional `details`: a small model picks a topic from an enum far
+    more reliably than it writes a scene."""
+
+    topic: str | None = Field(None, description='a topic viewers want, or "my style"')
+    details: str | None = Field(None, description="optional extra words for the scene")
+    prompt: str | None = Field(None, description="what the stream should show, a short scene description")
     transition_seconds: float = Field(2.0, description="seconds to travel from the old scene to the new one")
 
 
@@ -68,14 +77,40 @@ def _clamp(value: float, lo: float, hi: float) -> tuple[float, bool]:
     return clamped, clamped != value
 
 
+def compose_prompt(topic: str, style: str) -> str:
+    """A topic shown in the streamer's own visual style, so the stream stays recognisable (one definition:
+    the `greedy` baseline and `choose_prompt`'s topic form both use it)."""
+    return f"{topic}, {style}" if topic and style else (topic or style)
+
+
+def known_topics(observation: Observation | None) -> list[str]:
+    """The topics `choose_prompt` accepts this round: what the audience wants, the trends' topics, "my style"."""
+    if observation is None:
+        return [STYLE_TOPIC]
+    wanted = sorted(observation.topic_demand, key=lambda t: -observation.topic_demand[t])
+    trending = [t.topic for t in observation.trends]
+    return list(dict.fromkeys([*wanted, *trending, STYLE_TOPIC]))
+
+
 def choose_prompt(control: StreamControl, observation: Observation | None, args: dict[str, Any]) -> str:
     parsed = _parse(ChoosePromptArgs, args)
     if isinstance(parsed, str):
         return control.record("choose_prompt", args, parsed, False)
     lim = control.limits
-    prompt = clean_text(parsed.prompt, lim.prompt_max_chars)
+    if parsed.topic is not None:
+        topic = clean_text(parsed.topic, 60)
+        known = known_topics(observation)
+        if topic not in known:
+            msg = f"error: topic: unknown topic {topic!r}; one of: {', '.join(known)}"
+            return control.record("choose_prompt", args, clean_text(msg, 400), False)
+        style = observation.persona_style if observation else ""
+        scene = compose_prompt("" if topic == STYLE_TOPIC else topic, style or topic)
+        extra = clean_text(parsed.details or parsed.prompt or "", 60)
+        prompt = clean_text(f"{scene}, {extra}" if extra else scene, lim.prompt_max_chars)
+    else:
+        prompt = clean_text(parsed.prompt or parsed.details or "", lim.prompt_max_chars)
     if len(prompt) < 2:
-        return control.record("choose_prompt", args, "error: prompt: must contain visible text", False)
+        return control.record("choose_prompt", args, "error: prompt: give a topic or a prompt with visible text", False)
     seconds, _ = _clamp(float(parsed.transition_seconds), 0.0, lim.transition_max_seconds)
     control.update(prompt=prompt, transition_seconds=seconds)
     return control.record("choose_prompt", args, f"ok: prompt set ({len(prompt)} chars, transition {seconds:g}s)", True)

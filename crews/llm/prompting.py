@@ -82,6 +82,11 @@ def _num(x: Any) -> str:
 
 
 def _type_of(p: dict) -> str:
+    variants = p.get("anyOf")
+    if isinstance(variants, list) and variants:  # "a value or null": show the value's type, then "|null"
+        kinds = [_type_of(v) for v in variants if isinstance(v, dict) and v.get("type") != "null"]
+        nullable = any(isinstance(v, dict) and v.get("type") == "null" for v in variants)
+        return "|".join(kinds or ["any"]) + ("|null" if nullable else "")
     t = p.get("type")
     if isinstance(t, list):
         t = "|".join(str(x) for x in t)
@@ -91,7 +96,7 @@ def _type_of(p: dict) -> str:
             # String choices (trend ids) change every round and are listed in the task text; naming them here
             # would make the tool block differ between rounds and defeat the prompt-prefix cache. The grammar
             # still allows only these values.
-            return "str, one of the ids given"
+            return "str, one of those listed"
         return "|".join(json.dumps(v) for v in p["enum"][:8])
     lo, hi = p.get("minimum"), p.get("maximum")
     if lo is not None or hi is not None:

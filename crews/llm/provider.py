@@ -27,6 +27,7 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,7 @@ from . import constrained, prompting
 from .constrained import GrammarError
 from .embedded_model import get_model
 from .loop_guard import LoopGuard
+from .name_choice import CanonicalToolNames
 from .names import MODEL, MODEL_NAME, PROVIDER
 from .registration import register_model_info, register_provider, registered_handler
 
@@ -166,7 +168,8 @@ class EmbeddedLLM(CustomLLM):
         call_tools, schema = _answer_constraints(p)
         prompt_ids = _encode_prompt(m.tokenizer, messages, call_tools, schema)
         settings = _decode_settings(p, schema, len(prompt_ids), m.max_context)
-        matcher, procs = _logits_processors(m, schema, len(prompt_ids))
+        names = [t.get("function", t).get("name", "") for t in call_tools or [] if isinstance(t, dict)]
+        matcher, procs = _logits_processors(m, schema, len(prompt_ids), names)
         gen = m.generate(
             prompt_ids,
             max_new_tokens=settings.max_new,
@@ -247,15 +250,18 @@ def _decode_settings(p: dict, schema: dict | None, prompt_tokens: int, max_conte
     return _DecodeSettings(temperature, max_new, p.get("seed"), stop)
 
 
-def _logits_processors(m, schema: dict | None, prompt_tokens: int) -> tuple[Any, list]:
-    """(the grammar's matcher or None, the processors in order): the grammar first, then the loop guard,
-    which never blocks the only token the grammar allows."""
+def _logits_processors(m, schema: dict | None, prompt_tokens: int, tool_names: Sequence[str] = ()) -> tuple[Any, list]:
+    """(the grammar's matcher or None, the processors in order): the grammar first, then the tool-name
+    choice over whole names (`name_choice`), then the loop guard, which never blocks the only token the
+    grammar allows."""
     procs: list = []
     matcher = None
     if schema is not None:
         grammar = constrained.compile_schema(schema, m.tokenizer)
         matcher = constrained.JsonSchemaLogitsProcessor(grammar, m.tokenizer, m.vocab_size)
         procs = [matcher]
+    if len(tool_names) > 1:
+        procs.append(CanonicalToolNames(m.tokenizer, tool_names, prompt_tokens))
     procs.append(LoopGuard(prompt_tokens))
     return matcher, procs
 

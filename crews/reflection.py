@@ -1,0 +1,60 @@
+"""Reflection at a relegation window (Generative Agents): the streamer reads its window and its memory and
+writes one lesson and one plan, which enter its next observations ("Your plan: ...").
+
+Why a JSON object with two short strings: the embedded model writes them under a JSON-schema grammar, so the
+answer is always parseable and bounded; the lesson is grounded by putting the measured effect of each remembered
+decision in front of it. The text is model output: it is cleaned and cut before it is stored or shown.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from common.untrusted import clean_text
+from tools.observation import ReflectionRequest
+
+LESSON_CHARS = 90
+PLAN_CHARS = 90
+
+
+class Reflection(BaseModel):
+    lesson: str = Field(min_length=3, max_length=LESSON_CHARS, description="what raised or lost viewers")
+    plan: str = Field(min_length=3, max_length=PLAN_CHARS, description="what to do next rounds")
+
+
+def reflection_format() -> dict[str, Any]:
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": "reflection", "schema": Reflection.model_json_schema(), "strict": True},
+    }
+
+
+def reflection_messages(req: ReflectionRequest) -> list[dict[str, str]]:
+    """System: who the streamer is; user: the window's result and the remembered effects of its moves."""
+    memory = "; ".join(
+        f"round {m.round}: {m.did} -> viewers {m.viewers_before:.0f} to {m.viewers_after:.0f}" for m in req.memory
+    )
+    rank = f"rank {req.rank} of {req.streamers}" if req.rank else "unranked"
+    user = (
+        f"The relegation vote after round {req.round} is over: you averaged {req.window_ern:.0f} viewers, {rank}.\n"
+        f"What you did: {memory or 'nothing recorded'}.\n"
+        + (f"Your previous plan: {clean_text(req.previous, 160)}\n" if req.previous else "")
+        + "Write one lesson (which move raised or lost viewers) and one plan for the next rounds, as JSON."
+    )
+    system = clean_text(f"You are {req.name}, {req.character}. {req.survival_motive}", 400)
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def parse_reflection(text: Any) -> str:
+    """The model's JSON as one line ("lesson. Plan: plan"), or "" when it is not a valid reflection."""
+    if not isinstance(text, str):
+        return ""
+    try:
+        r = Reflection.model_validate(json.loads(text))
+    except (ValueError, ValidationError):
+        return ""
+    lesson, plan = clean_text(r.lesson, LESSON_CHARS).rstrip("."), clean_text(r.plan, PLAN_CHARS)
+    return f"{lesson}. Plan: {plan}" if lesson and plan else ""
