@@ -54,6 +54,9 @@ def season_script(messages, tools, meta):
         name = f"{'Neo ' if purpose == 'mutation' else ''}{word} Star"
         pick = {"traits": menu["traits"][:2], "scene": menu["scene"][0], "palette": menu["palette"][0]}
         return json.dumps({"name": name, **pick})
+    if purpose == "reflection":  # grounded in the memory it was shown
+        did = re.search(r"round \d+: (tune fps=\d+)", text)
+        return json.dumps({"lesson": f"{did.group(1) if did else 'nothing'} moved viewers", "plan": "keep tuning"})
     r = int(re.search(r"Round (\d+)/", text).group(1))
     if meta["actor"] == "s02" and r == 2:
         return RuntimeError("provider exploded")  # one streamer's LLM fails; the season must go on
@@ -127,6 +130,8 @@ def test_llm_season_records_and_replays(tmp_path):
     names = [p["name"] for p in spawned]
     assert len(names) == len(set(names))
     assert db.events(season.id, kinds=["persona_mutated"])
+    reflections = [(e.round, e.payload["slot"], e.payload["text"]) for e in db.events(season.id, kinds=["reflection"])]
+    assert reflections and all(t.startswith("tune fps=") and t.endswith("Plan: keep tuning") for *_, t in reflections)
     n_requests = len(handler.requests)
 
     # replay: no model at all (the scripted provider is gone), identical decisions and standings
@@ -139,6 +144,8 @@ def test_llm_season_records_and_replays(tmp_path):
     a2 = [(e.round, json.dumps(e.payload["actions"])) for e in db.events(rep.id, kinds=["decision"])]
     assert a1 == a2
     assert standings_of(db, season) == standings_of(db, rep)
+    again = [(e.round, e.payload["slot"], e.payload["text"]) for e in db.events(rep.id, kinds=["reflection"])]
+    assert again == reflections  # reflections replay too
 
 
 def test_replay_of_unknown_or_diverged_season_is_a_clear_error(tmp_path, capsys):
