@@ -78,7 +78,7 @@ class LLMPolicy(Policy):
         if not is_embedded(self.model):
             return None
         t = time.perf_counter()
-        m = get_model()
+        m = get_model(self.model)
         m.generate(m.tokenizer.encode("Hello"), max_new_tokens=1)  # first forward pass initialises the kernels
         return {
             "model": self.model,
@@ -203,7 +203,7 @@ class LLMPolicy(Policy):
         """The embedded model runs on this event loop's thread while decisions await it (host_thread)."""
         if not is_embedded(self.model):
             return contextlib.nullcontext()
-        return get_model().host.hosted_by(asyncio.get_running_loop())
+        return get_model(self.model).host.hosted_by(asyncio.get_running_loop())
 
     def decide(self, obs: Observation, act: Act, rng: np.random.Generator) -> None:
         asyncio.run(self.adecide(obs, act, rng))

@@ -37,10 +37,10 @@ from litellm.types.utils import ChatCompletionMessageToolCall, Function, Message
 
 from . import constrained, prompting
 from .constrained import GrammarError
-from .embedded_model import get_model
+from .embedded_model import MODELS, get_model
 from .loop_guard import LoopGuard
 from .name_choice import CanonicalToolNames
-from .names import MODEL, MODEL_NAME, PROVIDER
+from .names import MODEL, PROVIDER
 from .registration import register_model_info, register_provider, registered_handler
 
 MAX_OUTPUT_TOKENS = 1024
@@ -114,9 +114,11 @@ class EmbeddedLLM(CustomLLM):
         timeout=None,
         client=None,
     ):
-        if model != MODEL_NAME:
-            raise ValueError(f"unknown embedded model {model!r}; available: {MODEL}")
-        return self._complete(messages, dict(optional_params or {}), model_response, _batch_key(litellm_params))
+        if model not in MODELS:
+            raise ValueError(f"unknown embedded model {model!r}; available: {', '.join(MODELS)}")
+        return self._complete(
+            messages, dict(optional_params or {}), model_response, _batch_key(litellm_params), model=model
+        )
 
     async def acompletion(
         self,
@@ -159,12 +161,12 @@ class EmbeddedLLM(CustomLLM):
             client,
         )
 
-    def _complete(self, messages: list, p: dict, model_response, key: tuple = ()):
+    def _complete(self, messages: list, p: dict, model_response, key: tuple = (), model: str | None = None):
         """One chat completion, as pipeline steps: what the answer must be (tool call, JSON or text), the
         prompt, the decode settings, the grammar processor, decode, check the grammar finished, respond.
 
         Keep this order: when one request has several faults, the error raised is the earliest step's."""
-        m = get_model()
+        m = get_model(model)
         call_tools, schema = _answer_constraints(p)
         prompt_ids = _encode_prompt(m.tokenizer, messages, call_tools, schema)
         settings = _decode_settings(p, schema, len(prompt_ids), m.max_context)
