@@ -135,15 +135,15 @@ class LLMPolicy(Policy):
                 self._sessions.append(session)
             llm = build_llm(self.section, model=self.model, response_format=reflection_format()).bind(session)
             try:
-                out = await _in_daemon_thread(lambda: llm.call(reflection_messages(req)))
+                with self._model_host():  # one hosted decision per reflection: the host batches them by key
+                    out = await _in_daemon_thread(lambda: llm.call(reflection_messages(req)))
                 return req.stream_id, parse_reflection(out)
             except Exception:  # noqa: BLE001 - a failed reflection keeps the old one; its call is recorded
                 return req.stream_id, ""
             finally:
                 session.close()
 
-        with self._model_host():
-            pairs = await asyncio.gather(*(one(r) for r in requests))
+        pairs = await asyncio.gather(*(one(r) for r in requests))
         return {sid: text for sid, text in pairs if text}
 
     # ---- one decision -----------------------------------------------------------------------------------------

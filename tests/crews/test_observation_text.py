@@ -72,12 +72,14 @@ def test_survival_motive_speaks_only_near_the_line():
 
 
 def test_readings_follow_the_numbers():
-    calm = readings(obs())
-    assert any("room" in r and "fps" in r for r in calm)
-    assert any("Most viewers want city at night" in r for r in calm)
-    assert any("barely moves" in r for r in calm)
-    stalled = readings(obs(stall_seconds=1.5, device_load=1.4))
-    assert any("overloaded" in r for r in stalled) and not any("room" in r for r in stalled)
+    [calm] = readings(obs())  # fps 4 with load 0.3: x1.5; motion 0.1: the camera; the wanted topic
+    assert "has room: tune_generator fps=6 " in calm
+    assert "barely moves" in calm and "move_camera" in calm
+    assert "Most viewers want city at night, yours looks like ocean waves: choose_prompt topic=city at night" in calm
+    [stalled] = readings(obs(stall_seconds=1.5, device_load=1.4, settings=StreamSettings(fps=10.0).model_dump()))
+    assert "Overloaded, stalls lose viewers: tune_generator fps=7." in stalled and "room" not in stalled
+    [fine] = readings(obs(device_load=0.8, perceived_topic="city at night", perceived={"motion": 0.5}, ern_terms={}))
+    assert fine == "Options: keep going, or try something new."
 
 
 def test_strong_traits_become_words():
