@@ -41,6 +41,7 @@ def parse_spawn(ev: EventRecord, p: dict[str, Any]) -> StreamerInfo:
         born_round=ev.round,
         replaces=as_int(p.get("replaces")),
         mutations=muts,
+        reflection=str(p.get("inherited_reflection") or ""),
     )
 
 

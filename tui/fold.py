@@ -154,6 +154,8 @@ class SeasonModel:
             self._relegate(ev, p)
         elif kind in ("season_stopped", "season_resumed", "season_finished"):
             self._add_feed(ev, "season", None, status_summary(kind, p))
+        elif kind == "reflection":
+            self._reflection(ev, p)
         else:
             summary, ok = other_summary(kind, p)
             self._add_feed(ev, category_of(kind), as_int(p.get("streamer_id")), summary, ok=ok, slot=slot)
@@ -172,6 +174,13 @@ class SeasonModel:
         replaced = self._streamers.get(info.replaces) if info.replaces is not None else None
         parent_name = self._name(parent)[1] if parent is not None else None
         self._add_feed(ev, "spawn", sid, spawn_summary(info, parent_name, replaced.name if replaced else None))
+
+    def _reflection(self, ev: EventRecord, p: dict[str, Any]) -> None:
+        """A streamer's lessons and plan at a window: its latest is kept on its info (the detail screen)."""
+        sid, text = as_int(p.get("streamer_id")), str(p.get("text") or "")
+        if sid is not None and sid in self._streamers:
+            self._streamers[sid] = replace(self._streamers[sid], reflection=text)
+        self._add_feed(ev, "decision", sid, f"reflects: {text}", slot=str(p.get("slot", "")))
 
     def _decision(self, ev: EventRecord, p: dict[str, Any]) -> None:
         sid = as_int(p.get("streamer_id"))

@@ -59,6 +59,7 @@ class StreamerInfo:
     relegated_round: int | None = None
     window_ern: float | None = None
     children: tuple[int, ...] = ()
+    reflection: str = ""  # its latest reflection (a `reflection` event), or what it inherited at spawn
 
 
 @dataclass(frozen=True)

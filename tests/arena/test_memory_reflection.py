@@ -12,6 +12,7 @@ from policies.baselines import GreedyPolicy
 from tests.conftest import write_config
 from tools.control import ActionRecord
 from tools.observation import Observation, ReflectionRequest
+from tui.poller import SeasonSource
 
 
 class ReflectingGreedy(GreedyPolicy):
@@ -66,6 +67,21 @@ def test_memory_and_reflection_flow_through_the_season(tmp_path):
     parent_text = next(e.payload["text"] for e in events if e.payload["streamer_id"] == spawn["parent_id"])
     assert spawn["origin"] == "exploit" and spawn["inherited_reflection"] == parent_text
     assert later[spawn["slot"]] == parent_text
+
+    # the TUI shows each streamer's latest reflection (detail screen) and every reflection in the feed
+    src = SeasonSource(config.database, "mem")
+    try:
+        res = src.poll()
+        while res.more:
+            res = src.poll()
+    finally:
+        src.close()
+    shown = {st.id: st.reflection for st in res.model.streamers()}
+    for e in events:
+        assert shown[e.payload["streamer_id"]] == e.payload["text"]
+    assert shown[spawn["streamer_id"]] == parent_text
+    feed = [f.summary for f in res.model.feed() if f.kind == "reflection"]
+    assert sorted(feed) == sorted(f"reflects: {e.payload['text']}" for e in events)
 
 
 def test_summarise_actions_keeps_applied_calls_only():

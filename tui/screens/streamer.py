@@ -61,6 +61,8 @@ def persona_view(st: StreamerInfo) -> Group:
             tt.append(_bar(val), style="cyan")
             tt.append(f" {val:.2f}\n")
         t.add_row("Traits", tt)
+    if st.reflection:
+        t.add_row("Reflection", st.reflection)
     if not p:
         t.add_row("", Text("no persona recorded", style="dim"))
     return Group(t)
