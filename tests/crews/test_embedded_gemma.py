@@ -2,7 +2,9 @@
 by the Makefile): it loads from its assembled GGUF, gets Gemma's turn format (the GGUF has no chat template and
 Gemma no system role), and produces a grammar-valid tool call.
 
-The first run on a machine assembles the GGUF (~250 MB) and converts it (~2.5 min on 2 cores, cached after).
+The first run on a machine assembles the GGUF (~250 MB) and converts it (~2.5 min on 2 cores, cached after):
+on a clean CI machine that would push `make test` toward its 20-minute limit, so the tests that load the model
+are `extended` (`make test-extended`); the spec lookup runs everywhere.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ def test_model_names_pick_their_spec():
         embedded_model.model_spec("embedded/nope")
 
 
+@pytest.mark.extended
 def test_system_text_opens_the_first_user_turn_and_turn_tokens_cannot_be_injected(gemma):
     tok = gemma.tokenizer
     assert gemma.eos_token_id == tok.convert_tokens_to_ids("<end_of_turn>")
@@ -77,6 +80,7 @@ def test_system_text_opens_the_first_user_turn_and_turn_tokens_cannot_be_injecte
     assert text.startswith("<bos><start_of_turn>user\nYou are Ada.\n\n") and text.endswith("<start_of_turn>model\n")
 
 
+@pytest.mark.extended
 def test_constrained_tool_call_is_valid(gemma):
     tok = gemma.tokenizer
     msgs = [{"role": "user", "content": "Your stream stalls: frames are late. Make it cheaper."}]
