@@ -9,6 +9,7 @@ decision in front of it. The text is model output: it is cleaned and cut before 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
@@ -48,8 +49,19 @@ def reflection_messages(req: ReflectionRequest) -> list[dict[str, str]]:
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
+ECHOES = ("reflection", "lesson", "plan")  # the schema's own words: a small model copies them as its answer
+
+
+def degenerate(field: str) -> bool:
+    """A field that echoes the schema or loops (a word of 4+ letters three times): SmolLM2-135M wrote
+    "Reflection_Reflection_..." and "of the 5th round of the 5th round ..." in the default season."""
+    words = re.findall(r"[a-z]{4,}", field.lower())
+    return any(w in ECHOES for w in words) or any(words.count(w) >= 3 for w in set(words))
+
+
 def parse_reflection(text: Any) -> str:
-    """The model's JSON as one line ("lesson. Plan: plan"), or "" when it is not a valid reflection."""
+    """The model's JSON as one line ("lesson. Plan: plan"), or "" when it is not a valid reflection (not
+    JSON, a field missing, or a degenerate field: then the streamer keeps its previous reflection)."""
     if not isinstance(text, str):
         return ""
     try:
@@ -57,4 +69,6 @@ def parse_reflection(text: Any) -> str:
     except (ValueError, ValidationError):
         return ""
     lesson, plan = clean_text(r.lesson, LESSON_CHARS).rstrip("."), clean_text(r.plan, PLAN_CHARS)
-    return f"{lesson}. Plan: {plan}" if lesson and plan else ""
+    if not lesson or not plan or degenerate(lesson) or degenerate(plan):
+        return ""
+    return f"{lesson}. Plan: {plan}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from crews.agent import trait_sentence
 from crews.observation_text import UNTRUSTED_CLOSE, UNTRUSTED_OPEN, readings, relegation_line, render_observation
 from crews.reflection import parse_reflection, reflection_messages
@@ -105,3 +107,7 @@ def test_reflection_is_grounded_in_memory_and_parsed_strictly():
     )
     assert parse_reflection("I think fps is good") == ""  # prose is not a reflection
     assert parse_reflection('{"lesson": "x"}') == ""
+    # degenerate answers the embedded model wrote: echoing the schema, or looping
+    assert parse_reflection('{"lesson": "Reflection", "plan": "Reflection_Reflection_Reflection"}') == ""
+    loop = "of the 5th round of the 5th round of the 5th round"
+    assert parse_reflection(json.dumps({"lesson": "fps helped", "plan": loop})) == ""
