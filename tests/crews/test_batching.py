@@ -15,35 +15,13 @@ import pytest
 import crews.llm as cl
 from crews.llm import batching, constrained
 from crews.llm.loop_guard import LoopGuard
+from tests.crews.tool_specs import choose_tool, tune_tool
 
 EXTRA = cl.litellm_extra_kwargs()
-CHOOSE = {
-    "type": "function",
-    "function": {
-        "name": "choose_prompt",
-        "description": "Pick the scene prompt of your stream.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "prompt": {"type": "string", "maxLength": 40},
-                "transition_seconds": {"type": "number", "minimum": 0, "maximum": 10},
-            },
-            "required": ["prompt", "transition_seconds"],
-        },
-    },
-}
-TUNE = {
-    "type": "function",
-    "function": {
-        "name": "tune_generator",
-        "description": "Change the diffusion settings of your stream.",
-        "parameters": {
-            "type": "object",
-            "properties": {"steps": {"type": "integer", "minimum": 1, "maximum": 4}},
-            "required": ["steps"],
-        },
-    },
-}
+CHOOSE = choose_tool(
+    prompt={"type": "string", "maxLength": 40}, transition_seconds={"type": "number", "minimum": 0, "maximum": 10}
+)
+TUNE = tune_tool(steps={"type": "integer", "minimum": 1, "maximum": 4})
 SCHEMAS = {t["function"]["name"]: t["function"]["parameters"] for t in (CHOOSE, TUNE)}
 USERS = [
     "Viewers want storms at sea. Change the scene.",

@@ -16,34 +16,12 @@ import pytest
 
 from crews.llm import constrained, embedded_model, prompting
 from crews.llm.loop_guard import LoopGuard
+from tests.crews.tool_specs import choose_tool, tune_tool
 
-TUNE = {
-    "type": "function",
-    "function": {
-        "name": "tune_generator",
-        "description": "Change the diffusion settings of your stream.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "fps": {"type": "number", "minimum": 0.5, "maximum": 8},
-                "steps": {"type": "integer", "minimum": 1, "maximum": 4},
-            },
-            "required": ["fps", "steps"],
-        },
-    },
-}
-CHOOSE = {
-    "type": "function",
-    "function": {
-        "name": "choose_prompt",
-        "description": "Pick the scene prompt of your stream.",
-        "parameters": {
-            "type": "object",
-            "properties": {"prompt": {"type": "string", "maxLength": 48}},
-            "required": ["prompt"],
-        },
-    },
-}
+TUNE = tune_tool(
+    fps={"type": "number", "minimum": 0.5, "maximum": 8}, steps={"type": "integer", "minimum": 1, "maximum": 4}
+)
+CHOOSE = choose_tool(prompt={"type": "string", "maxLength": 48})
 TOOLS = [TUNE, CHOOSE]
 
 
