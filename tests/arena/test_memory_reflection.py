@@ -10,9 +10,9 @@ from arena.loop import SeasonRunner
 from arena.memory import MEMORY_ROUNDS, summarise_actions
 from policies.baselines import GreedyPolicy
 from tests.conftest import write_config
+from tests.tui.test_fold import _fold as fold
 from tools.control import ActionRecord
 from tools.observation import Observation, ReflectionRequest
-from tui.poller import SeasonSource
 
 
 class ReflectingGreedy(GreedyPolicy):
@@ -69,18 +69,12 @@ def test_memory_and_reflection_flow_through_the_season(tmp_path):
     assert later[spawn["slot"]] == parent_text
 
     # the TUI shows each streamer's latest reflection (detail screen) and every reflection in the feed
-    src = SeasonSource(config.database, "mem")
-    try:
-        res = src.poll()
-        while res.more:
-            res = src.poll()
-    finally:
-        src.close()
-    shown = {st.id: st.reflection for st in res.model.streamers()}
+    model = fold(config.database, "mem")
+    shown = {st.id: st.reflection for st in model.streamers()}
     for e in events:
         assert shown[e.payload["streamer_id"]] == e.payload["text"]
     assert shown[spawn["streamer_id"]] == parent_text
-    feed = [f.summary for f in res.model.feed() if f.kind == "reflection"]
+    feed = [f.summary for f in model.feed() if f.kind == "reflection"]
     assert sorted(feed) == sorted(f"reflects: {e.payload['text']}" for e in events)
 
 
