@@ -4,7 +4,9 @@ Why this shape: the engine calls `on_frame` from its generation thread for every
 only hands the frame to the stream's bounded queue; each stream's encoding runs in its own thread
 (media.broadcast.stream) and the HTTP server in its own threads (media.broadcast.server). The loop tells the
 Broadcaster who is live, their ERN and rank (`update_status`) and ends relegated streams (`end_stream`), and
-reads back `real_viewers()` to add real eyes on top of the simulated audience.
+reads back `real_viewers()` to add real eyes on top of the simulated audience. Its `chat` board
+(media.broadcast.chat) is the arena's when the loop hands one in, so page, arena and external sources share it;
+status rows may carry each streamer's persona, prompt and last spoken line for the page.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from common.untrusted import clean_text
+from media.broadcast.chat import ChatBoard
 from media.broadcast.config import STREAM_ID_RE, BroadcastConfig, BroadcastError
 from media.broadcast.server import BroadcastHTTPServer
 from media.broadcast.stream import StreamWorker
@@ -26,6 +29,8 @@ log = logging.getLogger(__name__)
 
 STATUSES = ("live", "relegated")
 NAME_CHARS = 80
+ABOUT_CHARS = 300  # persona, prompt and last spoken line on the page
+ABOUT_FIELDS = ("persona", "prompt", "said")
 
 
 def _clean(text: object) -> str:
@@ -35,8 +40,9 @@ def _clean(text: object) -> str:
 
 
 class Broadcaster:
-    def __init__(self, config: BroadcastConfig, run_dir: str | Path):
+    def __init__(self, config: BroadcastConfig, run_dir: str | Path, chat: ChatBoard | None = None):
         self.config = config
+        self.chat = chat if chat is not None else ChatBoard()
         self.run_dir = Path(run_dir)
         self.streams_dir = self.run_dir / "streams"
         self.viewers = ViewerCounter(
@@ -136,7 +142,8 @@ class Broadcaster:
         worker.put(frame)
 
     def update_status(self, rows: list[dict]) -> None:
-        """Rows from the loop: {id, name, ern, status: live|relegated, rank}; unknown ids are added to the list."""
+        """Rows from the loop: {id, name, ern, status: live|relegated, rank, persona?, prompt?, said?}; unknown ids
+        are added to the list."""
         with self._lock:
             for row in rows:
                 sid = str(row.get("id", ""))
@@ -154,6 +161,9 @@ class Broadcaster:
                     cur["status"] = row["status"]
                 if "rank" in row:
                     cur["rank"] = row["rank"] if isinstance(row["rank"], int) else None
+                for key in ABOUT_FIELDS:
+                    if key in row:
+                        cur[key] = clean_text(row[key], ABOUT_CHARS)
 
     def end_stream(self, stream_id: str) -> None:
         """Finish the stream's playlist with #EXT-X-ENDLIST; it stays listed (as relegated) on the page."""

@@ -7,6 +7,11 @@ capped by a semaphore (503 beyond) and idle sockets time out, so a slow or hosti
 threads. Debian's `mimetypes` maps `.ts` to a Qt/TypeScript type, so content types come from a fixed table.
 The `viewer` query id is untrusted input that keys the viewer table, so a malformed one is a 400; every stream
 file served is reported to the Site, whose counter decides what is evidence of playback.
+
+Chat (media.broadcast.chat) is the one thing a client may write: `POST /api/chat/<stream>` with a JSON body
+only (`application/json`, at most MAX_CHAT_BODY bytes: 413 beyond, 411 without a length), from the page's own
+origin when the browser says where it comes from (an `Origin` or `Sec-Fetch-Site` naming another site is a
+403: no other site can post in a viewer's name), rate-limited per client (429); `GET /api/chat?after=N` polls.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from media.broadcast.chat import ChatBoard, ChatRejected
 from media.broadcast.config import STREAM_ID_RE
 from media.broadcast.viewers import VIEWER_ID_RE
 
@@ -46,10 +52,13 @@ PAGE_CSP = (
     "connect-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 IDLE_TIMEOUT = 10.0  # seconds a connection may sit idle (keep-alive) or dribble a request
+MAX_CHAT_BODY = 2048  # bytes; a message is at most 280 characters, a name 32: anything bigger is not chat
 
 
 class Site(Protocol):
     """What the server needs from the Broadcaster."""
+
+    chat: ChatBoard
 
     def stream_folder(self, stream_id: str) -> Path | None: ...
     def api_streams(self) -> list[dict]: ...
@@ -131,7 +140,7 @@ class Handler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         # The stdlib answers unknown methods with 501 and odd versions with 505; here both are client errors.
         if code == HTTPStatus.NOT_IMPLEMENTED:
-            code, message = HTTPStatus.METHOD_NOT_ALLOWED, "only GET and HEAD are served"
+            code, message = HTTPStatus.METHOD_NOT_ALLOWED, "only GET, HEAD and POST (chat) are served"
         elif code == HTTPStatus.HTTP_VERSION_NOT_SUPPORTED:  # "HTTP/9.9" is a malformed request line here
             code, message = HTTPStatus.BAD_REQUEST, "unsupported HTTP version"
         self.close_connection = True
@@ -142,6 +151,70 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_HEAD(self) -> None:
         self._serve(head=True)
+
+    def do_POST(self) -> None:
+        try:
+            segments, _ = _route(self.path)
+            if len(segments) != 3 or segments[:2] != ["api", "chat"]:
+                raise _BadRequest(HTTPStatus.NOT_FOUND, "only /api/chat/<stream> takes a POST")
+            body = self._json_body()
+            msg = self._post_chat(segments[2], body)
+        except _BadRequest as exc:
+            self.send_error(exc.status, str(exc))
+            return
+        except ChatRejected as exc:
+            self.send_error(exc.status, str(exc))
+            return
+        self._send(json.dumps(msg.to_dict()).encode(), "application/json", False, {"Cache-Control": "no-store"})
+
+    def _json_body(self) -> dict:
+        """The request's JSON object: only from this page's origin, only JSON, only small (4xx otherwise).
+        Checked before the body is read, so a big or foreign body is refused without reading it."""
+        origin = self.headers.get("Origin")
+        host = self.headers.get("Host", "")
+        if origin is not None and origin not in (f"http://{host}", f"https://{host}"):
+            raise _BadRequest(HTTPStatus.FORBIDDEN, "cross-origin chat is refused")
+        if self.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+            raise _BadRequest(HTTPStatus.FORBIDDEN, "cross-site chat is refused")
+        ctype = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            raise _BadRequest(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "chat takes a JSON body (application/json)")
+        if self.headers.get("Transfer-Encoding"):
+            raise _BadRequest(HTTPStatus.LENGTH_REQUIRED, "send the body with a Content-Length")
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            raise _BadRequest(HTTPStatus.LENGTH_REQUIRED, "Content-Length required") from None
+        if length < 0:
+            raise _BadRequest(HTTPStatus.BAD_REQUEST, "negative Content-Length")
+        if length > MAX_CHAT_BODY:
+            raise _BadRequest(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"chat body over {MAX_CHAT_BODY} bytes")
+        raw = self.rfile.read(length)
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise _BadRequest(HTTPStatus.BAD_REQUEST, "body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise _BadRequest(HTTPStatus.BAD_REQUEST, "body must be a JSON object {name, text, viewer}")
+        return body
+
+    def _post_chat(self, stream_id: str, body: dict):
+        unknown = set(body) - {"name", "text", "viewer"}
+        if unknown:
+            raise _BadRequest(HTTPStatus.BAD_REQUEST, f"unknown field {sorted(unknown)[0]!r}; send name, text, viewer")
+        viewer = body.get("viewer")
+        if viewer is not None and (not isinstance(viewer, str) or not VIEWER_ID_RE.match(viewer)):
+            raise _BadRequest(HTTPStatus.BAD_REQUEST, "viewer: expected one id of 1-64 letters, digits, '_' or '-'")
+        if not STREAM_ID_RE.match(stream_id):
+            raise _BadRequest(HTTPStatus.NOT_FOUND, "no such stream")
+        return self.server.site.chat.post(
+            stream_id,
+            body.get("name"),
+            body.get("text"),
+            source="web",
+            client=viewer,
+            address=self.client_address[0],
+        )
 
     # ------------------------------------------------------------------ routing
     def _serve(self, head: bool) -> None:
@@ -158,6 +231,14 @@ class Handler(BaseHTTPRequestHandler):
             self._send(
                 body, "application/json", head, {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}
             )
+        elif segments == ["api", "chat"]:
+            try:
+                after = int(query.get("after", ["0"])[0])
+            except ValueError:
+                self.send_error(HTTPStatus.BAD_REQUEST, "after: expected a message id")
+                return
+            body = json.dumps([m.to_dict() for m in site.chat.since(after)]).encode()
+            self._send(body, "application/json", head, {"Cache-Control": "no-store"})
         elif len(segments) == 2 and segments[0] == "static" and STATIC_FILE_RE.match(segments[1]):
             self._send_file(STATIC_DIR / segments[1], STATIC_DIR, head, {"Cache-Control": "max-age=3600"})
         elif (

@@ -2,6 +2,9 @@
 // Names come from LLMs and are inserted as text only. Each page has one viewer id, sent with every HLS
 // request; the server counts it as a real viewer of a stream while it keeps fetching that stream's new
 // segments (media/broadcast/viewers.py), at most one id per address and stream by default.
+// Chat: each tile has a panel; messages are POSTed as JSON to /api/chat/<stream> and every message of every
+// stream is polled from /api/chat?after=N. Names and texts (viewers', simulated viewers', streamers') are
+// inserted with textContent only, never as HTML.
 "use strict";
 (function () {
   const VIEWER = ((self.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Math.random()).slice(2))
@@ -54,13 +57,92 @@
     t.rank = el("span", "rank");
     t.real = el("span", "real");
     meta.append(t.name, t.badge, t.rank, t.ern, t.real);
-    t.el.append(t.video, meta);
+    const about = el("div", "about");
+    t.persona = el("p", "persona");
+    t.prompt = el("p", "prompt");
+    t.said = el("p", "said");
+    about.append(t.persona, t.prompt, t.said);
+    t.el.append(t.video, meta, about, makeChat(t, row.id));
     t.el.dataset.stream = row.id;
     if (row.playlist) play(t, row.playlist);
     return t;
   }
 
+  function makeChat(t, id) {
+    const box = el("section", "chat");
+    box.setAttribute("aria-label", "chat");
+    t.log = el("ol", "log");
+    const form = el("form");
+    const input = el("input");
+    input.name = "text";
+    input.maxLength = 280;
+    input.placeholder = "say something (or !style a prompt)";
+    const send = el("button", "send", "send");
+    send.type = "submit";
+    const style = el("button", "style", "style");
+    style.type = "button";
+    style.title = "ask the streamer to show this";
+    t.error = el("div", "error");
+    form.append(input, send, style);
+    form.addEventListener("submit", (e) => { e.preventDefault(); postChat(t, id, input.value, input); });
+    style.addEventListener("click", () => postChat(t, id, "!style " + input.value, input));
+    box.append(t.log, form, t.error);
+    return box;
+  }
+
+  async function postChat(t, id, text, input) {
+    const name = document.getElementById("chat-name").value;
+    t.error.textContent = "";
+    try {
+      const r = await fetch("/api/chat/" + encodeURIComponent(id), {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ name: name, text: text, viewer: VIEWER }),
+      });
+      if (r.ok) { input.value = ""; pollChat(); }
+      else t.error.textContent = r.status === 429 ? "slow down: too many messages" : "not sent (" + r.status + ")";
+    } catch (e) { t.error.textContent = "not sent: server unreachable"; }
+  }
+
+  let chatAfter = 0;
+  let chatBusy = false;
+  function showMessage(m) {
+    const t = tiles.get(m.stream_id);
+    if (!t) return;
+    const li = el("li", "src-" + m.source + " kind-" + m.kind);
+    li.dataset.id = m.id;
+    const prefix = m.kind === "style_request" ? "requests style: " : "";
+    li.append(el("span", "who", m.name), el("span", "text", prefix + m.text));
+    t.log.appendChild(li);
+    while (t.log.children.length > 100) t.log.firstChild.remove();
+    t.log.scrollTop = t.log.scrollHeight;
+  }
+  async function pollChat() {
+    if (chatBusy) return;
+    chatBusy = true;
+    try {
+      const r = await fetch("/api/chat?after=" + chatAfter, { cache: "no-store" });
+      if (r.ok) for (const m of await r.json()) { chatAfter = Math.max(chatAfter, m.id); showMessage(m); }
+    } catch (e) { /* try again */ }
+    chatBusy = false;
+  }
+
+  function renderLeague(rows) {
+    const body = document.querySelector("#league tbody");
+    body.replaceChildren();
+    for (const row of rows) {
+      const tr = el("tr");
+      tr.dataset.stream = row.id;
+      for (const v of [row.rank != null ? row.rank : "", row.name, Number(row.ern).toFixed(1), row.real_viewers,
+        row.status]) tr.append(el("td", null, String(v)));
+      body.appendChild(tr);
+    }
+  }
+
   function update(t, row) {
+    t.persona.textContent = row.persona || "";
+    t.prompt.textContent = row.prompt ? "showing: " + row.prompt : "";
+    t.said.textContent = row.said ? "said: \u201c" + row.said + "\u201d" : "";
     t.name.textContent = row.name;
     t.name.title = row.name;
     t.badge.textContent = row.status;
@@ -87,6 +169,7 @@
     for (const [id, t] of tiles) {
       if (!seen.has(id)) { if (t.hls) t.hls.destroy(); t.el.remove(); tiles.delete(id); }
     }
+    renderLeague(rows);
     const live = rows.filter((r) => r.status === "live").length;
     document.getElementById("summary").textContent = live + " live, " + (rows.length - live) + " relegated";
     document.getElementById("relegated-title").hidden = rows.length === live;
@@ -95,10 +178,11 @@
   async function poll() {
     try {
       const r = await fetch("/api/streams", { cache: "no-store" });
-      if (r.ok) render(await r.json());
+      if (r.ok) { render(await r.json()); pollChat(); }
     } catch (e) { /* server restarting: try again */ }
     setTimeout(poll, 2000);
   }
+  setInterval(pollChat, 700);
   self.arenaTiles = tiles; // for tests and debugging
   poll();
 })();
