@@ -23,6 +23,7 @@ from media.broadcast import BroadcastConfig
 from media.cost_model import CostModel
 from media.eye import EyeConfig
 from media.generator import GeneratorConfig
+from media.ray_config import RayConfig
 from media.settings import GeneratorLimits, StreamSettings
 from media.trends import TrendConfig
 
@@ -80,6 +81,12 @@ class EngineSection(Strict):
         description="share of device time finetune jobs get while any wait (the rest generates every stream's "
         "frames): finetuning on the same device costs content-positivity",
     )
+    backend: Literal["local", "ray"] = Field(
+        "local",
+        description="local: every stream on this process's device; ray: the streams spread over Ray actors, "
+        "one device each (the `ray` section; needs the `ray` extra)",
+    )
+    ray: RayConfig = Field(default_factory=RayConfig, description="the Ray cluster and actors of backend: ray")
 
 
 class DecisionSection(Strict):
