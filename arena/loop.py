@@ -31,6 +31,7 @@ from agents.loading import builtin_persona_dir, load_persona_pool
 from agents.persona import Persona
 from arena import resume_state
 from arena.audience import RoundAudience, StreamView
+from arena.chat_room import ChatRoom
 from arena.clocks import DecidedAndStreamed, make_clock
 from arena.config import SeasonConfig
 from arena.db import Database, Season
@@ -103,6 +104,7 @@ class SeasonRunner:
         self.round_events: list[tuple[str, dict[str, Any]]] = []  # finetune events waiting for the round's commit
         self.stop_event = threading.Event()
         self.broadcaster: Broadcaster | None = None
+        self.chat = ChatRoom(config.chat, config.seed)  # its board is the watch page's (arena.chat_room)
         self.roster = Roster(world, config.generator.limits, self.run_dir, None)
 
     @property
@@ -139,7 +141,7 @@ class SeasonRunner:
         """Live mode (or `broadcast.enabled`): serve every stream as HLS. A taken port is one clear line."""
         if not (self.config.clock == "live" or self.config.broadcast.enabled):
             return None
-        self.broadcaster = Broadcaster(self.config.broadcast, self.run_dir)
+        self.broadcaster = Broadcaster(self.config.broadcast, self.run_dir, chat=self.chat.board)
         try:
             url = self.broadcaster.start()
         except BroadcastError as exc:
@@ -211,13 +213,16 @@ class SeasonRunner:
         t0 = time.perf_counter()
         live = list(self.roster)
         self.references.update(self.world)
-        observations = self.observe(r, live)  # 1. observe
+        observations = self.chat.observe(self.observe(r, live))  # 1. observe (with the stream's chat)
+        self.chat.apply_auto(live, observations)  # viewers' style requests a persona takes without asking
         streamed = self.clock.decide_and_stream(  # 2. decide and 3. stream, in the clock's order
             lambda: self.decide(r, observations), lambda: self._start_finetunes(r), self.stream
         )
         if self.stop_event.is_set():
             raise SeasonStopped()
+        self.chat.after_decisions(live, streamed.outcomes)  # approvals, spoken lines, the chat answered
         views, watched = self.watch(streamed.reports)  # 4. watch
+        self.chat.simulate(r, views, self.world.audience)  # the simulated audience talks about what it saw
         scored = self.score(r, streamed, watched, views)  # 5. score
         before = {st.slot: (st.ern_history[-1] if st.ern_history else 0.0) for st in live}
         apply_scores(scored, live)
@@ -227,6 +232,7 @@ class SeasonRunner:
             st.memory = remember(st.memory, r, o.actions, before[o.stream_id], after, st.share)
         self.zone = zone_after_round(live, self.config, r)
         self.round_events += finished_finetunes(self.world, self.live)
+        self.round_events += [("engine_actor_restarted", e) for e in self.world.engine.drain_fault_events()]
         verdict = self.spawner.relegation(r, live, self.roster.all_names)  # 6. relegate
         gone = {st.streamer_id for st, _ in verdict.relegated}
         self.round_events += self.reflect(r, [st for st in live if st.streamer_id not in gone])
@@ -300,6 +306,7 @@ class SeasonRunner:
         views = stream_views(list(self.live), reports, self.world.eye, c.round_seconds, c.audience.tick_seconds, ticks)
         for v in views:
             v.topic = self.world.audience.topic_of(v.content_embedding)
+            v.chat_answered = self.chat.answered.get(v.stream_id, 0.0)
         self.world.audience.drift_interests(self.world.trend_view.topic_popularity())
         watched = self.world.audience.step_round(views, ticks, self.world.trend_embedding())
         return {v.stream_id: v for v in views}, watched
@@ -341,9 +348,13 @@ class SeasonRunner:
         for st, _ in verdict.relegated:  # stop their finetunes before the respawns inherit checkpoints
             self.world.engine.cancel_finetunes(st.slot)
         policies = [self._policy_name(k, plan) for k, plan in enumerate(verdict.plans)]  # before anyone leaves
+        chat_rows, chat_events = self.chat.drain(r, self.recorder.season_id, list(self.roster))
         with self.recorder.round(lambda: resume_state.write_state(self.run_dir, r, self._state(r))) as w:
             w.add(*scored.rows)
             for kind, payload in scored.events:
+                w.event(r, kind, payload)
+            w.add(*chat_rows)
+            for kind, payload in chat_events:
                 w.event(r, kind, payload)
             self._write_llm_events(w, r)
             for st, window in verdict.relegated:
@@ -354,6 +365,7 @@ class SeasonRunner:
                     {"streamer_id": st.streamer_id, "slot": st.slot, "name": st.name, "window_ern": window},
                 )
                 self.roster.remove(st)
+                self.chat.forget(st.slot)
             for plan, policy in zip(verdict.plans, policies):
                 self.roster.spawn(w, plan, r, policy)
             for kind, payload in self.round_events:
@@ -381,6 +393,9 @@ class SeasonRunner:
                 "ern": st.ern_history[-1] if st.ern_history else 0.0,
                 "status": "live",
                 "rank": st.rank,
+                "persona": st.persona.character or st.persona.seed,
+                "prompt": st.control.current_settings().prompt,
+                "said": self.chat.said.get(st.slot, ""),
             }
             for st in self.roster
         ]
@@ -420,6 +435,7 @@ class SeasonRunner:
             "audience": self.world.audience.state_dict(),
             "engine": self.world.engine.state_dict(),
             "trends": self.world.trends.state_dict(),
+            "chat": self.chat.state(),
         }
 
     def _load_state(self, state: dict[str, Any]) -> None:
@@ -429,6 +445,7 @@ class SeasonRunner:
         self.world.audience.load_state_dict(state["audience"])
         self.world.trends.load_state_dict(state["trends"])
         self.world.load_rng_states(state["rngs"])
+        self.chat.load_state(state.get("chat"))
 
     # ---- the season -----------------------------------------------------------------------------------------
     def run(self, on_round: Callable[[RoundResult], None] | None = None) -> str:
@@ -439,6 +456,7 @@ class SeasonRunner:
             return self._run(on_round)
         finally:
             self.world.trends.close()
+            self.world.engine.close()  # the Ray backend's actors (and a Ray it started); nothing for local
             if self.broadcaster:
                 self.broadcaster.stop()
 

@@ -12,12 +12,13 @@ import numpy as np
 
 from arena.audience import Audience
 from arena.config import SeasonConfig
+from arena.engines import build_engine
 from arena.trend_view import TrendView
 from common.errors import FieldError
 from media.backends import build_generator
 from media.cost_model import CostModel, calibrate
 from media.embedding import EmbedderLoadError, TextEmbedder, get_text_embedder
-from media.engine import StreamEngine
+from media.engine_protocol import Engine
 from media.eye import Eye, build_eye
 from media.generator import FrameGenerator, GeneratorLoadError
 from media.trends import TrendFeed
@@ -30,7 +31,7 @@ class World:
     embedder: TextEmbedder
     generator: FrameGenerator
     cost_model: CostModel
-    engine: StreamEngine
+    engine: Engine  # media.engine.StreamEngine, or media.ray_engine.RayEngine with engine.backend: ray
     audience: Audience
     trends: TrendFeed
     eye: Eye  # the audience's eye: frames and texts in one space
@@ -84,17 +85,10 @@ def build_world(config: SeasonConfig, *, live: bool = False) -> World:
         else config.engine.cost_model
     )
     timing = "wall" if live or config.clock == "live" else config.engine.timing
-    engine = StreamEngine(
-        generator,
-        embedder,
-        cost_model,
-        timing=timing,
-        buffer_seconds=config.engine.buffer_seconds,
-        finetune_share=config.engine.finetune_share,
-    )
     rngs = make_rngs(config.seed)
     eye = build_eye(config.eye)
     audience = Audience(config.audience, eye.embed_texts(list(config.audience.topics)), rngs["audience"])
     trends = TrendFeed(config.trends, rngs["trends"])
     trend_view = TrendView(eye, trends, list(config.audience.topics))
+    engine = build_engine(config, generator, embedder, cost_model, timing)  # last: Ray actors hold devices
     return World(embedder, generator, cost_model, engine, audience, trends, eye, trend_view, rngs)

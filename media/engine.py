@@ -438,6 +438,13 @@ class StreamEngine:
     def _report(self, st: EngineStream) -> StreamReport:
         return st.report(self.now, self.embedder, self.finetunes.pending(st.stream_id), self._round_finetune_seconds)
 
+    # One device in this process: nothing to restart, nothing to release (media.engine_protocol.Engine).
+    def drain_fault_events(self) -> list[dict[str, Any]]:
+        return []
+
+    def close(self) -> None:
+        pass
+
     # ------------------------------------------------------------------- resume
     def state_dict(self) -> dict[str, Any]:
         """Engine time, round-robin position, the batch in flight and every stream's buffer and RNG state."""
