@@ -8,6 +8,7 @@ from the seed; the LLM completion of the agents issue replaces it with generated
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -35,6 +36,9 @@ class Persona(BaseModel):
     goals: list[str] = Field(default_factory=list, max_length=10)
     survival_motive: str | None = Field(None, max_length=1000)
     traits: Traits = Field(default_factory=Traits)
+    # A viewer's style request (`!style <prompt>` in chat): "agent" shows it to the streamer, who approves it by
+    # calling choose_prompt with it (or lets it lapse); "auto" applies it through choose_prompt at once.
+    style_requests: Literal["agent", "auto"] = "agent"
 
     @field_validator("seed")
     @classmethod

@@ -259,6 +259,7 @@ class Audience:
             "smoothness": cfg.w_smooth * _clip01([v.smoothness for v in views]),
             "stability": cfg.w_stability * _clip01([v.stability for v in views]),
             "novelty": cfg.w_novelty * _clip01([v.novelty for v in views]),
+            "chat": cfg.w_chat * _clip01([v.chat_answered for v in views]),
         }
         stall = np.zeros((s, ticks))
         for j, v in enumerate(views):

@@ -88,6 +88,11 @@ class AudienceConfig(BaseModel):
     w_smooth: float = Field(1.5, description="x smoothness in 0..1; modelling choice")
     w_stability: float = Field(0.3, description="x temporal stability in 0..1 (no flicker); modelling choice")
     w_novelty: float = Field(0.5, description="x visual novelty (eye distance to the nearest rival); modelling")
+    # Being answered: viewers whose messages or requests the streamer answers (a spoken line, an approved
+    # style request) stay a little longer. Modelling choice, kept modest (below novelty, equal to stability):
+    # chat is a small part of why people watch. Ignoring a busy chat earns nothing (value 0), and an empty
+    # chat earns nothing either, so talking to nobody does not help.
+    w_chat: float = Field(0.3, ge=0, description="x share of the shown chat the streamer answered, 0..1; modelling")
     # Boredom: a picture that stops changing loses viewers over time. Each second with motion below
     # `motion_floor` adds to the stream's staleness (recovering `boredom_recovery` x faster when it moves);
     # the penalty grows to w_boredom at `boredom_seconds` of staleness. Modelling choices.

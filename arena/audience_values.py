@@ -19,6 +19,7 @@ TERMS = (
     "smoothness",
     "stability",
     "novelty",
+    "chat",
     "boredom",
     "new",
     "social",
@@ -47,6 +48,7 @@ class StreamView:
     motion: float = 0.5  # 0..1, media.perception.motion
     novelty: float = 0.0  # 0..1, visual distance to the nearest rival
     topic: str = ""  # the audience topic nearest to content_embedding (Audience.topic_of), for the streamer
+    chat_answered: float = 0.0  # 0..1, how much of its shown chat the streamer answered (arena.chat_room)
 
     @property
     def perceived_quality(self) -> float:

@@ -102,6 +102,22 @@ class Action(SQLModel, table=True):
     ok: bool
 
 
+class Chat(SQLModel, table=True):
+    """One chat message of a stream (viewers' on the page, simulated viewers', external, the streamer's spoken
+    lines, style-request outcomes); also a `chat` event. Text is stored as the board cleaned it: plain text."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    season_id: int = Field(index=True, foreign_key="season.id")
+    round: int
+    streamer_id: int = Field(foreign_key="streamer.id")
+    message_id: int  # the board's id (monotonic within a season's run)
+    name: str
+    text: str
+    source: str  # web | sim | twitch | youtube | streamer | arena
+    kind: str = "chat"  # chat | style_request | outcome
+    request_id: int | None = None
+
+
 class Event(SQLModel, table=True):
     """Append-only log. `id` is monotonic (SQLite INTEGER PRIMARY KEY, never reused with AUTOINCREMENT)."""
 

@@ -26,6 +26,27 @@ class LeaderboardRow(BaseModel):
     topic: str = ""  # what the audience's eye saw on that stream last round (never its prompt)
 
 
+class ChatLine(BaseModel):
+    """One message of the stream's chat (untrusted: viewers, real or simulated, wrote it)."""
+
+    id: int
+    name: str
+    text: str
+    source: str = "web"  # web | sim | twitch | youtube | streamer | arena
+    kind: str = "chat"  # chat | style_request | outcome
+
+
+class StyleRequest(BaseModel):
+    """A viewer's `!style <prompt>` waiting for the streamer: approving it means calling choose_prompt with it
+    (topic = `topic` when the request names a topic the tool takes, else prompt = `prompt`)."""
+
+    id: int
+    name: str
+    prompt: str
+    topic: str | None = None
+    rounds_left: int = 1
+
+
 class Recollection(BaseModel):
     """One remembered round: what the streamer did and what its viewers did next (Generative Agents'
     memory stream, reduced to the measured effect)."""
@@ -75,6 +96,8 @@ class Observation(BaseModel):
     device_load: float = 0.0
     memory: list[Recollection] = Field(default_factory=list)
     reflection: str = ""  # the streamer's latest lessons and plan (written at relegation windows)
+    chat: list[ChatLine] = Field(default_factory=list)  # the stream's recent chat, oldest first (untrusted)
+    style_requests: list[StyleRequest] = Field(default_factory=list)  # pending viewers' style requests
 
 
 class ReflectionRequest(BaseModel):
