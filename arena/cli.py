@@ -1,6 +1,6 @@
 """The arena's commands: run, resume, list and inspect seasons, experiments (`arena.__main__` is the program
 entry). Run and resume live here; the read-only season commands in `arena.cli_seasons`, experiments in
-`arena.cli_experiment`.
+`arena.cli_experiment`, reports and exports in `arena.cli_report`.
 
 Every error a user can cause is a `common.errors.UserError` and ends in one line on stderr and exit status 2,
 before anything is written. Ctrl-C during a season stops it at the next tick with every finished round stored;
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from arena import cli_experiment, cli_seasons
+from arena import cli_experiment, cli_report, cli_seasons
 from arena.cli_common import (
     Parser,
     check_llm_environment,
@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     tu.add_argument("--db", default="arena.db")
     cli_seasons.add_schema_parser(sub)
     cli_experiment.add_parser(sub)
+    cli_report.add_parsers(sub)
     return p
 
 
@@ -262,6 +263,8 @@ COMMANDS = {
     "tui": cmd_tui,
     "schema": cli_seasons.cmd_schema,
     "experiment": cli_experiment.cmd_experiment,
+    "report": cli_report.cmd_report,
+    "export": cli_report.cmd_export,
 }
 
 
