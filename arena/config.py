@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from agents.yamlfile import read_mapping, validation_message
 from arena.audience import AudienceConfig
+from arena.chat_config import ChatSection
 from common.errors import ConfigError
 from crews.llm_config import LLMSection  # also switches crewai/litellm network features off
 from crews.registry import PolicyName
@@ -120,6 +121,7 @@ class SeasonConfig(Strict):
         default_factory=LLMSection, description="the LLM of `policy: llm` and of persona generation"
     )
     broadcast: BroadcastConfig = Field(default_factory=BroadcastConfig, description="HLS page (on in live mode)")
+    chat: ChatSection = Field(default_factory=ChatSection, description="live chat: simulated viewers, requests")
     database: str = "arena.db"
     run_dir: str = "runs"
 
