@@ -17,13 +17,18 @@ import threading
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from common.untrusted import clean_text
+from media.avatar.animator import Animator
+from media.avatar.placement import AvatarPlacement
 from media.broadcast.chat import ChatBoard
 from media.broadcast.config import STREAM_ID_RE, BroadcastConfig, BroadcastError
 from media.broadcast.server import BroadcastHTTPServer
 from media.broadcast.stream import StreamWorker
 from media.broadcast.viewers import ViewerCounter
+from media.voice.desk import LineJob, VoiceDesk
+from media.voice.profile import VoiceProfile
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +64,7 @@ class Broadcaster:
         self.frames_unknown = 0  # on_frame for a stream never added (or already ended)
         self.frames_invalid = 0  # not an HxWx3 uint8 array
         self.url: str | None = None
+        self.voices: VoiceDesk | None = None  # started by the first line said (synthesis off the loop's thread)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> str:
@@ -99,6 +105,8 @@ class Broadcaster:
             w.request_end()
         for w in workers:
             w.end()
+        if self.voices is not None:
+            self.voices.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -140,6 +148,30 @@ class Broadcaster:
             self.frames_invalid += 1
             return
         worker.put(frame)
+
+    def say(self, stream_id: str, profile: VoiceProfile, text: str) -> bool:
+        """Queue a line for synthesis; it plays on the stream's audio track and captions when ready. Never
+        blocks. False when the stream is not being broadcast."""
+        worker = self._workers.get(stream_id)
+        if worker is None:
+            return False
+        if self.voices is None:
+            self.voices = VoiceDesk()
+        self.voices.say(LineJob(stream_id, profile, text, worker.voice.add))
+        return True
+
+    def set_face(self, stream_id: str, portrait: np.ndarray, seed: int = 0) -> None:
+        """Give the stream an avatar animated from `portrait` (also served as the page's avatar.png)."""
+        worker = self._workers.get(stream_id)
+        if worker is None:
+            return
+        worker.animator = Animator(portrait, seed)
+        Image.fromarray(np.ascontiguousarray(portrait, dtype=np.uint8)).save(worker.folder / "avatar.png")
+
+    def place_avatar(self, stream_id: str, placement: AvatarPlacement) -> None:
+        worker = self._workers.get(stream_id)
+        if worker is not None:
+            worker.placement = placement.clamped()
 
     def update_status(self, rows: list[dict]) -> None:
         """Rows from the loop: {id, name, ern, status: live|relegated, rank, persona?, prompt?, said?}; unknown ids
@@ -208,6 +240,9 @@ class Broadcaster:
             r["real_viewers"] = viewers.get(r["id"], 0)
             r["broadcast"] = w.status if w is not None else "none"
             r["playlist"] = f"/streams/{r['id']}/index.m3u8" if w is not None else None
+            r["captions"] = w.voice.captions() if w is not None else []
+            has_face = w is not None and w.animator is not None
+            r["avatar"] = f"/streams/{r['id']}/avatar.png" if has_face else None
         rows.sort(key=lambda r: (r["status"] != "live", r["rank"] if r["rank"] is not None else 1 << 30, r["id"]))
         return rows
 

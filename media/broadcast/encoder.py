@@ -1,6 +1,7 @@
-"""One PyAV output: H.264 (libx264 ultrafast/zerolatency) video plus an AAC track of silence.
+"""One PyAV output: H.264 (libx264 ultrafast/zerolatency) video plus an AAC track: the streamer's voice where
+it speaks (`audio_source`, media.broadcast.voice_track), silence elsewhere.
 
-Why silence: many players (and hls.js on some browsers) treat a stream without audio differently (autoplay,
+Why always an audio track: many players (and hls.js on some browsers) treat a stream without audio differently (autoplay,
 A/V sync, stalls waiting for audio); a silent track keeps every player on the common path. Why one thread and
 one x264 thread: frames are tiny (64-256 px); x264's thread pool would cost more than it saves and would hide
 CPU time from the per-thread accounting the bench reports.
@@ -8,13 +9,14 @@ CPU time from the per-thread accounting the bench reports.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
-AUDIO_RATE = 22050  # silence does not need more; AAC in HLS and MSE accepts 22.05 kHz
+AUDIO_RATE = 22050  # Piper medium voices speak at 22.05 kHz; AAC in HLS and MSE accepts it
 AUDIO_SAMPLES = 1024  # one AAC frame
 AUDIO_LEAD_SECONDS = 0.25  # audio is written a little ahead so the muxer's interleaving never holds video back
 
@@ -51,13 +53,20 @@ class AvEncoder:
         self.audio = container.add_stream("aac", rate=AUDIO_RATE, layout="mono")
         self.audio.codec_context.thread_count = 1
         self._audio_pts = 0
-        self._silence: av.AudioFrame | None = None
+        # (first sample, count) -> float32 samples or None for silence; set by the stream's voice track
+        self.audio_source: Callable[[int, int], np.ndarray | None] | None = None
         self.last_pts = -1
 
-    def _silent_frame(self) -> av.AudioFrame:
-        f = av.AudioFrame(format="fltp", layout="mono", samples=AUDIO_SAMPLES)
-        for plane in f.planes:
-            plane.update(bytes(plane.buffer_size))
+    def _audio_frame(self, first: int) -> av.AudioFrame:
+        samples = self.audio_source(first, AUDIO_SAMPLES) if self.audio_source is not None else None
+        if samples is None:
+            f = av.AudioFrame(format="fltp", layout="mono", samples=AUDIO_SAMPLES)
+            for plane in f.planes:
+                plane.update(bytes(plane.buffer_size))
+        else:
+            f = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(samples, dtype=np.float32).reshape(1, AUDIO_SAMPLES), format="fltp", layout="mono"
+            )
         f.sample_rate = AUDIO_RATE
         return f
 
@@ -80,7 +89,7 @@ class AvEncoder:
     def _write_audio_until(self, seconds: float) -> None:
         while self._audio_pts < seconds * AUDIO_RATE:
             # A fresh frame each time: the encoder may keep a reference to the frame it was given.
-            f = self._silent_frame()
+            f = self._audio_frame(self._audio_pts)
             f.pts = self._audio_pts
             f.time_base = Fraction(1, AUDIO_RATE)
             self._audio_pts += AUDIO_SAMPLES
@@ -108,7 +117,7 @@ def open_hls(folder: Path, width: int, height: int, fps: float, segment_seconds:
             # avoids a float tie at the boundary (which would make segments two GOPs long).
             "hls_time": f"{gop / fps * 0.9:.6f}",
             "hls_list_size": str(window),
-            "hls_flags": "delete_segments+independent_segments+temp_file",
+            "hls_flags": "delete_segments+independent_segments+temp_file+program_date_time",
             "hls_segment_filename": str(folder / "seg_%05d.ts"),
         },
     )

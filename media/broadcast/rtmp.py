@@ -12,11 +12,12 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 
 from media.broadcast.config import BroadcastConfig
-from media.broadcast.encoder import AvEncoder, open_flv
+from media.broadcast.encoder import AUDIO_RATE, AvEncoder, open_flv
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ class RtmpPusher:
         self.frames_dropped = 0
         self.connects = 0
         self._busy_since: float | None = None  # set while inside a PyAV call that may block
+        # the HLS encoder's audio (the stream's voice track): (first sample, count) -> samples or None
+        self.audio_source: Callable[[int, int], np.ndarray | None] | None = None
         self._thread = threading.Thread(target=self._run, name=f"rtmp-{stream_id}", daemon=True)
         self._thread.start()
 
@@ -85,6 +88,10 @@ class RtmpPusher:
                 self.connects += 1
                 self.status, attempt = "live", 0
                 pts_base = pts0
+                source = self.audio_source
+                if source is not None:  # this push starts at tick pts0: read the voice from that sample on
+                    offset = int(round(pts0 * AUDIO_RATE / self.config.fps))
+                    enc.audio_source = lambda first, n, src=source, off=offset: src(first + off, n)
                 while item is not None:
                     frame, pts, key = item
                     self._busy_since = time.monotonic()

@@ -36,11 +36,13 @@ from media.broadcast.viewers import VIEWER_ID_RE
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-STREAM_FILE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\.(m3u8|ts)$")
+STREAM_FILE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\.(m3u8|ts|vtt|png)$")  # playlists, segments, captions, avatar
 STATIC_FILE_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$")
 CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
     ".ts": "video/mp2t",
+    ".vtt": "text/vtt; charset=utf-8",
+    ".png": "image/png",
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".html": "text/html; charset=utf-8",
@@ -263,7 +265,7 @@ class Handler(BaseHTTPRequestHandler):
         if folder is None:
             self.send_error(HTTPStatus.NOT_FOUND)
             return
-        cache = "no-cache" if name.endswith(".m3u8") else "max-age=60"
+        cache = "no-cache" if name.endswith((".m3u8", ".vtt")) else "max-age=60"
         found = self._read_file(folder / name, folder)
         if found is None:
             self.send_error(HTTPStatus.NOT_FOUND)

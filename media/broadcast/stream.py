@@ -5,7 +5,9 @@ time, stalls) while a player wants a steady real-time stream. `put` only appends
 (drop-oldest, counted) so the generation thread never waits on encoding; the encoder ticks at the encode fps
 on the wall clock, takes one queued frame per tick (dropping a backlog beyond `MAX_BACKLOG` to keep latency
 low) and repeats the last frame when none is queued. Frame k has pts k, so a keyframe every `gop` ticks puts
-a segment boundary exactly every `segment_seconds`.
+a segment boundary exactly every `segment_seconds`. The stream's voice (`voice`, a VoiceTrack) feeds the audio
+track and the captions; its avatar (`animator`, placed by `placement`) is composited onto each encoded frame
+here, on the encoder thread, so the generation thread never pays for it and the mouth follows the audio heard.
 """
 
 from __future__ import annotations
@@ -19,15 +21,18 @@ from pathlib import Path
 
 import numpy as np
 
+from media.avatar.animator import Animator
+from media.avatar.placement import AvatarPlacement
 from media.broadcast.config import BroadcastConfig
 from media.broadcast.encoder import AvEncoder, open_hls
 from media.broadcast.rtmp import RtmpPusher
+from media.broadcast.voice_track import CAPTIONS_FILE, CAPTIONS_PLAYLIST, MASTER, VoiceTrack
 
 log = logging.getLogger(__name__)
 
 MAX_BACKLOG = 2  # frames left queued after a tick; more means the producer runs ahead of real time
 LATENCY_SAMPLES = 512
-OWN_FILES = ("index.m3u8", "index.m3u8.tmp")
+OWN_FILES = ("index.m3u8", "index.m3u8.tmp", MASTER, CAPTIONS_PLAYLIST, CAPTIONS_FILE)
 
 
 class StreamWorker:
@@ -54,6 +59,11 @@ class StreamWorker:
         self.latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self.rtmp = RtmpPusher(stream_id, rtmp_url, config) if rtmp_url else None
         self._clean_old_output()
+        self.voice = VoiceTrack(folder, self.fps)
+        if self.rtmp is not None:
+            self.rtmp.audio_source = self.voice.read
+        self.animator: Animator | None = None  # set when the streamer has a face
+        self.placement = AvatarPlacement()
         self._thread = threading.Thread(target=self._run, name=f"broadcast-{stream_id}", daemon=True)
         self._thread.start()
 
@@ -118,6 +128,7 @@ class StreamWorker:
             frame, t_in = first
             h, w = frame.shape[:2]
             enc = open_hls(self.folder, w, h, self.fps, self.config.segment_seconds, self.config.window_segments)
+            enc.audio_source = self.voice.read
             self.status = "live"
             self._loop(enc, frame, t_in)
         except Exception as exc:  # an encoder failure ends this stream only, with one logged line
@@ -129,6 +140,7 @@ class StreamWorker:
                     enc.close()
                 except Exception as exc:
                     log.error("closing the broadcast of stream %s failed: %s", self.stream_id, exc)
+            self.voice.close()
             if self.status != "error":
                 self.status = "ended"
 
@@ -160,11 +172,12 @@ class StreamWorker:
                 else:
                     frame, t_in = item
                     pending.append((k, t_in))
-            packets = enc.encode(frame, k, keyframe=keyframe)
+            shown = self._with_avatar(frame, k / self.fps)
+            packets = enc.encode(shown, k, keyframe=keyframe)
             if any(p.is_keyframe for p in packets):
                 last_key = k
             if self.rtmp is not None:
-                self.rtmp.put(frame, k, keyframe)
+                self.rtmp.put(shown, k, keyframe)
             self.frames_encoded += 1
             # The muxer rewrites the playlist when a segment closes; the closed segment holds ticks < last_key.
             try:
@@ -179,6 +192,14 @@ class StreamWorker:
             self.encode_seconds += time.thread_time() - cpu0
             k += 1
 
+    def _with_avatar(self, frame: np.ndarray, seconds: float) -> np.ndarray:
+        """The frame to encode at `seconds`: the avatar composited on a copy (the frame may be repeated)."""
+        self.voice.tick(seconds)
+        animator, placement = self.animator, self.placement
+        if animator is None or not placement.visible:
+            return frame
+        return animator.composite(frame.copy(), seconds, self.voice.level(seconds), placement)
+
     # ------------------------------------------------------------------ stats
     def stats(self) -> dict:
         lat = sorted(self.latencies)
@@ -192,6 +213,7 @@ class StreamWorker:
             "ticks_skipped": self.ticks_skipped,
             "encode_seconds": round(self.encode_seconds, 4),
             "queue_level": len(self._queue),
+            "lines_spoken": self.voice.lines_added,
             "latency_seconds": (
                 {"mean": sum(lat) / len(lat), "p50": lat[len(lat) // 2], "max": lat[-1], "n": len(lat)} if lat else None
             ),

@@ -62,7 +62,14 @@
     t.prompt = el("p", "prompt");
     t.said = el("p", "said");
     about.append(t.persona, t.prompt, t.said);
-    t.el.append(t.video, meta, about, makeChat(t, row.id));
+    t.caption = el("p", "caption"); // the spoken line playing now (captions from /api/streams)
+    t.caption.setAttribute("aria-live", "polite");
+    t.face = el("img", "face");
+    t.face.alt = "";
+    t.face.hidden = true;
+    t.cues = [];
+    meta.prepend(t.face);
+    t.el.append(t.video, t.caption, meta, about, makeChat(t, row.id));
     t.el.dataset.stream = row.id;
     if (row.playlist) play(t, row.playlist);
     return t;
@@ -139,7 +146,21 @@
     }
   }
 
+  // Captions carry wall-clock times; hls.js's playingDate (from #EXT-X-PROGRAM-DATE-TIME) is the wall time of
+  // the frame on screen, so a line shows while it is heard. Without it, the newest line shows for its length.
+  function showCaption(t) {
+    const played = t.hls && t.hls.playingDate ? t.hls.playingDate.getTime() / 1000 : null;
+    const now = Date.now() / 1000;
+    let text = "";
+    for (const c of t.cues) {
+      if (played !== null ? (c.at <= played && played < c.until + 0.5) : (c.until > now - 4 && c.at < now)) text = c.text;
+    }
+    if (t.caption.textContent !== text) t.caption.textContent = text;
+  }
+
   function update(t, row) {
+    t.cues = Array.isArray(row.captions) ? row.captions : [];
+    if (row.avatar && t.face.hidden) { t.face.src = row.avatar; t.face.hidden = false; }
     t.persona.textContent = row.persona || "";
     t.prompt.textContent = row.prompt ? "showing: " + row.prompt : "";
     t.said.textContent = row.said ? "said: \u201c" + row.said + "\u201d" : "";
@@ -183,6 +204,7 @@
     setTimeout(poll, 2000);
   }
   setInterval(pollChat, 700);
+  setInterval(() => { for (const t of tiles.values()) showCaption(t); }, 250);
   self.arenaTiles = tiles; // for tests and debugging
   poll();
 })();
