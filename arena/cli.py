@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--live", action="store_true", help="wall-clock mode: streams run while agents think")
     run.add_argument("--tui", action="store_true", help="run with the Textual TUI in front")
     run.add_argument("--open", action="store_true", help="open the live page in a browser (live mode)")
+    run.add_argument("--port", type=int, help="serve the watch page (and chat) on this port (0: any free one)")
+    run.add_argument("--host", help="address the watch page binds (default 127.0.0.1: this machine only)")
     res = sub.add_parser("resume", help="continue a stopped or killed season")
     res.add_argument("season")
     res.add_argument("--db", default="arena.db")
@@ -155,6 +157,7 @@ def cmd_run(args) -> int:
         else _replay_config(args, overrides),
         args.llm,
     )
+    config = _with_page(config, args.port, args.host)
     check_llm_environment(config)
     db = Database(config.database)
     runner = SeasonRunner.create(config, db, source=str(args.config or "default season config"))
@@ -167,6 +170,25 @@ def cmd_run(args) -> int:
     if watch is not None:
         return _run_with_tui(runner, watch)
     return _run_season(runner)
+
+
+def _with_page(config, port: int | None, host: str | None):
+    """`--port`/`--host`: serve the watch page there (also outside live mode); a bad value is one line naming
+    the flag."""
+    from pydantic import ValidationError
+
+    from media.broadcast import BroadcastConfig
+
+    if port is None and host is None:
+        return config
+    changes = {"enabled": True} | ({"port": port} if port is not None else {}) | ({"host": host} if host else {})
+    try:
+        page = BroadcastConfig.model_validate({**config.broadcast.model_dump(), **changes})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        flag = "--" + str(err["loc"][0]) if err.get("loc") else "--port"
+        raise ConfigError(f"{flag}: {err['msg']}") from None
+    return config.model_copy(update={"broadcast": page})
 
 
 def _replay_source(args) -> str | None:

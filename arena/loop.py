@@ -453,6 +453,7 @@ class SeasonRunner:
         self.world.trends.start()  # network sources (yt-dlp) refresh in the background
         try:
             self._prepare_policy()
+            self._broadcast_status(Verdict())  # the page shows personas and prompts before round 1 ends
             return self._run(on_round)
         finally:
             self.world.trends.close()

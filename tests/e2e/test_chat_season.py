@@ -60,12 +60,18 @@ def test_requests_are_approved_through_choose_prompt_and_hostile_chat_stays_clam
     # A simulated viewer's request, approved by the agent through choose_prompt one round later.
     requests = {e.payload["request_id"]: e for e in events if e.kind == "style_request"}
     approved = [e for e in events if e.kind == "style_approved"]
-    by_agent = [e for e in approved if e.payload["by"] == "agent" and requests[e.payload["request_id"]].payload["source"] == "sim"]
+    by_agent = [
+        e
+        for e in approved
+        if e.payload["by"] == "agent" and requests[e.payload["request_id"]].payload["source"] == "sim"
+    ]
     assert by_agent, [e.payload for e in approved]
     a = by_agent[0]
     q = requests[a.payload["request_id"]]
     assert a.round == q.round + 1 and a.payload["slot"] == agent_slot
-    decision = next(e for e in events if e.kind == "decision" and e.round == a.round and e.payload["slot"] == agent_slot)
+    decision = next(
+        e for e in events if e.kind == "decision" and e.round == a.round and e.payload["slot"] == agent_slot
+    )
     assert "choose_prompt" in [x["tool"] for x in decision.payload["actions"] if x["ok"]]
     assert a.payload["prompt"].lower() in a.payload["detail"].lower()  # "now showing: <prompt with the topic>"
     # The hostile request was auto-approved on the other stream, through choose_prompt's clamps.
