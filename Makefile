@@ -1,12 +1,12 @@
 # Two commands: `make run` and `make test`. Each creates .venv and installs only what it needs: running needs
-# the package and ffmpeg; the tests add the test extras (pytest, ruff, import-linter) and chromium (browser tests).
+# the package, ffmpeg and espeak-ng (the streamers' fallback voice); the tests add the test extras (pytest, ruff, import-linter) and chromium (browser tests).
 # Two stamps, so `make test` after `make run` only adds what is missing.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
-RUN_APT := ffmpeg
+RUN_APT := ffmpeg espeak-ng
 TEST_APT := chromium
 
 .PHONY: run test test-extended setup setup-test bench lock clean

@@ -36,14 +36,14 @@ def check_voice_file(path: str | Path) -> Path:
     """A user's Piper voice file must exist with its config beside it: one clear line otherwise."""
     p = Path(path).expanduser()
     if not p.is_file():
-        raise FieldError(f"voice file {str(p)!r} does not exist (a Piper .onnx voice with its .onnx.json beside it)")
+        raise FieldError("voice_file", f"{str(p)!r} does not exist (a Piper .onnx voice with its .onnx.json beside it)")
     if not Path(f"{p}.json").is_file():
-        raise FieldError(f"voice file {str(p)!r} has no config {p.name}.json beside it (Piper needs both)")
+        raise FieldError("voice_file", f"{str(p)!r} has no config {p.name}.json beside it (Piper needs both)")
     return p
 
 
 def load_voice(path: Path):
-    key = str(path)
+    key = str(Path(path).resolve())  # one loaded model per file, however it is reached
     with _LOCK:
         voice = _VOICES.get(key)
         if voice is None:
