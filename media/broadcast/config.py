@@ -7,6 +7,7 @@ few frames a second on CPU, so encoding more would only repeat frames).
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -46,6 +47,21 @@ class BroadcastConfig(BaseModel):
     )
     queue_frames: int = Field(16, ge=2, le=1024, description="per-stream frame queue (drop-oldest beyond)")
     rtmp_timeout_seconds: float = Field(10.0, gt=0, le=120, description="an RTMP push blocked this long is dropped")
+    # Issue 18: players and platforms expect 480p-class video, not the generation size (64-128 px); the
+    # encoder scales each frame once, on its own thread (cost: bench/broadcast.py).
+    output_height: int = Field(
+        480, ge=0, le=2160, description="broadcast height in pixels, aspect kept (HLS and RTMP); 0 = generation size"
+    )
+    scale_filter: Literal["bicubic", "lanczos", "bilinear", "area", "point"] = Field(
+        "bicubic", description="swscale filter for that scaling (lanczos: sharper edges, about 4x the CPU)"
+    )
+
+    def output_size(self, width: int, height: int) -> tuple[int, int]:
+        """The encoded (width, height) for frames of this size: `output_height` with the aspect kept, even."""
+        if not self.output_height:
+            return width, height
+        h = self.output_height + (self.output_height & 1)
+        return max(2, round(width * h / height / 2) * 2), h
 
     @field_validator("rtmp")
     @classmethod

@@ -29,9 +29,18 @@ def even(n: int) -> int:
 class AvEncoder:
     """Encodes RGB frames at given frame indices (pts in 1/fps units) into an opened output container."""
 
-    def __init__(self, container: av.container.OutputContainer, width: int, height: int, fps: float, gop: int):
+    def __init__(
+        self,
+        container: av.container.OutputContainer,
+        width: int,
+        height: int,
+        fps: float,
+        gop: int,
+        scale_filter: str = "bicubic",
+    ):
         self.container = container
         self.width, self.height = even(width), even(height)
+        self.interpolation = scale_filter.upper()  # swscale's filter when a frame is not already this size
         self.rate = Fraction(fps).limit_denominator(1001)
         self.video = container.add_stream(
             "libx264",
@@ -75,7 +84,7 @@ class AvEncoder:
         if pts <= self.last_pts:
             raise ValueError(f"pts must increase: {pts} after {self.last_pts}")
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb, dtype=np.uint8), format="rgb24")
-        frame = frame.reformat(self.width, self.height, format="yuv420p")
+        frame = frame.reformat(self.width, self.height, format="yuv420p", interpolation=self.interpolation)
         frame.pts = pts
         frame.time_base = 1 / self.rate
         if keyframe:
@@ -104,7 +113,15 @@ class AvEncoder:
             self.container.close()
 
 
-def open_hls(folder: Path, width: int, height: int, fps: float, segment_seconds: float, window: int) -> AvEncoder:
+def open_hls(
+    folder: Path,
+    width: int,
+    height: int,
+    fps: float,
+    segment_seconds: float,
+    window: int,
+    scale_filter: str = "bicubic",
+) -> AvEncoder:
     """Rolling HLS in `folder`: index.m3u8 + seg_NNNNN.ts, segments deleted behind the window."""
     folder.mkdir(parents=True, exist_ok=True)
     gop = max(1, round(fps * segment_seconds))
@@ -121,13 +138,13 @@ def open_hls(folder: Path, width: int, height: int, fps: float, segment_seconds:
             "hls_segment_filename": str(folder / "seg_%05d.ts"),
         },
     )
-    return AvEncoder(container, width, height, fps, gop)
+    return AvEncoder(container, width, height, fps, gop, scale_filter)
 
 
-def open_flv(url: str, width: int, height: int, fps: float, gop: int) -> AvEncoder:
+def open_flv(url: str, width: int, height: int, fps: float, gop: int, scale_filter: str = "bicubic") -> AvEncoder:
     """FLV output (RTMP push or a file). FLV needs H.264 extradata, so the encoder gets a global header."""
     container = av.open(url, mode="w", format="flv")
-    enc = AvEncoder(container, width, height, fps, gop)
+    enc = AvEncoder(container, width, height, fps, gop, scale_filter)
     enc.video.codec_context.flags |= av.codec.context.Flags.global_header
     enc.audio.codec_context.flags |= av.codec.context.Flags.global_header
     return enc

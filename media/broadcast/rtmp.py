@@ -84,7 +84,8 @@ class RtmpPusher:
             try:
                 frame, pts0, _ = item
                 self._busy_since = time.monotonic()
-                enc = open_flv(self.url, frame.shape[1], frame.shape[0], self.config.fps, self.config.gop)
+                w, h = self.config.output_size(frame.shape[1], frame.shape[0])
+                enc = open_flv(self.url, w, h, self.config.fps, self.config.gop, self.config.scale_filter)
                 self.connects += 1
                 self.status, attempt = "live", 0
                 pts_base = pts0

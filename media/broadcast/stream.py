@@ -126,8 +126,16 @@ class StreamWorker:
                 self.status = "ended"
                 return
             frame, t_in = first
-            h, w = frame.shape[:2]
-            enc = open_hls(self.folder, w, h, self.fps, self.config.segment_seconds, self.config.window_segments)
+            w, h = self.config.output_size(frame.shape[1], frame.shape[0])
+            enc = open_hls(
+                self.folder,
+                w,
+                h,
+                self.fps,
+                self.config.segment_seconds,
+                self.config.window_segments,
+                self.config.scale_filter,
+            )
             enc.audio_source = self.voice.read
             self.status = "live"
             self._loop(enc, frame, t_in)

@@ -58,7 +58,7 @@ def seg_numbers(folder: Path) -> list[int]:
 def ended(tmp_path_factory):
     """One stream fed for ~4 s with a 3-segment window, snapshot while live, then ended."""
     run = tmp_path_factory.mktemp("run")
-    b = Broadcaster(BroadcastConfig(port=0, fps=FPS, segment_seconds=SEG, window_segments=3), run)
+    b = Broadcaster(BroadcastConfig(port=0, fps=FPS, segment_seconds=SEG, window_segments=3, output_height=0), run)
     b.add_stream("s01", "Alpha")
     feed(b, "s01", 4.0)
     folder = run / "streams" / "s01"
@@ -126,7 +126,7 @@ def test_on_frame_drops_oldest_and_repeats_to_keep_real_time(tmp_path):
 
 
 def test_frame_size_changes_are_scaled_to_the_first_size(tmp_path):
-    with Broadcaster(BroadcastConfig(port=0, fps=FPS, segment_seconds=SEG), tmp_path) as b:
+    with Broadcaster(BroadcastConfig(port=0, fps=FPS, segment_seconds=SEG, output_height=0), tmp_path) as b:
         b.add_stream("s01", "resize")
         for i in range(10):
             b.on_frame("s01", frame(i, 48 if i < 5 else 64))
