@@ -85,6 +85,19 @@ class Animator:
         bob = math.sin(2 * math.pi * (t / BOB_PERIOD + self.phase))
         return mouth, blink, int(round(bob * 100))
 
+    def composite_image(self, frame: np.ndarray, image: np.ndarray, placement: AvatarPlacement) -> np.ndarray:
+        """`frame` with `image` (a square RGB picture, e.g. an EchoMimic clip frame) in the avatar's round box."""
+        if not placement.visible:
+            return frame
+        h, w = frame.shape[:2]
+        top, left, side = placement.box(h, w)
+        _, alpha = self.variants(side)
+        img = image if image.shape[0] == side and image.shape[1] == side else _resize(image, side)
+        region = frame[top : top + side, left : left + side]
+        blended = (img.astype(np.uint16) * alpha + region.astype(np.uint16) * (256 - alpha)) >> 8
+        region[...] = blended.astype(np.uint8)
+        return frame
+
     def composite(self, frame: np.ndarray, t: float, level: float, placement: AvatarPlacement) -> np.ndarray:
         """`frame` with the avatar blended in (in place when writable; returned either way)."""
         if not placement.visible:

@@ -21,6 +21,7 @@ from PIL import Image
 
 from common.untrusted import clean_text
 from media.avatar.animator import Animator
+from media.avatar.echomimic import EchoMimicRenderer
 from media.avatar.placement import AvatarPlacement
 from media.broadcast.chat import ChatBoard
 from media.broadcast.config import STREAM_ID_RE, BroadcastConfig, BroadcastError
@@ -29,6 +30,7 @@ from media.broadcast.stream import StreamWorker
 from media.broadcast.viewers import ViewerCounter
 from media.voice.desk import LineJob, VoiceDesk
 from media.voice.profile import VoiceProfile
+from media.voice.speech import SAMPLE_RATE, Speech
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,7 @@ class Broadcaster:
         self.frames_invalid = 0  # not an HxWx3 uint8 array
         self.url: str | None = None
         self.voices: VoiceDesk | None = None  # started by the first line said (synthesis off the loop's thread)
+        self.clips: EchoMimicRenderer | None = None  # `avatar: echomimic`: each line waits for its clip
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> str:
@@ -157,7 +160,15 @@ class Broadcaster:
             return False
         if self.voices is None:
             self.voices = VoiceDesk()
-        self.voices.say(LineJob(stream_id, profile, text, worker.voice.add))
+        deliver = worker.voice.add
+        portrait = worker.folder / "avatar.png"
+        if self.clips is not None and worker.animator is not None and portrait.is_file():
+            clips = self.clips
+
+            def deliver(speech: Speech) -> None:  # noqa: F811 - the line goes on with its clip when rendered
+                clips.render(portrait, speech.samples, SAMPLE_RATE, lambda clip: worker.voice.add(speech, clip))
+
+        self.voices.say(LineJob(stream_id, profile, text, deliver))
         return True
 
     def set_face(self, stream_id: str, portrait: np.ndarray, seed: int = 0) -> None:

@@ -206,7 +206,10 @@ class StreamWorker:
         animator, placement = self.animator, self.placement
         if animator is None or not placement.visible:
             return frame
-        return animator.composite(frame.copy(), seconds, self.voice.level(seconds), placement)
+        level, clip_frame = self.voice.face(seconds)
+        if clip_frame is not None:  # an EchoMimic clip of the line being heard
+            return animator.composite_image(frame.copy(), clip_frame, placement)
+        return animator.composite(frame.copy(), seconds, level, placement)
 
     # ------------------------------------------------------------------ stats
     def stats(self) -> dict:

@@ -38,6 +38,7 @@ class PlacedLine:
     levels: np.ndarray  # envelope per 1/fps
     cue: Cue
     wall_start: float  # time.time() when the line starts playing (for the page's captions)
+    clip: object | None = None  # an EchoMimic clip (media.avatar.echomimic.Clip) shown while the line plays
 
 
 class VoiceTrack:
@@ -54,14 +55,14 @@ class VoiceTrack:
         self._dirty = False
 
     # ------------------------------------------------------------------ desk thread
-    def add(self, speech: Speech) -> Cue:
+    def add(self, speech: Speech, clip: object | None = None) -> Cue:
         with self._lock:
             first = max(int((self._clock + LEAD_SECONDS) * SAMPLE_RATE), self._busy_until)
             self._busy_until = first + len(speech.samples)
             start = first / SAMPLE_RATE
             cue = Cue(start, self._busy_until / SAMPLE_RATE, speech.text)
             wall = (self._wall0 if self._wall0 is not None else time.time() - self._clock) + start
-            line = PlacedLine(first, speech.samples, envelope(speech.samples, self.fps), cue, wall)
+            line = PlacedLine(first, speech.samples, envelope(speech.samples, self.fps), cue, wall, clip)
             self._lines.append(line)
             self._cues.append((cue, wall))
             self.lines_added += 1
@@ -97,13 +98,22 @@ class VoiceTrack:
 
     def level(self, seconds: float) -> float:
         """Loudness 0..1 at `seconds` of the encoder's timeline (0 when silent): the avatar's mouth."""
+        return self.face(seconds)[0]
+
+    def face(self, seconds: float) -> tuple[float, np.ndarray | None]:
+        """(loudness 0..1, the clip frame to show or None) at `seconds` of the encoder's timeline."""
         s = int(seconds * SAMPLE_RATE)
         with self._lock:
             for ln in self._lines:
                 if ln.first <= s < ln.first + len(ln.samples):
                     i = int((s - ln.first) * self.fps / SAMPLE_RATE)
-                    return float(ln.levels[min(i, len(ln.levels) - 1)])
-        return 0.0
+                    level = float(ln.levels[min(i, len(ln.levels) - 1)])
+                    clip = ln.clip
+                    if clip is None:
+                        return level, None
+                    k = int((s - ln.first) / SAMPLE_RATE * clip.fps)
+                    return level, clip.frames[min(k, len(clip.frames) - 1)]
+        return 0.0, None
 
     def close(self) -> None:
         """The stream ended: the captions playlist gets #EXT-X-ENDLIST, as the video playlist does."""
