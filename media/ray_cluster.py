@@ -45,6 +45,8 @@ def connect(config: RayConfig) -> bool:
     already initialised (a test fixture, a notebook), which is left as it was."""
     import ray
 
+    if config.address is not None:
+        check_reachable(config.address, config.connect_timeout_seconds)  # also when Ray is already initialised
     if ray.is_initialized():
         return False
     quiet = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
@@ -54,7 +56,6 @@ def connect(config: RayConfig) -> bool:
         except Exception as exc:  # noqa: BLE001 - any start failure is the same one line
             raise FieldError(FIELD, f"could not start a local Ray instance: {_first_line(exc)}") from None
         return True
-    check_reachable(config.address, config.connect_timeout_seconds)
     try:
         ray.init(address=config.address, **quiet)
     except Exception as exc:  # noqa: BLE001

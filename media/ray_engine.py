@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from media.settings import StreamSettings
 log = logging.getLogger(__name__)
 
 STOP_POLL_SECONDS = 0.05  # how often a running round checks the loop's stop request
+RESTART_POLL_SECONDS = 0.2  # how often a restore asks an actor Ray is restarting
 START_TIMEOUT_SECONDS = 300.0  # actors that cannot be placed (no free GPU, say) fail the start after this
 
 
@@ -51,6 +53,17 @@ class EngineActorLost(RuntimeError):
 
 
 Call = tuple[str, tuple, dict]
+
+
+def _writable(report: StreamReport) -> StreamReport:
+    """Ray hands numpy arrays back read-only (zero-copy from its object store); the arena's readers may use
+    them as their own (torch.from_numpy in the eye), as they do with the local engine's: copy those few."""
+    arrays = {
+        f.name: np.array(v)
+        for f in fields(report)
+        if isinstance(v := getattr(report, f.name), np.ndarray) and not v.flags.writeable
+    }
+    return replace(report, **arrays) if arrays else report
 
 
 class RayEngine:
@@ -155,7 +168,7 @@ class RayEngine:
         }
         out = self._call_all(calls, should_stop=should_stop)
         self.now = max(now for now, _ in out.values())
-        reports = {sid: r for now, rs in out.values() for sid, r in rs.items()}
+        reports = {sid: _writable(r) for now, rs in out.values() for sid, r in rs.items()}
         return {sid: reports[sid] for sid in self.sources if sid in reports}
 
     def drain_fault_events(self) -> list[dict[str, Any]]:
@@ -276,8 +289,10 @@ class RayEngine:
     def _restore(self, index: int, reason: BaseException | None) -> None:
         """Bring actor `index` back to the last committed round, then replay the calls made since."""
         journal = self._journals[index]
+        errors = self._ray.exceptions
         t0 = time.perf_counter()
-        for attempt in range(self.config.max_restarts + 2):
+        deaths = 0
+        while True:
             try:
                 self._get(
                     self.actors[index].restore.remote(
@@ -285,9 +300,15 @@ class RayEngine:
                     )
                 )
                 break
-            except self._ray.exceptions.RayActorError as exc:
-                if attempt > self.config.max_restarts:
+            except errors.ActorUnavailableError as exc:  # Ray is restarting it: wait, within the start timeout
+                if time.perf_counter() - t0 > START_TIMEOUT_SECONDS:
+                    raise EngineActorLost(f"engine actor {index} did not come back: {exc}") from None
+                time.sleep(RESTART_POLL_SECONDS)
+            except errors.RayActorError as exc:  # died (again), or out of restarts
+                deaths += 1
+                if deaths > self.config.max_restarts:
                     raise EngineActorLost(f"engine actor {index} could not be restored: {exc}") from None
+                time.sleep(RESTART_POLL_SECONDS)
         if reason is None:
             return  # a resume, not a fault
         event = {
