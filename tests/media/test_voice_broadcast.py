@@ -42,7 +42,7 @@ def _rms_per_second(a: np.ndarray) -> list[float]:
 
 
 def test_spoken_line_is_heard_captioned_and_animated_where_it_was_said(tmp_path: Path):
-    cfg = BroadcastConfig(enabled=True, port=0, fps=FPS, segment_seconds=0.5, window_segments=100)
+    cfg = BroadcastConfig(enabled=True, port=0, fps=FPS, segment_seconds=0.5, window_segments=100, output_height=0)
     b = Broadcaster(cfg, tmp_path / "run")
     b.add_stream("s01", "Talker")
     portrait = np.zeros((64, 64, 3), np.uint8)
