@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from arena.report.data import SeasonData
-from arena.report.plots_common import Plot, new_figure, to_png
+from arena.report.plots_common import Plot, new_figure, round_axis, to_png
 
 TEMPORAL = ("flicker", "ssim", "drift")
 
@@ -50,7 +50,7 @@ def frontier(d: SeasonData) -> Plot:
             xs.append(r)
             ys.append(sum(x.frames_generated for x in d.in_round(r)) / rounds[r].wall_seconds)
     right.plot(xs, ys, marker=".", color="C1")
-    right.set_xlabel("round")
+    round_axis(right)
     right.set_ylabel("keyframes / wall s (all streams)")
     return Plot(
         "frontier",

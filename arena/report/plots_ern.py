@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from arena.report.data import SeasonData
-from arena.report.plots_common import Plot, colour, legend, new_figure, to_png
+from arena.report.plots_common import Plot, colour, legend, new_figure, round_axis, to_png
 from arena.report.summary import term_names
 
 _MARKERS = "o^sDvP*Xh<>p"
@@ -30,7 +30,7 @@ def ern_over_time(d: SeasonData) -> Plot:
     for s in shown:
         rs = d.rounds_of(s.id)
         ax.plot([x.round for x in rs], [x.ern_mean for x in rs], marker=".", color=cols[s.id], label=s.label)
-    ax.set_xlabel("round")
+    round_axis(ax)
     ax.set_ylabel("ERN (mean concurrent viewers)")
     legend(ax, len(shown))
     return Plot(
@@ -51,7 +51,7 @@ def share_stacked(d: SeasonData) -> Plot:
             layers[j, index[x.round]] = x.share
     if shown:
         ax.stackplot(rounds, layers, labels=[s.label for s in shown], colors=[cols[s.id] for s in shown])
-    ax.set_xlabel("round")
+    round_axis(ax)
     ax.set_ylabel("share of ERN")
     ax.set_ylim(0, 1)
     legend(ax, len(shown))
@@ -61,8 +61,10 @@ def share_stacked(d: SeasonData) -> Plot:
 def _grid(n: int, ncols: int = 3, row_height: float = 2.6, sharey: bool = True):
     ncols = max(1, min(ncols, n))
     nrows = max(1, math.ceil(n / ncols))
-    fig = new_figure(width=4.2 * ncols, height=row_height * nrows + 0.6)
+    height = row_height * nrows + 0.9
+    fig = new_figure(width=4.2 * ncols, height=height, constrained=False)
     axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=sharey).ravel()
+    fig.subplots_adjust(left=0.06, right=0.99, top=1 - 0.35 / height, bottom=0.8 / height, hspace=0.3, wspace=0.18)
     for ax in axes[n:]:
         ax.set_axis_off()
     return fig, axes
@@ -96,9 +98,10 @@ def term_attribution(d: SeasonData) -> Plot:
         ax.axhline(0, color="grey", lw=0.5)
         ax.set_title(s.label, fontsize=9)
         ax.tick_params(labelsize=7)
+        round_axis(ax)
     if shown:
         axes[0].set_ylabel("utils per viewer")
-        fig.legend(fontsize=7, loc="outside lower center", ncol=min(8, max(1, len(terms))), frameon=False)
+        fig.legend(fontsize=7, loc="lower center", ncol=min(10, max(1, len(terms))), frameon=False)
     return Plot(
         "ern_terms",
         "Why: ERN attribution per term",
@@ -137,12 +140,13 @@ def decisions_on_ern(d: SeasonData) -> Plot:
                 ax.scatter([rf.round], [0], marker="*", s=40, color="C4", clip_on=False)
         ax.set_title(s.label, fontsize=9)
         ax.tick_params(labelsize=7)
+        round_axis(ax)
     if shown:
         for t in tools:
             axes[0].scatter([], [], marker=mark[t], color="C3", label=t)
         axes[0].plot([], [], color="C2", ls="--", label="finetune started")
         axes[0].scatter([], [], marker="*", color="C4", label="reflection")
-        fig.legend(fontsize=7, loc="outside lower center", ncol=min(8, len(tools) + 2), frameon=False)
+        fig.legend(fontsize=7, loc="lower center", ncol=min(10, len(tools) + 2), frameon=False)
     return Plot(
         "decisions",
         "Decisions marked on ERN",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from arena.report.data import SeasonData
-from arena.report.plots_common import Plot, colour, legend, new_figure, to_png
+from arena.report.plots_common import Plot, colour, legend, new_figure, round_axis, to_png
 
 
 def ttcp_distribution(d: SeasonData) -> Plot:
@@ -52,7 +52,7 @@ def buffer_and_stalls(d: SeasonData) -> Plot:
     top.set_ylabel("buffer / capacity")
     top.set_ylim(-0.05, 1.05)
     bottom.set_ylabel("stall seconds")
-    bottom.set_xlabel("round")
+    round_axis(bottom)
     legend(top, len(shown))
     return Plot(
         "buffer_stalls",

@@ -44,7 +44,7 @@ class LeagueRow:
     name: str
     slot: str
     policy: str
-    window_ern: float
+    window_ern: float | None  # the window's ERN (None in the final table, which ranks by the round's ERN)
     ern: float  # this round's ERN
     share: float
     rating: float  # openskill ordinal after this round
@@ -156,7 +156,7 @@ def _table(d, r, kind, rows, history, every, relegated) -> LeagueTable:
                 name=info.name if info else str(i),
                 slot=info.slot if info else "",
                 policy=info.policy if info else "",
-                window_ern=win[i],
+                window_ern=win[i] if kind == "window" else None,
                 ern=s.ern_mean,
                 share=s.share,
                 rating=ords[i],

@@ -140,3 +140,23 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, policies, se
         cwd=tmp_path,
     )
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_html_report_shows_the_stored_result(played, tmp_path):
+    """`report --experiment`: the shares, CIs and paired rows are the stored result's; the per-persona view
+    covers every persona that played each policy; the page holds its plots inline."""
+    from arena.cli import main
+    from tests.arena.report.conftest import Tables
+
+    out = tmp_path / "report"
+    assert main(["report", "--experiment", "ex", "--db", str(played.db), "--out", str(out)]) == 0
+    page = Tables((out / "experiment.html").read_text())
+    result = experiment_result(Database(str(played.db)), "ex")
+    shares = {row[0]: [float(x) for x in row[1:4]] for row in page.tables["shares"]}
+    assert shares == {s.policy: [s.mean, s.low, s.high] for s in result.shares}
+    (pair,) = page.tables["pairs"]
+    assert float(pair[1]) == result.pairs[0].mean_diff
+    personas = {(row[0], row[1]) for row in page.tables["personas"]}
+    assert {p for _, p in personas} == set(POLICIES) and len(personas) == 2 * len({n for n, _ in personas})
+    assert len(page.images) == 3 and all(i.startswith("data:image/png;base64,") for i in page.images)
+    assert sorted(p.name for p in (out / "plots").iterdir()) == ["paired.png", "persona.png", "policy_share.png"]
