@@ -95,6 +95,27 @@ def status_summary(kind: str, p: dict[str, Any]) -> str:
     return f"season {word}" + (f" after round {extra}" if extra is not None else "")
 
 
+CHAT_KINDS = ("chat", "style_request", "style_approved", "style_declined")
+
+
+def chat_summary(kind: str, p: dict[str, Any]) -> tuple[str, bool]:
+    """Chat lines and style requests (arena.chat_room): who said what, as text; `name` here is the writer's."""
+    if kind == "chat":
+        text = str(p.get("text", ""))[:120]
+        who = str(p.get("name", "?"))[:32]
+        return (f"chat ({p.get('source', '?')}) {who}: {text}", True)
+    if kind == "style_request":
+        return (
+            f"style request #{p.get('request_id')} from {str(p.get('name', '?'))[:32]}: {str(p.get('prompt'))[:80]}",
+            True,
+        )
+    verdict = kind.removeprefix("style_")
+    return (
+        f"style request #{p.get('request_id')} {verdict} ({p.get('by', '?')}): {str(p.get('prompt'))[:80]}",
+        verdict == "approved",
+    )
+
+
 def other_summary(kind: str, p: dict[str, Any]) -> tuple[str, bool]:
     """Any other kind (finetunes, kinds newer than this TUI): its payload as `k=v`, and whether it went well."""
     rest = {k: v for k, v in p.items() if k not in ("streamer_id", "slot", "name")}

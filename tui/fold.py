@@ -20,7 +20,9 @@ from typing import Any
 from arena.rules import rounds_into_window, window_ern, zone_after
 from arena.scoring import Rating, Standing, new_rating, score_round
 from tui.events import (
+    CHAT_KINDS,
     as_int,
+    chat_summary,
     decision_summary,
     other_summary,
     parse_decision,
@@ -156,6 +158,9 @@ class SeasonModel:
             self._add_feed(ev, "season", None, status_summary(kind, p))
         elif kind == "reflection":
             self._reflection(ev, p)
+        elif kind in CHAT_KINDS:
+            summary, ok = chat_summary(kind, p)
+            self._add_feed(ev, category_of(kind), as_int(p.get("streamer_id")), summary, ok=ok, slot=slot)
         else:
             summary, ok = other_summary(kind, p)
             self._add_feed(ev, category_of(kind), as_int(p.get("streamer_id")), summary, ok=ok, slot=slot)
