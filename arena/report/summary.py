@@ -86,6 +86,7 @@ class AgentSummary:
     tool_calls: dict[str, int]  # tool -> calls made (ok or not) through the decision's actions
     failed_tool_calls: int
     llm_calls: int
+    llm_tool_calls: dict[str, int]  # tool -> calls the model asked for (an unknown tool's name included)
     prompt_tokens: int
     completion_tokens: int
     cost: float
@@ -224,6 +225,7 @@ def agent_summaries(d: SeasonData) -> list[AgentSummary]:
                 tool_calls=dict(sorted(tools.items())),
                 failed_tool_calls=sum(not a.ok for x in decs for a in x.actions),
                 llm_calls=len(calls),
+                llm_tool_calls=dict(sorted(Counter(t for c in calls for t in c.tool_calls).items())),
                 prompt_tokens=sum(c.prompt_tokens for c in calls),
                 completion_tokens=sum(c.completion_tokens for c in calls),
                 cost=float(sum(c.cost for c in calls)),
