@@ -114,6 +114,46 @@ def memory_lines(obs: Observation) -> list[str]:
     return out
 
 
+HEADROOM_TARGET = 0.85  # a suggested tune keeps the predicted device load under this (stalls start above 1)
+
+
+def _own_load(obs: Observation) -> float:
+    """This stream's part of the device load, estimated as an even share: the observation never carries a
+    rival's settings, so the exact split is unknown to the streamer (as it would be on a real shared GPU)."""
+    return obs.device_load / max(1, len(obs.leaderboard))
+
+
+def headroom_tune(obs: Observation) -> dict[str, float | int] | None:
+    """The largest visible improvement the device can afford: 2 steps and 8 fps together first (detail rises
+    most from 1 to 2 steps, smoothness from 4 to 8 fps), then fps x1.5 up to 16, then one more step; each
+    only if the predicted load (this stream's even share scaled by the change) stays under HEADROOM_TARGET."""
+    s, lim = obs.settings, obs.limits
+    fps, steps = float(s.get("fps", 4.0)), int(s.get("steps", 1))
+    fps_max, steps_max = float(lim.get("fps_max", 24.0)), int(lim.get("steps_max", 4))
+    candidates: list[dict[str, float | int]] = []
+    if steps < 2 <= steps_max or fps < min(8.0, fps_max):
+        candidates.append({"fps": max(fps, min(8.0, fps_max)), "steps": max(steps, min(2, steps_max))})
+    if fps < min(16.0, fps_max):
+        candidates.append({"fps": min(16.0, fps_max, round(fps * 1.5, 1)), "steps": steps})
+    if steps < steps_max:
+        candidates.append({"fps": fps, "steps": steps + 1})
+    own = _own_load(obs)
+    for c in candidates:
+        factor = (float(c["fps"]) * int(c["steps"])) / max(fps * steps, 1e-9)
+        if obs.device_load + own * (factor - 1) <= HEADROOM_TARGET:
+            return {k: v for k, v in c.items() if v != {"fps": fps, "steps": steps}[k]}
+    return None
+
+
+def open_topic(obs: Observation) -> str | None:
+    """The wanted topic with the most viewers per stream showing it (counting this one if it moved there):
+    where the audience is under-served, not where every rival already is."""
+    if not obs.topic_demand:
+        return None
+    shown = [r.topic for r in obs.leaderboard if not r.is_self]
+    return max(obs.topic_demand, key=lambda t: obs.topic_demand[t] / (1 + shown.count(t)))
+
+
 def chat_lines(obs: Observation, k: int = 6) -> list[str]:
     """The stream's recent chat and pending style requests, fenced: viewers wrote them. A request is taken by
     calling choose_prompt with it; answering uses speak."""
@@ -131,27 +171,30 @@ def chat_lines(obs: Observation, k: int = 6) -> list[str]:
 
 def readings(obs: Observation) -> list[str]:
     """The arena's reading of the numbers: which tool call each fact points to, with values inside the
-    limits. Facts and options, not a command: the model picks (or does something else), its persona decides."""
+    limits. Facts and options, not a command: the model picks (or does something else), its persona decides.
+
+    Ordered least pressing first: a small model tends to take the option it read last (SmolLM2-135M did in
+    every probe, README: Agents), so the most pressing fact comes last: a stall, then an under-served topic
+    the stream does not show yet, then spare device time, then a still picture."""
     s, lim = obs.settings, obs.limits
-    fps, steps = float(s.get("fps", 4.0)), int(s.get("steps", 1))
-    fps_max, steps_max = float(lim.get("fps_max", 24.0)), int(lim.get("steps_max", 4))
+    fps = float(s.get("fps", 4.0))
     out: list[str] = []
-    if obs.stall_seconds > 0 or obs.device_load > 1.0:
-        lower = max(float(lim.get("fps_min", 1.0)), round(fps * 0.7, 1))
-        out.append(f"Overloaded, stalls lose viewers: tune_generator fps={lower:g}.")
-    elif obs.device_load < 0.6:
-        if fps < min(16.0, fps_max):
-            out.append(
-                f"The device has room: tune_generator fps={min(16.0, fps_max, round(fps * 1.5, 1)):g} (smoother)."
-            )
-        elif steps < steps_max:
-            out.append(f"The device has room: tune_generator steps={steps + 1} (more detail).")
     if obs.ern_terms.get("boredom", 0.0) < -0.3 or obs.perceived.get("motion", 1.0) < 0.2:
         out.append("The picture barely moves, viewers get bored: move_camera zoom_per_second=1.1.")
-    want = max(obs.topic_demand.items(), key=lambda x: x[1])[0] if obs.topic_demand else ""
-    if want and want != obs.perceived_topic:
-        seen = f"yours looks like {obs.perceived_topic}" if obs.perceived_topic else "you show something else"
-        out.append(f"Most viewers want {want}, {seen}: choose_prompt topic={want}.")
+    overloaded = obs.stall_seconds > 0 or obs.device_load > 1.0
+    tune = None if overloaded else headroom_tune(obs)
+    if tune:
+        knobs = " ".join(f"{k}={v:g}" for k, v in tune.items())
+        out.append(f"The device has room: tune_generator {knobs} (sharper, smoother).")
+    topic = open_topic(obs)
+    if topic and topic != obs.perceived_topic and topic not in str(s.get("prompt", "")):
+        rivals = sum(r.topic == topic for r in obs.leaderboard if not r.is_self)
+        out.append(
+            f"{topic}: {obs.topic_demand[topic]} viewers want it, {rivals} rivals show it: choose_prompt topic={topic}."
+        )
+    if overloaded:
+        lower = max(float(lim.get("fps_min", 1.0)), round(fps * 0.7, 1))
+        out.append(f"Overloaded, stalls lose viewers: tune_generator fps={lower:g}.")
     return ["Options: " + " ".join(out)] if out else ["Options: keep going, or try something new."]
 
 

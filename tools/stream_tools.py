@@ -9,12 +9,14 @@ nothing. No tool writes files, runs a shell or opens the network.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from common.untrusted import clean_text
+from media.avatar.placement import AvatarPlacement
 from tools.control import FinetuneRequest, StreamControl
 from tools.observation import Observation
 
@@ -83,6 +85,20 @@ def compose_prompt(topic: str, style: str) -> str:
     return f"{topic}, {style}" if topic and style else (topic or style)
 
 
+_SCENE_WORD = re.compile(r"[^\W\d_]{3,}")
+_TOOL_WORDS = ("choose_prompt", "tune_generator", "move_camera", "request_finetune", "speak", "read_trends")
+
+
+def scene_words(details: str) -> str:
+    """The optional words a topic prompt gains, or "" when they cannot describe a scene: no word of three
+    letters, or a tool's name (a small model echoing its instructions, e.g. 'You show something else:
+    tune_generator', or '"}'). Such words would only blur the generator's text conditioning."""
+    text = clean_text(details, 60)
+    if not _SCENE_WORD.search(text) or any(t in text.lower() for t in _TOOL_WORDS):
+        return ""
+    return text
+
+
 def known_topics(observation: Observation | None) -> list[str]:
     """The topics `choose_prompt` accepts this round: what the audience wants, the trends' topics, "my style"."""
     if observation is None:
@@ -105,7 +121,7 @@ def choose_prompt(control: StreamControl, observation: Observation | None, args:
             return control.record("choose_prompt", args, clean_text(msg, 400), False)
         style = observation.persona_style if observation else ""
         scene = compose_prompt("" if topic == STYLE_TOPIC else topic, style or topic)
-        extra = clean_text(parsed.details or parsed.prompt or "", 60)
+        extra = scene_words(parsed.details or parsed.prompt or "")
         prompt = clean_text(f"{scene}, {extra}" if extra else scene, lim.prompt_max_chars)
     else:
         prompt = clean_text(parsed.prompt or parsed.details or "", lim.prompt_max_chars)
@@ -175,8 +191,37 @@ def speak(control: StreamControl, observation: Observation | None, args: dict[st
     text = clean_text(parsed.text, 280)
     if not text:
         return control.record("speak", args, "error: text: must contain visible text", False)
-    control.speech.append(text)
-    return control.record("speak", args, "ok: line stored", True)
+    refused = control.say(text)  # the round's speech budget (media.voice.budget): too many, too long, again
+    if refused is not None:
+        return control.record("speak", args, f"error: {refused}", False)
+    return control.record("speak", args, "ok: you will be heard on your stream", True)
+
+
+class PlaceAvatarArgs(ToolArgs):
+    x: float | None = Field(None, description="the avatar's centre across the picture, 0 left .. 1 right")
+    y: float | None = Field(None, description="the avatar's centre down the picture, 0 top .. 1 bottom")
+    size: float | None = Field(None, description="its side as a fraction of the picture, 0.15 .. 0.5")
+    visible: bool | None = Field(None, description="false hides the avatar, true shows it")
+
+
+def place_avatar(control: StreamControl, observation: Observation | None, args: dict[str, Any]) -> str:
+    """Move, resize, show or hide the streamer's avatar on its broadcast; numbers clamped into the frame."""
+    parsed = _parse(PlaceAvatarArgs, args)
+    if isinstance(parsed, str):
+        return control.record("place_avatar", args, parsed, False)
+    old = control.avatar
+    wanted = AvatarPlacement(
+        x=old.x if parsed.x is None else parsed.x,
+        y=old.y if parsed.y is None else parsed.y,
+        size=old.size if parsed.size is None else parsed.size,
+        visible=old.visible if parsed.visible is None else parsed.visible,
+    )
+    new = wanted.clamped()
+    control.avatar = new
+    notes = [f"{k} clamped to {getattr(new, k):g}" for k in ("x", "y", "size") if getattr(new, k) != getattr(wanted, k)]
+    shown = f"at ({new.x:g}, {new.y:g}), size {new.size:g}" if new.visible else "hidden"
+    suffix = f" ({'; '.join(notes)})" if notes else ""
+    return control.record("place_avatar", args, f"ok: avatar {shown}{suffix}", True)
 
 
 def read_trends(control: StreamControl, observation: Observation | None, args: dict[str, Any]) -> str:
@@ -255,6 +300,7 @@ TOOLS: dict[str, Callable[..., str]] = {
     "read_leaderboard": read_leaderboard,
     "speak": speak,
     "move_camera": move_camera,
+    "place_avatar": place_avatar,
 }
 
 

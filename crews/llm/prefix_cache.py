@@ -47,21 +47,26 @@ class PrefixCache:
         """(n, a private cache holding the first n tokens of `ids`), n a multiple of `chunk` below len(ids)
         (at least one token is left to prefill, for the logits); (0, None) when nothing useful is stored."""
         limit = (len(ids) - 1) // self.chunk * self.chunk
-        best_key, best = None, 0
+        found = []
         for key in self._entries:
             n = min(common_prefix(key, ids), limit) // self.chunk * self.chunk
-            if n > best:
-                best_key, best = key, n
-        if best_key is None:
-            self.misses += 1
-            return 0, None
-        self._entries.move_to_end(best_key)
-        cache = copy.deepcopy(self._entries[best_key])  # decoding appends to it; the stored one stays put
-        if len(best_key) > best:
-            cache.crop(best - len(best_key))  # transformers crops by a negative count of tokens to drop
-        self.hits += 1
-        self.reused_tokens += best
-        return best, cache
+            if n > 0:
+                found.append((n, key))
+        for n, key in sorted(found, key=lambda x: -x[0]):
+            cache = copy.deepcopy(self._entries[key])  # decoding appends to it; the stored one stays put
+            if len(key) > n:
+                try:
+                    cache.crop(n - len(key))  # transformers crops by a negative count of tokens to drop
+                except (RuntimeError, ValueError):
+                    # a sliding-window layer past its window cannot roll back (Gemma 3's local layers):
+                    # only a stored prefix that needs no crop can serve this request
+                    continue
+            self._entries.move_to_end(key)
+            self.hits += 1
+            self.reused_tokens += n
+            return n, cache
+        self.misses += 1
+        return 0, None
 
     def store(self, ids: Sequence[int], cache: Any) -> None:
         """Keep a copy of `cache`, which must hold exactly the aligned prefix `ids`."""

@@ -78,6 +78,27 @@ def test_store_ignores_unaligned_prefixes_evicts_lru_and_drops_redundant_entries
     assert len(pc) == 2 and pc.lookup(list(range(9))) == (0, None)
 
 
+class _WindowCache:
+    """A cache that cannot roll back (as a sliding-window layer past its window: Gemma 3's local layers)."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def crop(self, tokens_to_remove: int) -> None:
+        raise RuntimeError("`crop` was called, but the current layer does not track past states")
+
+
+def test_a_cache_that_cannot_crop_is_reused_only_whole():
+    pc = PrefixCache(max_entries=2, chunk=4)
+    pc.store(list(range(8)), _WindowCache(8))
+    assert pc.lookup(list(range(6)) + [99]) == (0, None)  # would need a crop: a miss, not an error
+    n, c = pc.lookup(list(range(9)))  # the whole stored prefix: no crop needed
+    assert n == 8 and c.n == 8
+    pc.store(list(range(4)) + [5] * 4, _WindowCache(8))
+    n, _ = pc.lookup(list(range(8)) + [1])  # two candidates: the croppable-free one wins
+    assert n == 8 and pc.stats()["misses"] == 1
+
+
 def test_reused_prefix_gives_bit_identical_logits(model):
     """The point of chunk-aligned reuse: an answer must not depend on what was asked before."""
     ids = prompt_ids(model, "Viewers want storms. Change the scene.")

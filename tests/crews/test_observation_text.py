@@ -5,7 +5,15 @@ from __future__ import annotations
 import json
 
 from crews.agent import trait_sentence
-from crews.observation_text import UNTRUSTED_CLOSE, UNTRUSTED_OPEN, readings, relegation_line, render_observation
+from crews.observation_text import (
+    UNTRUSTED_CLOSE,
+    UNTRUSTED_OPEN,
+    headroom_tune,
+    open_topic,
+    readings,
+    relegation_line,
+    render_observation,
+)
 from crews.reflection import parse_reflection, reflection_messages
 from media.settings import GeneratorLimits, StreamSettings
 from tools.observation import LeaderboardRow, Observation, Recollection, ReflectionRequest, TrendView
@@ -73,15 +81,34 @@ def test_survival_motive_speaks_only_near_the_line():
     assert relegation_line(obs(rounds_to_relegation=0), motive).startswith("No relegation")  # never "in 0"
 
 
-def test_readings_follow_the_numbers():
-    [calm] = readings(obs())  # fps 4 with load 0.3: x1.5; motion 0.1: the camera; the wanted topic
-    assert "has room: tune_generator fps=6 " in calm
+def test_readings_follow_the_numbers_most_pressing_last():
+    [calm] = readings(obs(perceived_topic="forest", topic_demand={"city at night": 5000, "forest": 100}))
+    assert "has room: tune_generator fps=8 steps=2 " in calm
     assert "barely moves" in calm and "move_camera" in calm
-    assert "Most viewers want city at night, yours looks like ocean waves: choose_prompt topic=city at night" in calm
+    assert "city at night: 5000 viewers want it, 1 rivals show it: choose_prompt topic=city at night." in calm
+    assert calm.index("move_camera") < calm.index("tune_generator") < calm.index("choose_prompt")  # pressing last
     [stalled] = readings(obs(stall_seconds=1.5, device_load=1.4, settings=StreamSettings(fps=10.0).model_dump()))
-    assert "Overloaded, stalls lose viewers: tune_generator fps=7." in stalled and "room" not in stalled
-    [fine] = readings(obs(device_load=0.8, perceived_topic="city at night", perceived={"motion": 0.5}, ern_terms={}))
+    assert stalled.endswith("Overloaded, stalls lose viewers: tune_generator fps=7.") and "room" not in stalled
+    [fine] = readings(obs(device_load=0.8, perceived_topic="ocean waves", perceived={"motion": 0.5}, ern_terms={}))
     assert fine == "Options: keep going, or try something new."
+
+
+def test_headroom_tune_keeps_the_predicted_load_under_the_target():
+    busy = obs(device_load=0.7, settings=StreamSettings(fps=4.0, steps=1).model_dump())  # own share 0.35
+    assert headroom_tune(busy) is None  # x4 (2 steps, 8 fps) -> 1.75; x1.5 fps -> 0.875; x2 steps -> 1.05
+    room = obs(device_load=0.6, settings=StreamSettings(fps=4.0, steps=1).model_dump())  # own 0.3
+    assert headroom_tune(room) == {"fps": 6.0}  # x1.5 -> 0.75
+    assert headroom_tune(obs(device_load=0.1)) == {"fps": 8.0, "steps": 2}
+
+
+def test_open_topic_is_where_viewers_are_under_served():
+    crowded = [
+        LeaderboardRow(rank=i, name=f"R{i}", ern=10, share=0.1, rating=0, topic="city at night") for i in range(1, 5)
+    ]
+    o = obs(topic_demand={"city at night": 5000, "ocean waves": 3000}, leaderboard=crowded)
+    assert open_topic(o) == "ocean waves"  # 5000/5 < 3000/1
+    assert open_topic(obs()) == "ocean waves"  # Bo shows city at night: 5000/2 < 3000/1
+    assert "choose_prompt" not in readings(obs())[0]  # it already shows the open topic
 
 
 def test_strong_traits_become_words():

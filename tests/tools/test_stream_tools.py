@@ -107,3 +107,20 @@ def test_speech_loses_c1_bidi_and_zero_width_characters(control, obs):
     assert call_tool(control, obs, "speak", {"text": hostile}).startswith("ok")
     assert control.speech == ["gg 2J evil invisible"]
     assert call_tool(control, obs, "speak", {"text": "\u202e\u200b\x9b"}).startswith("error")
+
+
+@pytest.mark.parametrize(
+    ("details", "kept"),
+    [
+        ("with golden lanterns", True),
+        ('"}', False),
+        ("You show something else: tune_generator", False),
+        ("12 34", False),
+    ],
+)
+def test_topic_details_that_echo_instructions_are_dropped(control, obs, details, kept):
+    out = call_tool(control, obs, "choose_prompt", {"topic": "space nebula", "details": details})
+    assert out.startswith("ok")
+    prompt = control.current_settings().prompt
+    assert prompt.startswith("space nebula")
+    assert (details in prompt) == kept and "tune_generator" not in prompt and '"}' not in prompt
