@@ -33,6 +33,9 @@ class Persona(BaseModel):
     backstory: str | None = Field(None, max_length=4000)
     visual_style: str | None = Field(None, max_length=300, description="what its stream looks like")
     voice: str | None = Field(None, max_length=300)
+    voice_file: str | None = Field(
+        None, max_length=500, description="a Piper .onnx voice (its .onnx.json beside it); default: the packaged voice"
+    )
     goals: list[str] = Field(default_factory=list, max_length=10)
     survival_motive: str | None = Field(None, max_length=1000)
     traits: Traits = Field(default_factory=Traits)

@@ -260,6 +260,8 @@ class Audience:
             "stability": cfg.w_stability * _clip01([v.stability for v in views]),
             "novelty": cfg.w_novelty * _clip01([v.novelty for v in views]),
             "chat": cfg.w_chat * _clip01([v.chat_answered for v in views]),
+            "voice": cfg.w_commentary * _clip01([v.commentary / cfg.commentary_full for v in views])
+            - cfg.w_speech_spam * _clip01([v.speech_spam for v in views]),
         }
         stall = np.zeros((s, ticks))
         for j, v in enumerate(views):

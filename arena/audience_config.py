@@ -93,6 +93,13 @@ class AudienceConfig(BaseModel):
     # chat is a small part of why people watch. Ignoring a busy chat earns nothing (value 0), and an empty
     # chat earns nothing either, so talking to nobody does not help.
     w_chat: float = Field(0.3, ge=0, description="x share of the shown chat the streamer answered, 0..1; modelling")
+    # A voice: commentary makes viewers stay a little longer, up to `commentary_full` of the round spoken (about
+    # a line every 8 s of stream); more talk earns nothing more. Modelling choice, modest (half of chat): the
+    # picture is why people come. Spam costs more than commentary earns: a streamer the budget had to stop
+    # (talking too much, too long, or repeating itself) loses w_speech_spam at three refused lines a round.
+    w_commentary: float = Field(0.15, ge=0, description="x min(1, spoken share / commentary_full); modelling")
+    commentary_full: float = Field(0.3, gt=0, le=1, description="spoken share of a round worth the whole term")
+    w_speech_spam: float = Field(0.4, ge=0, description="- x refused lines a round / 3 (capped at 1); modelling")
     # Boredom: a picture that stops changing loses viewers over time. Each second with motion below
     # `motion_floor` adds to the stream's staleness (recovering `boredom_recovery` x faster when it moves);
     # the penalty grows to w_boredom at `boredom_seconds` of staleness. Modelling choices.

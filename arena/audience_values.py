@@ -20,6 +20,7 @@ TERMS = (
     "stability",
     "novelty",
     "chat",
+    "voice",
     "boredom",
     "new",
     "social",
@@ -49,6 +50,8 @@ class StreamView:
     novelty: float = 0.0  # 0..1, visual distance to the nearest rival
     topic: str = ""  # the audience topic nearest to content_embedding (Audience.topic_of), for the streamer
     chat_answered: float = 0.0  # 0..1, how much of its shown chat the streamer answered (arena.chat_room)
+    commentary: float = 0.0  # 0..1, share of the round its voice was heard (arena.voices, media.voice.timeline)
+    speech_spam: float = 0.0  # 0..1, lines refused by the speech budget (too many, too long, said again), /3
 
     @property
     def perceived_quality(self) -> float:

@@ -27,6 +27,7 @@ from media.generator import GeneratorConfig
 from media.ray_config import RayConfig
 from media.settings import GeneratorLimits, StreamSettings
 from media.trends import TrendConfig
+from media.voice.config import VoiceSection
 
 
 class Strict(BaseModel):
@@ -122,6 +123,7 @@ class SeasonConfig(Strict):
     )
     broadcast: BroadcastConfig = Field(default_factory=BroadcastConfig, description="HLS page (on in live mode)")
     chat: ChatSection = Field(default_factory=ChatSection, description="live chat: simulated viewers, requests")
+    voice: VoiceSection = Field(default_factory=VoiceSection, description="streamers' voices, budget and avatars")
     database: str = "arena.db"
     run_dir: str = "runs"
 

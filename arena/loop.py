@@ -44,10 +44,13 @@ from arena.roster import LiveStreamer, Roster
 from arena.round import ScoredRound, apply_scores, decision_records, observe, score, stream_views, zone_after_round
 from arena.rules import is_window_round
 from arena.spawning import Spawner, Verdict
+from arena.voices import SeasonVoices
 from arena.world import World, build_world, policy_rng
 from common.errors import ConfigError, FieldError
 from common.untrusted import clean_text
 from crews.registry import make_policy
+from media.avatar.echomimic import EchoMimicRenderer
+from media.avatar.echomimic import check as check_echomimic
 from media.broadcast import Broadcaster, BroadcastError
 from media.engine_streams import StreamReport
 from policies.base import Policy
@@ -106,6 +109,10 @@ class SeasonRunner:
         self.broadcaster: Broadcaster | None = None
         self.chat = ChatRoom(config.chat, config.seed)  # its board is the watch page's (arena.chat_room)
         self.roster = Roster(world, config.generator.limits, self.run_dir, None)
+        self.voices = SeasonVoices(config.voice, self.run_dir, config.round_seconds)  # spoken lines and faces
+        self.voices.generator = getattr(world.engine, "generator", None)  # portraits from the streams' generator
+        self.roster.speech_budget = config.voice.budget
+        self.roster.on_attach = self.voices.attach
 
     @property
     def policy(self) -> Policy:
@@ -148,7 +155,19 @@ class SeasonRunner:
             self.broadcaster = None
             raise ConfigError(f"{source}: {exc}") from None
         self.roster.broadcaster = self.broadcaster
+        self.voices.broadcaster = self.broadcaster
+        if self.config.voice.avatar == "echomimic" and self.config.voice.echomimic is not None:
+            self.broadcaster.clips = EchoMimicRenderer(self.config.voice.echomimic, self.run_dir / "echomimic")
         return url
+
+    def check_voices(self, source: str = "season config") -> None:
+        """Before anything is stored: every persona's voice file, and EchoMimic's checkout, weights and GPU."""
+        try:
+            self.voices.check_personas(self.spawner.pool)
+            if self.config.voice.avatar == "echomimic" and self.config.voice.echomimic is not None:
+                check_echomimic(self.config.voice.echomimic)
+        except (FieldError, ConfigError) as exc:
+            raise ConfigError(f"{source}: {exc}") from None
 
     # ---- construction ---------------------------------------------------------------------------------------
     @classmethod
@@ -178,6 +197,7 @@ class SeasonRunner:
             run_dir=str(run_dir),
         )
         runner = cls(config, db, season, world, pool)
+        runner.check_voices(source)
         runner.start_broadcast(source)
         runner._spawn_initial()
         return runner
@@ -193,6 +213,7 @@ class SeasonRunner:
         pool = load_persona_pool(config.personas or builtin_persona_dir())
         world = build_world(config)
         runner = cls(config, db, season, world, pool)
+        runner.check_voices()
         runner.start_broadcast()
         runner._load_state(resume_state.read_state(season.run_dir, season.rounds_done))
         runner.recorder.resumed()
@@ -215,12 +236,14 @@ class SeasonRunner:
         self.references.update(self.world)
         observations = self.chat.observe(self.observe(r, live))  # 1. observe (with the stream's chat)
         self.chat.apply_auto(live, observations)  # viewers' style requests a persona takes without asking
+        round_start = self.world.engine.now  # the stream clock at the round's start: spoken lines queue from it
         streamed = self.clock.decide_and_stream(  # 2. decide and 3. stream, in the clock's order
             lambda: self.decide(r, observations), lambda: self._start_finetunes(r), self.stream
         )
         if self.stop_event.is_set():
             raise SeasonStopped()
         self.chat.after_decisions(live, streamed.outcomes)  # approvals, spoken lines, the chat answered
+        self.round_events += self.voices.after_decisions(r, live, streamed.outcomes, round_start)  # heard lines
         views, watched = self.watch(streamed.reports)  # 4. watch
         self.chat.simulate(r, views, self.world.audience)  # the simulated audience talks about what it saw
         scored = self.score(r, streamed, watched, views)  # 5. score
@@ -307,6 +330,8 @@ class SeasonRunner:
         for v in views:
             v.topic = self.world.audience.topic_of(v.content_embedding)
             v.chat_answered = self.chat.answered.get(v.stream_id, 0.0)
+            v.commentary = self.voices.commentary.get(v.stream_id, 0.0)
+            v.speech_spam = self.voices.spam.get(v.stream_id, 0.0)
         self.world.audience.drift_interests(self.world.trend_view.topic_popularity())
         watched = self.world.audience.step_round(views, ticks, self.world.trend_embedding())
         return {v.stream_id: v for v in views}, watched
@@ -366,6 +391,7 @@ class SeasonRunner:
                 )
                 self.roster.remove(st)
                 self.chat.forget(st.slot)
+                self.voices.forget(st.slot)
             for plan, policy in zip(verdict.plans, policies):
                 self.roster.spawn(w, plan, r, policy)
             for kind, payload in self.round_events:
@@ -436,6 +462,7 @@ class SeasonRunner:
             "engine": self.world.engine.state_dict(),
             "trends": self.world.trends.state_dict(),
             "chat": self.chat.state(),
+            "voices": self.voices.state_dict(),
         }
 
     def _load_state(self, state: dict[str, Any]) -> None:
@@ -446,17 +473,20 @@ class SeasonRunner:
         self.world.trends.load_state_dict(state["trends"])
         self.world.load_rng_states(state["rngs"])
         self.chat.load_state(state.get("chat"))
+        self.voices.load_state_dict(state.get("voices", {}))
 
     # ---- the season -----------------------------------------------------------------------------------------
     def run(self, on_round: Callable[[RoundResult], None] | None = None) -> str:
         """Play the remaining rounds. Returns the final status: finished | stopped."""
         self.world.trends.start()  # network sources (yt-dlp) refresh in the background
+        self.chat.start_sources()  # external chats (chat.sources) read in the background
         try:
             self._prepare_policy()
             self._broadcast_status(Verdict())  # the page shows personas and prompts before round 1 ends
             return self._run(on_round)
         finally:
             self.world.trends.close()
+            self.chat.stop_sources()
             self.world.engine.close()  # the Ray backend's actors (and a Ray it started); nothing for local
             if self.broadcaster:
                 self.broadcaster.stop()

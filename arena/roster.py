@@ -9,7 +9,7 @@ to the database only through the recorder's open transaction (`arena.recorder.Ro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,11 @@ from arena.evolution import SpawnPlan
 from arena.recorder import RoundWriter
 from arena.scoring import Rating, new_rating
 from arena.world import World
+from media.avatar.placement import AvatarPlacement
 from media.broadcast import Broadcaster
 from media.engine_streams import StreamReport
 from media.settings import GeneratorLimits, StreamSettings
+from media.voice.budget import SpeechBudget
 from tools.control import StreamControl
 from tools.observation import Recollection
 
@@ -106,6 +108,8 @@ class LiveStreamer:
             "policy": self.policy,
             "memory": [m.model_dump() for m in self.memory],
             "reflection": self.reflection,
+            "spoken": list(self.control.spoken),  # the speech budget's repeat check (media.voice.budget)
+            "avatar": asdict(self.control.avatar),
         }
 
 
@@ -120,6 +124,8 @@ class Roster:
         self.live: dict[str, LiveStreamer] = {}
         self.all_names: set[str] = set()
         self.next_slot = 0
+        self.speech_budget: SpeechBudget | None = None  # the season's voice.budget, given to every control
+        self.on_attach: Callable[[LiveStreamer], None] | None = None  # arena.voices: a face for a new stream
 
     def __iter__(self) -> Iterator[LiveStreamer]:
         return iter(self.live.values())
@@ -178,13 +184,17 @@ class Roster:
         del self.live[st.slot]
 
     def _control(self, slot: str, settings: StreamSettings) -> StreamControl:
-        return StreamControl(slot, settings, self.limits, run_dir=str(self.run_dir / "streams" / slot))
+        return StreamControl(
+            slot, settings, self.limits, run_dir=str(self.run_dir / "streams" / slot), speech_budget=self.speech_budget
+        )
 
     def _attach(self, st: LiveStreamer) -> None:
         self.live[st.slot] = st
         self.world.engine.add_stream(st.slot, st.control.current_settings, seed=st.control.current_settings().seed)
         if self.broadcaster:
             self.broadcaster.add_stream(st.slot, st.name)
+        if self.on_attach is not None:
+            self.on_attach(st)
 
     def _inherit_checkpoint(self, writer: RoundWriter, plan: SpawnPlan, st: LiveStreamer) -> None:
         """PBT exploit copies weights too: the child starts on its parent's latest finetuned checkpoint."""
@@ -230,4 +240,6 @@ class Roster:
                 [Recollection.model_validate(m) for m in d.get("memory", [])],
                 d.get("reflection", ""),
             )
+            st.control.spoken = list(d.get("spoken", []))
+            st.control.avatar = AvatarPlacement(**d["avatar"]) if d.get("avatar") else AvatarPlacement()
             self._attach(st)

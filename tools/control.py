@@ -11,7 +11,11 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from media.avatar.placement import AvatarPlacement
 from media.settings import GeneratorLimits, StreamSettings
+from media.voice.budget import SpeechBudget, refusal
+
+SPOKEN_KEPT = 20  # earlier lines remembered for the repeat check (the budget looks at its repeat_window of them)
 
 
 @dataclass
@@ -35,10 +39,18 @@ class ControlMark:
     settings: StreamSettings
     finetune_requests: int
     speech: int
+    avatar: AvatarPlacement = AvatarPlacement()
 
 
 class StreamControl:
-    def __init__(self, stream_id: str, settings: StreamSettings, limits: GeneratorLimits, run_dir: str | None = None):
+    def __init__(
+        self,
+        stream_id: str,
+        settings: StreamSettings,
+        limits: GeneratorLimits,
+        run_dir: str | None = None,
+        speech_budget: SpeechBudget | None = None,
+    ):
         self.stream_id = stream_id
         self.limits = limits
         self.run_dir = run_dir  # the only folder a tool may write into (later: voice lines, checkpoints)
@@ -46,7 +58,10 @@ class StreamControl:
         self._lock = threading.Lock()
         self.actions: list[ActionRecord] = []
         self.finetune_requests: list[FinetuneRequest] = []
-        self.speech: list[str] = []
+        self.speech: list[str] = []  # lines accepted this round (drained by the arena after the decisions)
+        self.spoken: list[str] = []  # lines of earlier rounds, oldest first (the repeat check)
+        self.speech_budget = speech_budget or SpeechBudget()
+        self.avatar = AvatarPlacement()  # where the streamer's avatar sits on its broadcast (place_avatar)
 
     def current_settings(self) -> StreamSettings:
         with self._lock:
@@ -61,7 +76,7 @@ class StreamControl:
     def mark(self) -> ControlMark:
         """Remember the current settings and queues, so a failed decision can be undone completely."""
         with self._lock:
-            return ControlMark(self._settings.model_copy(), len(self.finetune_requests), len(self.speech))
+            return ControlMark(self._settings.model_copy(), len(self.finetune_requests), len(self.speech), self.avatar)
 
     def rollback(self, mark: ControlMark) -> None:
         """Undo everything since `mark`: settings, queued finetune requests and spoken lines (the actions
@@ -70,6 +85,22 @@ class StreamControl:
             self._settings = mark.settings.model_copy()
             del self.finetune_requests[mark.finetune_requests :]
             del self.speech[mark.speech :]
+            self.avatar = mark.avatar
+
+    def say(self, text: str) -> str | None:
+        """Queue a spoken line within the round's speech budget; the reason it is refused, or None."""
+        with self._lock:
+            why = refusal(text, self.speech, self.spoken, self.speech_budget)
+            if why is None:
+                self.speech.append(text)
+            return why
+
+    def drain_speech(self) -> list[str]:
+        """The round's accepted lines, handed to the arena once per round (they become earlier lines)."""
+        with self._lock:
+            out, self.speech = self.speech, []
+            self.spoken = (self.spoken + out)[-SPOKEN_KEPT:]
+            return out
 
     def record(self, tool: str, args: dict[str, Any], result: str, ok: bool) -> str:
         with self._lock:

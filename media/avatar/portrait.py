@@ -20,7 +20,7 @@ def make_portrait(generator, style: str, resolution: int, steps: int, seed: int)
     """One frame of `style` from `generator` (a media.generator.FrameGenerator), seeded: HxWx3 uint8."""
     cond = generator.encode_prompts([f"{style}, {PORTRAIT_WORDS}"[:240]])
     g = torch.Generator().manual_seed(int(seed) & 0x7FFFFFFF)
-    frames = generator.generate(cond, resolution, steps, [g], None, 1.0)
+    frames = generator.generate(cond, resolution, steps, [g])  # text-to-image: no init, no strength
     return np.asarray(frames[0], dtype=np.uint8)
 
 

@@ -70,7 +70,7 @@ class _Stub:
         self.prompts += prompts
         return np.zeros((1, 4), np.float32)
 
-    def generate(self, cond, resolution, steps, generators, init, strength):
+    def generate(self, cond, resolution, steps, generators, init=None, strength=None):
         g = generators[0]
         return np.full((1, resolution, resolution, 3), int(g.initial_seed()) % 256, np.uint8)
 
