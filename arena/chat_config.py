@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from media.broadcast.chat_sources import ExternalChatConfig
+
 
 class ChatSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -24,3 +26,6 @@ class ChatSection(BaseModel):
     per_client: int = Field(20, ge=1, le=10_000, description="web messages one page may send per window")
     per_address: int = Field(100, ge=1, le=1_000_000, description="web messages one address may send per window")
     window_seconds: float = Field(10.0, gt=0, le=3600, description="the rate limits' window")
+    sources: list[ExternalChatConfig] = Field(
+        default_factory=list, description="external chats (Twitch, YouTube) each mapped to a stream; optional extras"
+    )

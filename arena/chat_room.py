@@ -32,6 +32,7 @@ from arena.roster import LiveStreamer
 from arena.sim_chat import simulated_chat
 from common.untrusted import clean_text
 from media.broadcast.chat import ChatBoard, ChatMessage
+from media.broadcast.chat_sources import ExternalChat
 from policies.decide import DecisionOutcome
 from tools.observation import ChatLine, Observation, StyleRequest
 from tools.stream_tools import call_tool, known_topics
@@ -62,6 +63,16 @@ class ChatRoom:
         self.shown: dict[str, int] = {}  # viewers' lines in this round's observation, per slot
         self.answered: dict[str, float] = {}  # this round's `chat` audience value per slot (0..1)
         self.events: list[tuple[str, dict[str, Any]]] = []  # request outcomes waiting for the commit
+        self.sources = [ExternalChat(c, self.board) for c in config.sources]
+
+    def start_sources(self) -> None:
+        """External chats (Twitch, YouTube) start reading into the board, each in its own thread."""
+        for s in self.sources:
+            s.start()
+
+    def stop_sources(self) -> None:
+        for s in self.sources:
+            s.stop()
 
     # ---- 1. observe ---------------------------------------------------------------------------------------
     def observe(self, observations: dict[str, Observation]) -> dict[str, Observation]:
