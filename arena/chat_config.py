@@ -5,6 +5,8 @@ lines per stream and round) and cheap (template text, no model) by default.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from media.broadcast.chat_sources import ExternalChatConfig
@@ -14,6 +16,11 @@ class ChatSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     simulated: bool = Field(True, description="simulated viewers write chat (templates grounded in their state)")
+    writer: Literal["templates", "llm"] = Field(
+        "templates",
+        description="llm: the season's LLM (policy llm) rewrites each simulated line from the same grounding; "
+        "recorded as llm_call events (purpose chat) and replayed with --llm replay:SEASON",
+    )
     per_viewer: float = Field(
         0.2, ge=0, le=10, description="expected simulated messages per round per viewer watching (ERN)"
     )

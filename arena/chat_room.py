@@ -27,6 +27,7 @@ import numpy as np
 from arena.audience import Audience
 from arena.audience_values import StreamView
 from arena.chat_config import ChatSection
+from arena.chat_writer import CompleterOf, write_line
 from arena.db import Chat
 from arena.roster import LiveStreamer
 from arena.sim_chat import simulated_chat
@@ -51,8 +52,11 @@ def _takes(request: StyleRequest, prompt: str) -> bool:
 
 
 class ChatRoom:
-    def __init__(self, config: ChatSection, seed: int, board: ChatBoard | None = None):
+    def __init__(
+        self, config: ChatSection, seed: int, board: ChatBoard | None = None, completer_of: CompleterOf | None = None
+    ):
         self.config = config
+        self.completer_of = completer_of if config.writer == "llm" else None  # the LLM policy's, when it writes
         self.seed = seed
         self.board = (
             board if board is not None else ChatBoard(config.per_client, config.per_address, config.window_seconds)
@@ -166,8 +170,11 @@ class ChatRoom:
                 idx = np.flatnonzero(audience.pos == j)
                 watchers[sid] = idx
                 interests[sid] = [str(topics[int(top[i])]) for i in idx]
-        for line in simulated_chat(self.seed, r, views, watchers, interests, self.said, self.config):
-            self.board.post(line.stream_id, line.name, line.text, source="sim")
+        for n, line in enumerate(simulated_chat(self.seed, r, views, watchers, interests, self.said, self.config)):
+            text = line.text
+            if self.completer_of is not None:  # one recorded call per line, keyed by stream and line number
+                text = write_line(line, line.about, self.completer_of(f"{line.stream_id}-viewer{n}", r, "chat"))
+            self.board.post(line.stream_id, line.name, text, source="sim")
 
     # ---- 5. commit ------------------------------------------------------------------------------------------
     def drain(self, r: int, season_id: int, live: Sequence[LiveStreamer]) -> tuple[list[Chat], list[tuple[str, dict]]]:

@@ -107,7 +107,10 @@ class SeasonRunner:
         self.round_events: list[tuple[str, dict[str, Any]]] = []  # finetune events waiting for the round's commit
         self.stop_event = threading.Event()
         self.broadcaster: Broadcaster | None = None
-        self.chat = ChatRoom(config.chat, config.seed)  # its board is the watch page's (arena.chat_room)
+        if config.chat.writer == "llm" and "llm" not in self.policies:
+            raise ConfigError("chat.writer: llm writes chat with the season's LLM: set policy: llm (or llm in policy_mix)")
+        writer = self.policies["llm"].completer if config.chat.writer == "llm" else None
+        self.chat = ChatRoom(config.chat, config.seed, completer_of=writer)  # its board is the watch page's
         self.roster = Roster(world, config.generator.limits, self.run_dir, None)
         self.voices = SeasonVoices(config.voice, self.run_dir, config.round_seconds)  # spoken lines and faces
         self.voices.generator = getattr(world.engine, "generator", None)  # portraits from the streams' generator

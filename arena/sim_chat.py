@@ -48,11 +48,24 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
 }
 
 
+GROUNDS = {
+    "came": "it shows what you came for",
+    "stall": "the video stalled while you watched",
+    "dark": "the picture is dark or empty",
+    "frozen": "the picture does not move",
+    "wish": "it does not show what you like",
+    "!style": "you ask the streamer to show what you like",
+    "said": "the streamer just said something",
+    "idle": "nothing in particular",
+}
+
+
 @dataclass(frozen=True)
 class SimLine:
     stream_id: str
     name: str
     text: str  # "!style <interest>" for a style request
+    about: str = ""  # the writer's state behind the line (for the optional LLM writer, arena.chat_writer)
 
 
 def viewer_name(index: int) -> str:
@@ -112,5 +125,9 @@ def simulated_chat(
                 text = choices[int(rng.integers(len(choices)))].format(
                     topic=views[slot].topic, interest=interest, line=line
                 )
-            out.append(SimLine(slot, viewer_name(int(who[k])), text))
+            about = (
+                f"You watch a stream that shows {views[slot].topic or 'something unclear'}; you like {interest}; "
+                f"what you react to: {GROUNDS[key]}."
+            )
+            out.append(SimLine(slot, viewer_name(int(who[k])), text, about))
     return out
