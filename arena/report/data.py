@@ -206,11 +206,17 @@ def load_season(db: Database, key: str, *, db_path: str | None = None) -> Season
     sid = int(season.id)
     config = _json_object(season.config_json)
     notes: list[str] = []
-    events = db.events(sid)
+    # A running season commits a round (its rows, events and rounds_done) in one transaction, but the reads
+    # below are separate: everything past the rounds_done read first is left out, so the report is the
+    # consistent state after that round even while the next one commits.
+    done = season.rounds_done
+    events = [e for e in db.events(sid) if e.round <= done]
     counts = Counter(e.kind for e in events)
-    streamers = _streamers(db, sid, events)
-    stream_rounds = _stream_rounds(db, sid, events, notes)
-    rounds = [RoundInfo(r.number, r.sim_time, r.online_viewers, r.wall_seconds) for r in db.rounds(sid)]
+    streamers = _streamers(db, sid, events, done)
+    stream_rounds = _stream_rounds(db, sid, events, notes, done)
+    rounds = [
+        RoundInfo(r.number, r.sim_time, r.online_viewers, r.wall_seconds) for r in db.rounds(sid) if r.number <= done
+    ]
     run_dir = _find_run_dir(season.run_dir, db_path)
     data = SeasonData(
         id=sid,
@@ -280,10 +286,13 @@ def _payload(e: Event) -> dict[str, Any]:
     return _json_object(e.payload_json)
 
 
-def _streamers(db: Database, sid: int, events: list[Event]) -> list[StreamerInfo]:
+def _streamers(db: Database, sid: int, events: list[Event], done: int) -> list[StreamerInfo]:
     spawned = {int(p["streamer_id"]): p for p in (_payload(e) for e in events if e.kind == "streamer_spawned")}
     out = []
     for row in db.streamers(sid):
+        if row.born_round > done:
+            continue
+        gone = row.relegated_round is not None and row.relegated_round <= done
         p = spawned.get(int(row.id), {})
         out.append(
             StreamerInfo(
@@ -293,8 +302,8 @@ def _streamers(db: Database, sid: int, events: list[Event]) -> list[StreamerInfo
                 origin=row.origin,
                 parent_id=row.parent_id,
                 born_round=row.born_round,
-                relegated_round=row.relegated_round,
-                status=row.status,
+                relegated_round=row.relegated_round if gone else None,
+                status=row.status if gone or row.relegated_round is None else "live",
                 policy=str(p.get("policy") or ""),
                 persona=_json_object(row.persona_json),
                 settings=_json_object(row.settings_json),
@@ -311,7 +320,7 @@ def _numbers(d: Any) -> dict[str, float]:
     return {str(k): float(v) for k, v in d.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
-def _stream_rounds(db: Database, sid: int, events: list[Event], notes: list[str]) -> list[StreamRound]:
+def _stream_rounds(db: Database, sid: int, events: list[Event], notes: list[str], done: int) -> list[StreamRound]:
     scored: dict[tuple[int, int], dict[str, Any]] = {}
     for e in events:
         if e.kind == "round_scored":
@@ -322,6 +331,8 @@ def _stream_rounds(db: Database, sid: int, events: list[Event], notes: list[str]
     out = []
     missing = 0
     for st in db.stats(sid):
+        if st.round > done:
+            continue
         ev = scored.get((st.round, st.streamer_id))
         missing += ev is None
         ev = ev or {}

@@ -57,9 +57,11 @@ def legend(ax, n: int) -> None:
         ax.legend(fontsize=8, frameon=False)
 
 
-def round_axis(ax) -> None:
-    """Rounds are whole numbers: integer ticks only, labelled `round`."""
+def round_axis(ax, label: bool = True) -> None:
+    """Rounds are whole numbers: integer ticks only, labelled `round` (not in small multiples: the caption says
+    it once)."""
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("round")
+    if label:
+        ax.set_xlabel("round")

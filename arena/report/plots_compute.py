@@ -28,17 +28,30 @@ def frontier(d: SeasonData) -> Plot:
     secs = round_seconds(d)
     pts = [x for x in d.stream_rounds if "resolution" in x.settings and "steps" in x.settings]
     steps = sorted({int(x.settings["steps"]) for x in pts})
+    resolutions = sorted({int(x.settings["resolution"]) for x in pts})
     for k, st in enumerate(steps):
         mine = [x for x in pts if int(x.settings["steps"]) == st]
         if secs:
-            jitter = (k - (len(steps) - 1) / 2) * 0.8
+            offset = (k - (len(steps) - 1) / 2) * 0.6 / max(1, len(steps))
             left.scatter(
-                [float(x.settings["resolution"]) + jitter for x in mine],
+                [resolutions.index(int(x.settings["resolution"])) + offset for x in mine],
                 [x.frames_generated / secs for x in mine],
                 s=14,
                 alpha=0.7,
                 label=f"{st} step{'s' if st != 1 else ''}",
             )
+            stalled = [x for x in mine if x.stall_count > 0]
+            left.scatter(
+                [resolutions.index(int(x.settings["resolution"])) + offset for x in stalled],
+                [x.frames_generated / secs for x in stalled],
+                s=40,
+                marker="x",
+                color="black",
+                lw=0.8,
+                label="stalled (compute-bound)" if k == 0 else None,
+            )
+    left.set_xticks(range(len(resolutions)), [str(r) for r in resolutions])
+    left.set_xlim(-0.5, len(resolutions) - 0.5)
     left.set_xlabel("resolution (px)")
     left.set_ylabel("keyframes / s of stream time")
     if steps:
@@ -57,7 +70,8 @@ def frontier(d: SeasonData) -> Plot:
         "Compute frontier",
         to_png(fig),
         "Left: each stream-round's keyframes per second of stream time at the resolution and steps it streamed "
-        "with (jittered by steps). Right: all streams' keyframes per wall-clock second of each round.",
+        "with (side by side by steps). A stream generates what its fps and buffer ask for, so a point is what it "
+        "produced; a stream-round that stalled (x) could not keep up: those points trace the compute ceiling. Right: all streams' keyframes per wall-clock second of each round.",
     )
 
 

@@ -89,8 +89,9 @@ def term_attribution(d: SeasonData) -> Plot:
             v = np.array([x.terms.get(t, 0.0) for x in rs])
             up = np.where(v > 0, v, 0.0)
             down = np.where(v < 0, v, 0.0)
-            ax.bar(xs, up, bottom=pos, color=tcol[t], width=0.8, label=t if ax is axes[0] else None)
-            ax.bar(xs, down, bottom=neg, color=tcol[t], width=0.8)
+            # one stepped band per term and sign (as bars one round wide, but one artist for the whole season)
+            ax.fill_between(xs, pos, pos + up, step="mid", color=tcol[t], lw=0, label=t if ax is axes[0] else None)
+            ax.fill_between(xs, neg, neg + down, step="mid", color=tcol[t], lw=0)
             pos += up
             neg += down
         if rs:
@@ -98,7 +99,7 @@ def term_attribution(d: SeasonData) -> Plot:
         ax.axhline(0, color="grey", lw=0.5)
         ax.set_title(s.label, fontsize=9)
         ax.tick_params(labelsize=7)
-        round_axis(ax)
+        round_axis(ax, label=False)
     if shown:
         axes[0].set_ylabel("utils per viewer")
         fig.legend(fontsize=7, loc="lower center", ncol=min(10, max(1, len(terms))), frameon=False)
@@ -106,8 +107,8 @@ def term_attribution(d: SeasonData) -> Plot:
         "ern_terms",
         "Why: ERN attribution per term",
         to_png(fig),
-        "Each utility term's mean contribution to a stream's utility per choosing viewer, per round (bars: "
-        "positive terms up, negative down; black line: the sum). Terms read from the round_scored events.",
+        "Each utility term's mean contribution to a stream's utility per choosing viewer, per round (x: round; bands one "
+        "round wide: positive terms stacked up, negative down; black line: the sum). Terms read from the round_scored events.",
     )
 
 
@@ -125,13 +126,15 @@ def decisions_on_ern(d: SeasonData) -> Plot:
         ern = {x.round: x.ern_mean for x in rs}
         ax.plot(list(ern), list(ern.values()), color=cols[s.id], lw=1.2)
         top = max(ern.values(), default=1.0) or 1.0
+        points: dict[tuple[str, bool], list[tuple[int, float]]] = {}
         for x in d.decisions:
             if x.streamer_id != s.id or x.round not in ern:
                 continue
             for k, a in enumerate(x.actions):
-                y = ern[x.round] + top * 0.06 * (k + 1)
-                face = "C3" if a.ok else "none"
-                ax.scatter([x.round], [y], marker=mark[a.tool], s=22, facecolors=face, edgecolors="C3", lw=0.8)
+                points.setdefault((a.tool, a.ok), []).append((x.round, ern[x.round] + top * 0.06 * (k + 1)))
+        for (tool, ok), xy in points.items():  # one scatter per tool and outcome: few artists in long seasons
+            rx, ry = zip(*xy)
+            ax.scatter(rx, ry, marker=mark[tool], s=22, facecolors="C3" if ok else "none", edgecolors="C3", lw=0.8)
         for e in finetunes:
             if e.payload.get("streamer_id") == s.id:
                 ax.axvline(e.round, color="C2", lw=0.8, ls="--")
@@ -140,7 +143,7 @@ def decisions_on_ern(d: SeasonData) -> Plot:
                 ax.scatter([rf.round], [0], marker="*", s=40, color="C4", clip_on=False)
         ax.set_title(s.label, fontsize=9)
         ax.tick_params(labelsize=7)
-        round_axis(ax)
+        round_axis(ax, label=False)
     if shown:
         for t in tools:
             axes[0].scatter([], [], marker=mark[t], color="C3", label=t)
@@ -151,7 +154,7 @@ def decisions_on_ern(d: SeasonData) -> Plot:
         "decisions",
         "Decisions marked on ERN",
         to_png(fig),
-        "Each streamer's ERN per round; above it one marker per tool call of that round's decision (hollow: the "
+        "Each streamer's ERN per round (x: round); above it one marker per tool call of that round's decision (hollow: the "
         "call failed), dashed lines where a finetune started, stars where the streamer wrote a reflection.",
     )
 

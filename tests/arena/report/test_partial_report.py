@@ -10,19 +10,22 @@ from arena.cli import main
 from tests.arena.report.conftest import NAME, Tables, sql
 
 
-def cut_back(played, tmp_path, rounds: int) -> Path:
+def cut_back(played, tmp_path, rounds: int, *, delete: bool = True) -> Path:
     """A copy of the tiny season as a kill after round `rounds` leaves it (0: created, never played): status
-    running, later rows and events gone, its run folder gone."""
+    running, its run folder gone, and with `delete` the later rows and events gone. Without `delete` the later
+    rows stay, as a reader sees them when the next round commits between its reads."""
     db = tmp_path / f"cut{rounds}.db"
     with sqlite3.connect(played.db) as src, sqlite3.connect(db) as dst:
         src.backup(dst)
+    sql(db, "update season set status='running', rounds_done=?, run_dir=?", rounds, str(tmp_path / "gone"))
+    if not delete:
+        return db
     for table in ("streamstat", "action", "event"):
         sql(db, f"delete from {table} where round > ?", rounds)
     sql(db, "delete from event where kind like 'season_%' and kind != 'season_created'")
     sql(db, "delete from round where number > ?", rounds)
     sql(db, "delete from streamer where born_round >= ?", max(rounds, 1))
     sql(db, "update streamer set status='live', relegated_round=null")
-    sql(db, "update season set status='running', rounds_done=?, run_dir=?", rounds, str(tmp_path / "gone"))
     return db
 
 
@@ -40,14 +43,18 @@ def test_empty_season_gives_a_partial_report(played, tmp_path):
 
 
 def test_half_written_season_reports_the_rounds_it_has(played, tmp_path):
-    """Killed after round 1, its run folder gone: the report covers round 1 and says what is missing."""
-    db = cut_back(played, tmp_path, 1)
+    """Round 1 stored, round 2 committing while the report reads, the run folder gone: the report covers
+    round 1 only (nobody relegated yet, no newcomer) and says what is missing."""
+    db = cut_back(played, tmp_path, 1, delete=False)
     out = tmp_path / "report"
     assert main(["report", NAME, "--db", str(db), "--out", str(out)]) == 0
     html = (out / "report.html").read_text()
     assert "1 of 3 rounds stored" in html and "not found from here" in html and "could not be drawn" not in html
     page = Tables(html)
-    assert len(page.tables["league-final"]) == 3
+    assert len(page.tables["league-final"]) == 3 and "league-r2" not in page.tables
+    head = dict(zip(page.keys["headline"], page.tables["headline"]))
+    assert (head["rounds_played"][1], head["streams_created"][1], head["relegations"][1]) == ("1", "3", "0")
+    assert [r[5] for r in page.tables["lineage"]] == ["–"] * 3  # relegated: none by round 1
     assert not (out / "timelapse").exists()
 
 
