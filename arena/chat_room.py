@@ -66,6 +66,7 @@ class ChatRoom:
         self.said: dict[str, str] = {}
         self.shown: dict[str, int] = {}  # viewers' lines in this round's observation, per slot
         self.answered: dict[str, float] = {}  # this round's `chat` audience value per slot (0..1)
+        self.auto_answers: dict[str, int] = {}  # requests applied by `auto` this round (they answer chat too)
         self.events: list[tuple[str, dict[str, Any]]] = []  # request outcomes waiting for the commit
         self.sources = [ExternalChat(c, self.board) for c in config.sources]
 
@@ -106,6 +107,7 @@ class ChatRoom:
                 args = {"topic": q.topic} if q.topic else {"prompt": q.prompt}
                 result = call_tool(st.control, observations.get(st.slot), "choose_prompt", args)
                 self._resolve(st, q, result.startswith("ok"), "auto", result)
+                self.auto_answers[st.slot] = self.auto_answers.get(st.slot, 0) + result.startswith("ok")
 
     # ---- 3. after the decisions -----------------------------------------------------------------------------
     def after_decisions(self, live: Sequence[LiveStreamer], outcomes: Iterable[DecisionOutcome]) -> None:
@@ -116,7 +118,7 @@ class ChatRoom:
             st = by_slot.get(o.stream_id)
             if st is None:
                 continue
-            answers = 0
+            answers = self.auto_answers.pop(st.slot, 0)
             for a in o.actions:
                 if a.ok and a.tool == "speak":
                     line = clean_text(a.args.get("text", ""), SAID_CHARS)

@@ -54,6 +54,7 @@ PAGE_CSP = (
     "connect-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 IDLE_TIMEOUT = 10.0  # seconds a connection may sit idle (keep-alive) or dribble a request
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 MAX_CHAT_BODY = 2048  # bytes; a message is at most 280 characters, a name 32: anything bigger is not chat
 
 
@@ -174,6 +175,9 @@ class Handler(BaseHTTPRequestHandler):
         Checked before the body is read, so a big or foreign body is refused without reading it."""
         origin = self.headers.get("Origin")
         host = self.headers.get("Host", "")
+        if self.server.loopback and urlsplit(f"//{host}").hostname not in LOOPBACK_NAMES:
+            # DNS rebinding: a foreign site's name resolved to 127.0.0.1 sends its own name as Host and Origin
+            raise _BadRequest(HTTPStatus.FORBIDDEN, "chat on a loopback page takes a loopback Host only")
         if origin is not None and origin not in (f"http://{host}", f"https://{host}"):
             raise _BadRequest(HTTPStatus.FORBIDDEN, "cross-origin chat is refused")
         if self.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
@@ -313,6 +317,7 @@ class BroadcastHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], site: Site, max_connections: int):
         self.site = site
+        self.loopback = address[0] in ("127.0.0.1", "::1", "localhost")  # only loopback Hosts may post chat
         self._slots = threading.BoundedSemaphore(max_connections)
         self.rejected = 0
         if ":" in address[0]:

@@ -56,6 +56,7 @@ def test_a_good_message_is_stored_as_text_and_polled(site: Broadcaster):
     [
         ("/api/chat/s01", _ok(), {"Origin": "http://evil.example"}, 403),
         ("/api/chat/s01", _ok(), {"Sec-Fetch-Site": "cross-site"}, 403),
+        ("/api/chat/s01", _ok(), {"Host": "rebound.example", "Origin": "http://rebound.example"}, 403),
         ("/api/chat/s01", b"name=a&text=b", {"Content-Type": "application/x-www-form-urlencoded"}, 415),
         ("/api/chat/s01", b"{not json", {}, 400),
         ("/api/chat/s01", b"[1, 2]", {}, 400),

@@ -1,0 +1,176 @@
+"""Chat benchmark: prints one JSON object.
+
+A live season (wall clock, its watch page on a free loopback port) runs while 50 local clients (threads in a
+separate process, one keep-alive connection each) POST chat messages to its streams as fast as the server
+answers, for `--seconds`. Reported: messages per second the server accepted (200) over the load window, the
+refusals by status, the latency of a POST (median, p95), and the season's content-positivity meanwhile (the
+share of stream-rounds that were content-positive, from the `round_scored` events; target: every one), with
+the messages the season stored (`chat` rows). The per-client and per-address rate limits are raised for the
+run (they would cap 50 clients from one address at 10/s), and so is the connection cap (32 by default; one
+keep-alive connection per client): this measures what the server sustains, not the limits. `--baseline` also plays the same season without the load, for comparison.
+
+Usage: nice -n 10 .venv/bin/python bench/chat.py [--seconds 20] [--clients 50] [--streamers 4] [--baseline]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlmodel import func, select  # noqa: E402
+
+from arena.config import load_season_config  # noqa: E402
+from arena.db import Chat, Database  # noqa: E402
+from arena.loop import SeasonRunner  # noqa: E402
+
+
+def _client(port: int, streams: list[str], k: int, until: float, out: list) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    statuses: Counter = Counter()
+    lat: list[float] = []
+    i = 0
+    while time.time() < until:
+        body = json.dumps({"name": f"bench{k}", "text": f"message {i} from client {k}", "viewer": f"c{k}"})
+        t0 = time.perf_counter()
+        try:
+            conn.request(
+                "POST", f"/api/chat/{streams[(k + i) % len(streams)]}", body, {"Content-Type": "application/json"}
+            )
+            resp = conn.getresponse()
+            resp.read()
+            statuses[resp.status] += 1
+            if resp.will_close:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        except OSError:
+            statuses["error"] += 1
+            conn.close()
+            time.sleep(0.05)  # refused or reset: back off instead of spinning
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        lat.append(time.perf_counter() - t0)
+        i += 1
+    out.append((statuses, lat))
+
+
+def _load(port: int, streams: list[str], clients: int, seconds: float, queue: mp.Queue) -> None:
+    """The load generator, in its own process so its threads do not share the server's interpreter lock."""
+    start = time.time()
+    until = start + seconds
+    out: list = []
+    threads = [threading.Thread(target=_client, args=(port, streams, k, until, out)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    total: Counter = Counter()
+    lat: list[float] = []
+    for s, times in out:
+        total.update(s)
+        lat += times
+    queue.put({"statuses": {str(k): v for k, v in total.items()}, "latency": lat, "wall": time.time() - start})
+
+
+def _positivity(db: Database, season_id: int) -> dict:
+    flags = [
+        bool(s.get("content_positive"))
+        for e in db.events(season_id)
+        if e.kind == "round_scored"
+        for s in e.payload.get("streams", {}).values()
+    ]
+    return {
+        "stream_rounds": len(flags),
+        "content_positive": sum(flags),
+        "share": round(sum(flags) / max(1, len(flags)), 3),
+    }
+
+
+def run(seconds: float, clients: int, streamers: int, round_seconds: float, load: bool, tmp: Path, name: str) -> dict:
+    rounds = int(seconds // round_seconds) + 4  # the load starts after round 1 and ends before the last round
+    config = load_season_config(
+        None,
+        name=name,
+        streamers=streamers,
+        rounds=rounds,
+        round_seconds=round_seconds,
+        clock="live",
+        policy="greedy",
+        relegation={"every": 0},
+        broadcast={"enabled": True, "port": 0, "max_connections": clients + 8},  # one keep-alive per client
+        chat={"per_client": 10_000, "per_address": 10**6},
+        database=str(tmp / "arena.db"),
+        run_dir=str(tmp / "runs"),
+    )
+    db = Database(config.database)
+    runner = SeasonRunner.create(config, db)
+    port = runner.broadcaster.port
+    streams = list(runner.live)
+    season = threading.Thread(target=runner.run, name="season")
+    season.start()
+    result: dict = {"load": load}
+    if load:
+        while runner.season.rounds_done < 1:  # the season is past its start-up
+            time.sleep(0.1)
+        queue: mp.Queue = mp.get_context("spawn").Queue()
+        proc = mp.get_context("spawn").Process(target=_load, args=(port, streams, clients, seconds, queue))
+        proc.start()
+        got = queue.get()
+        proc.join()
+        lat = sorted(got["latency"])
+        ok = int(got["statuses"].get("200", 0))
+        result.update(
+            {
+                "clients": clients,
+                "load_seconds": round(got["wall"], 2),
+                "accepted": ok,
+                "messages_per_second": round(ok / got["wall"], 1),
+                "statuses": got["statuses"],
+                "post_latency_ms_median": round(1000 * statistics.median(lat), 2) if lat else None,
+                "post_latency_ms_p95": round(1000 * lat[int(0.95 * (len(lat) - 1))], 2) if lat else None,
+            }
+        )
+    season.join()
+    with db.session() as s:
+        stored = s.exec(select(func.count()).select_from(Chat).where(Chat.season_id == runner.season.id)).one()
+    result.update(
+        {
+            "streamers": streamers,
+            "rounds": rounds,
+            "round_seconds": round_seconds,
+            "chat_rows_stored": int(stored),
+            "content_positivity": _positivity(db, runner.season.id),
+        }
+    )
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--streamers", type=int, default=4)
+    ap.add_argument("--round-seconds", type=float, default=4.0)
+    ap.add_argument("--baseline", action="store_true", help="also play the season without the chat load")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        out = {"with_chat_load": run(a.seconds, a.clients, a.streamers, a.round_seconds, True, Path(d), "load")}
+        if a.baseline:
+            out["without_load"] = run(a.seconds, a.clients, a.streamers, a.round_seconds, False, Path(d), "base")
+    w = out["with_chat_load"]
+    out["target_200_per_second_met"] = w["messages_per_second"] >= 200
+    out["every_stream_round_content_positive"] = w["content_positivity"]["share"] == 1.0
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
