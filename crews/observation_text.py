@@ -157,10 +157,11 @@ def open_topic(obs: Observation) -> str | None:
 def chat_lines(obs: Observation, k: int = 6) -> list[str]:
     """The stream's recent chat and pending style requests, fenced: viewers wrote them. A request is taken by
     calling choose_prompt with it; answering uses speak."""
-    lines = [f"{clean_text(m.name, 20)}: {clean_text(m.text, 80)}" for m in obs.chat[-k:]]
-    asks = [
-        f"{clean_text(q.name, 20)} asks for style: {clean_text(q.topic or q.prompt, 60)}" for q in obs.style_requests
-    ]
+    def fenced(text: str, limit: int) -> str:  # a viewer cannot open or close the fence
+        return clean_text(text, limit, specials=("<<<", ">>>"))
+
+    lines = [f"{fenced(m.name, 20)}: {fenced(m.text, 80)}" for m in obs.chat[-k:]]
+    asks = [f"{fenced(q.name, 20)} asks for style: {fenced(q.topic or q.prompt, 60)}" for q in obs.style_requests]
     if not lines and not asks:
         return []
     out = [CHAT_OPEN, *lines, *asks, UNTRUSTED_CLOSE]
