@@ -157,6 +157,7 @@ def open_topic(obs: Observation) -> str | None:
 def chat_lines(obs: Observation, k: int = 6) -> list[str]:
     """The stream's recent chat and pending style requests, fenced: viewers wrote them. A request is taken by
     calling choose_prompt with it; answering uses speak."""
+
     def fenced(text: str, limit: int) -> str:  # a viewer cannot open or close the fence
         return clean_text(text, limit, specials=("<<<", ">>>"))
 
