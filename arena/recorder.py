@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from arena.db import Database, Event, Round, Season, Streamer, dumps
 from arena.evolution import SpawnPlan
+from arena.machine import describe_machine
 
 
 class RoundWriter:
@@ -85,7 +86,12 @@ class Recorder:
             w.event(
                 0,
                 "season_created",
-                {"name": self.season.name, "seed": self.season.seed, "config": json.loads(self.season.config_json)},
+                {
+                    "name": self.season.name,
+                    "seed": self.season.seed,
+                    "config": json.loads(self.season.config_json),
+                    "machine": describe_machine(),
+                },
             )
             write(w)
             before_commit()
@@ -113,7 +119,9 @@ class Recorder:
             row = s.get(Season, self.season_id)
             row.status, row.updated_at = "running", time.time()
             RoundWriter(s, self.season_id).event(
-                self.season.rounds_done, "season_resumed", {"after_round": self.season.rounds_done}
+                self.season.rounds_done,
+                "season_resumed",
+                {"after_round": self.season.rounds_done, "machine": describe_machine()},
             )
             s.commit()
 

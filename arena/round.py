@@ -281,8 +281,20 @@ def score(
                     },
                 )
             )
+    # device seconds the round's finetune steps took (every report carries the round's total): the report's
+    # device share spent on finetuning
+    finetune = max((rep.finetune_seconds for rep in reports.values()), default=0.0)
     out.events.append(
-        ("round_scored", {"round": r, "sim_time": sim_time, "online": watched.online_mean, "streams": streams})
+        (
+            "round_scored",
+            {
+                "round": r,
+                "sim_time": sim_time,
+                "online": watched.online_mean,
+                "finetune_seconds": round(float(finetune), 6),
+                "streams": streams,
+            },
+        )
     )
     return out
 

@@ -160,6 +160,7 @@ class SeasonData:
     other_events: list[LogEvent]
     event_counts: dict[str, int]
     notes: list[str]  # what is partial or missing, shown at the top of the report
+    finetune_seconds: dict[int, float] = field(default_factory=dict)  # round -> device s of finetune steps
 
     # ---- views -----------------------------------------------------------------------------------------------
     @property
@@ -238,6 +239,7 @@ def load_season(db: Database, key: str, *, db_path: str | None = None) -> Season
         other_events=[LogEvent(e.round, e.kind, _payload(e)) for e in events if e.kind not in READ_KINDS],
         event_counts=dict(counts),
         notes=notes,
+        finetune_seconds=_finetune_seconds(events),
     )
     notes[:0] = _status_notes(data)
     return data
@@ -372,6 +374,27 @@ def _stream_rounds(db: Database, sid: int, events: list[Event], notes: list[str]
             "perceived measures are not shown."
         )
     return out
+
+
+def _finetune_seconds(events: list[Event]) -> dict[int, float]:
+    """Round -> device seconds its finetune steps took, from `round_scored` events that record it (seasons
+    from before it was recorded give none)."""
+    out = {}
+    for e in events:
+        if e.kind == "round_scored":
+            v = _payload(e).get("finetune_seconds")
+            if isinstance(v, int | float):
+                out[e.round] = float(v)
+    return out
+
+
+def machines(d: SeasonData) -> list[tuple[int, dict[str, Any]]]:
+    """(round, machine) for the season's start and each resume that recorded the machine it ran on."""
+    return [
+        (e.round, e.payload["machine"])
+        for e in d.other_events
+        if e.kind in ("season_created", "season_resumed") and isinstance(e.payload.get("machine"), dict)
+    ]
 
 
 def _decision(e: Event) -> Decision:

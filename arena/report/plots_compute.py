@@ -97,3 +97,21 @@ def temporal_vs_strength(d: SeasonData) -> Plot:
         "(feature distance of the latest frames from the stream's first ones), against the img2img strength it "
         "streamed with (grey: least-squares line).",
     )
+
+
+def finetune_share(d: SeasonData) -> Plot:
+    """Per round, the device seconds finetune steps took over the round's seconds of stream time."""
+    fig = new_figure(width=6.0, height=2.8)
+    ax = fig.add_subplot()
+    secs = round_seconds(d) or 1.0
+    rounds = sorted(d.finetune_seconds)
+    ax.bar(rounds, [d.finetune_seconds[r] / secs for r in rounds], color="C2")
+    ax.set_ylabel("device share on finetuning")
+    round_axis(ax)
+    return Plot(
+        "finetune_share",
+        "Device share spent on finetuning",
+        to_png(fig),
+        "Device seconds the round's finetune steps took, over the round's seconds of stream time "
+        f"(configured share while jobs wait: engine.finetune_share = {(d.config.get('engine') or {}).get('finetune_share', '?')}).",
+    )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from arena.report import html as H
 from arena.report import plots_compute, plots_ern, plots_lineage, plots_stream
-from arena.report.data import SeasonData
+from arena.report.data import SeasonData, machines
 from arena.report.filmstrip import filmstrips
 from arena.report.plots_common import Plot
 from arena.report.summary import (
@@ -241,12 +241,22 @@ def _compute(ctx: _Ctx) -> str:
         + ctx.figure(plots_compute.temporal_vs_strength(d))
         + "<h3>Finetuning</h3>"
         + H.table(["finetune jobs", "count"], rows, id="finetunes")
-        + H.missing(
-            "Device share spent on finetuning: not stored. The engine measures the device seconds finetune steps "
-            "take each round (StreamReport.finetune_seconds) but the round_scored event does not record them; "
-            f"the configured share while jobs wait is engine.finetune_share = "
-            f"{(d.config.get('engine') or {}).get('finetune_share', '?')}."
+        + _finetune_share(ctx)
+    )
+
+
+def _finetune_share(ctx: _Ctx) -> str:
+    d = ctx.data
+    if not d.finetune_seconds:
+        return H.missing(
+            "Device share spent on finetuning: not stored for this season (round_scored events record "
+            "finetune_seconds since issue 15; this season is older)."
         )
+    secs = plots_compute.round_seconds(d) or 1.0
+    total = sum(d.finetune_seconds.values()) / (secs * len(d.finetune_seconds))
+    return ctx.figure(plots_compute.finetune_share(d)) + (
+        f'<p id="finetune-share" data-v="{total!r}">Over the season: {total:.1%} of the device time went to '
+        "finetuning.</p>"
     )
 
 
@@ -359,7 +369,12 @@ def _config(ctx: _Ctx) -> str:
     models = sorted({x.model for x in d.llm_calls if x.model})
     if models:
         rows.append(("LLM models called", ", ".join(models)))
-    rows.append(("machine it ran on", "not stored in the season (only the configured device above)"))
+    ran_on = machines(d)
+    for r, m in ran_on:
+        what = "machine it ran on" if r == 0 else f"machine it resumed on after round {r}"
+        rows.append((what, ", ".join(f"{k} {v}" for k, v in m.items())))
+    if not ran_on:
+        rows.append(("machine it ran on", "not stored in this season (older than the machine record)"))
     rows.append(("report made on", f"{platform.node()} ({platform.platform()}, Python {platform.python_version()})"))
     rows.append(("event kinds", ", ".join(f"{k} {n}" for k, n in sorted(d.event_counts.items()))))
     cfg = json.dumps(c, indent=2, sort_keys=True)

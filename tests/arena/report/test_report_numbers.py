@@ -162,3 +162,22 @@ def test_two_seasons_side_by_side(played, tmp_path):
     assert rows["keyframes generated"] == [str(frames[0][0])] * 2
     assert rows["streams created"] == ["4", "4"]
     assert len(page.images) == 13 and len(list((out / "plots").glob("*.png"))) == 13
+
+
+def test_machine_and_finetune_share_come_from_the_event_log(report, page):
+    db, sid = report.played.db, report.played.season_id
+    config = {row[0]: row[1] for row in page.tables["config"]}
+    (created,) = sql(
+        db, "select json_extract(payload_json, '$.machine') from event where season_id=? and kind='season_created'", sid
+    )
+    machine = json.loads(created[0])
+    assert config["machine it ran on"] == ", ".join(f"{k} {v}" for k, v in machine.items())
+    assert machine["cpus"] >= 1 and machine["python"]
+    seconds = sql(
+        db,
+        "select sum(json_extract(payload_json, '$.finetune_seconds')), count(*) from event "
+        "where season_id=? and kind='round_scored'",
+        sid,
+    )[0]
+    share = float(report.html.split('id="finetune-share" data-v="')[1].split('"')[0])
+    assert share == pytest.approx(seconds[0] / (1.0 * seconds[1]))  # round_seconds 1.0
