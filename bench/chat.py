@@ -7,9 +7,14 @@ refusals by status, the latency of a POST (median, p95), and the season's conten
 share of stream-rounds that were content-positive, from the `round_scored` events; target: every one), with
 the messages the season stored (`chat` rows). The per-client and per-address rate limits are raised for the
 run (they would cap 50 clients from one address at 10/s), and so is the connection cap (32 by default; one
-keep-alive connection per client): this measures what the server sustains, not the limits. `--baseline` also plays the same season without the load, for comparison.
+keep-alive connection per client): this measures what the server sustains, not the limits. `--baseline`
+also plays the same season without the load, for comparison.
 
-Usage: nice -n 10 .venv/bin/python bench/chat.py [--seconds 20] [--clients 50] [--streamers 4] [--baseline]
+`--rate` offers a fixed total rate instead (paced over the clients), to see whether the season stays
+content-positive at, say, the 200 messages/s target.
+
+Usage: nice -n 10 .venv/bin/python bench/chat.py [--seconds 20] [--clients 50] [--streamers 4] [--rate 200]
+       [--baseline]
 """
 
 from __future__ import annotations
@@ -35,12 +40,16 @@ from arena.db import Chat, Database  # noqa: E402
 from arena.loop import SeasonRunner  # noqa: E402
 
 
-def _client(port: int, streams: list[str], k: int, until: float, out: list) -> None:
+def _client(port: int, streams: list[str], k: int, until: float, out: list, interval: float = 0.0) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     statuses: Counter = Counter()
     lat: list[float] = []
     i = 0
+    next_at = time.time()
     while time.time() < until:
+        if interval:  # paced: this client's share of the offered rate
+            next_at += interval
+            time.sleep(max(0.0, next_at - time.time()))
         body = json.dumps({"name": f"bench{k}", "text": f"message {i} from client {k}", "viewer": f"c{k}"})
         t0 = time.perf_counter()
         try:
@@ -63,12 +72,13 @@ def _client(port: int, streams: list[str], k: int, until: float, out: list) -> N
     out.append((statuses, lat))
 
 
-def _load(port: int, streams: list[str], clients: int, seconds: float, queue: mp.Queue) -> None:
+def _load(port: int, streams: list[str], clients: int, seconds: float, rate: float, queue: mp.Queue) -> None:
     """The load generator, in its own process so its threads do not share the server's interpreter lock."""
     start = time.time()
     until = start + seconds
     out: list = []
-    threads = [threading.Thread(target=_client, args=(port, streams, k, until, out)) for k in range(clients)]
+    interval = clients / rate if rate else 0.0
+    threads = [threading.Thread(target=_client, args=(port, streams, k, until, out, interval)) for k in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
@@ -95,7 +105,16 @@ def _positivity(db: Database, season_id: int) -> dict:
     }
 
 
-def run(seconds: float, clients: int, streamers: int, round_seconds: float, load: bool, tmp: Path, name: str) -> dict:
+def run(
+    seconds: float,
+    clients: int,
+    streamers: int,
+    round_seconds: float,
+    load: bool,
+    tmp: Path,
+    name: str,
+    rate: float = 0.0,
+) -> dict:
     rounds = int(seconds // round_seconds) + 4  # the load starts after round 1 and ends before the last round
     config = load_season_config(
         None,
@@ -117,12 +136,12 @@ def run(seconds: float, clients: int, streamers: int, round_seconds: float, load
     streams = list(runner.live)
     season = threading.Thread(target=runner.run, name="season")
     season.start()
-    result: dict = {"load": load}
+    result: dict = {"load": load, "offered_rate": rate or "as fast as answered"}
     if load:
         while runner.season.rounds_done < 1:  # the season is past its start-up
             time.sleep(0.1)
         queue: mp.Queue = mp.get_context("spawn").Queue()
-        proc = mp.get_context("spawn").Process(target=_load, args=(port, streams, clients, seconds, queue))
+        proc = mp.get_context("spawn").Process(target=_load, args=(port, streams, clients, seconds, rate, queue))
         proc.start()
         got = queue.get()
         proc.join()
@@ -160,12 +179,16 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--streamers", type=int, default=4)
     ap.add_argument("--round-seconds", type=float, default=4.0)
+    ap.add_argument(
+        "--rate", type=float, default=0.0, help="offered messages/s over all clients (0: as fast as answered)"
+    )
     ap.add_argument("--baseline", action="store_true", help="also play the season without the chat load")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
-        out = {"with_chat_load": run(a.seconds, a.clients, a.streamers, a.round_seconds, True, Path(d), "load")}
+        common = (a.seconds, a.clients, a.streamers, a.round_seconds)
+        out = {"with_chat_load": run(*common, True, Path(d), "load", a.rate)}
         if a.baseline:
-            out["without_load"] = run(a.seconds, a.clients, a.streamers, a.round_seconds, False, Path(d), "base")
+            out["without_load"] = run(*common, False, Path(d), "base", a.rate)
     w = out["with_chat_load"]
     out["target_200_per_second_met"] = w["messages_per_second"] >= 200
     out["every_stream_round_content_positive"] = w["content_positivity"]["share"] == 1.0
