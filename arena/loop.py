@@ -490,6 +490,7 @@ class SeasonRunner:
         finally:
             self.world.trends.close()
             self.chat.stop_sources()
+            self.chat.board.set_streams(set())  # the season is over: chat is refused (404), never silently lost
             self.world.engine.close()  # the Ray backend's actors (and a Ray it started); nothing for local
             if self.broadcaster:
                 self.broadcaster.stop()

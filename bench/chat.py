@@ -31,13 +31,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from sqlmodel import func, select  # noqa: E402
-
-from arena.config import load_season_config  # noqa: E402
-from arena.db import Chat, Database  # noqa: E402
-from arena.loop import SeasonRunner  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the arena is imported inside `run`, so the
+# load process (spawned: it re-imports this module) starts in a moment instead of loading torch
 
 
 def _client(port: int, streams: list[str], k: int, until: float, out: list, interval: float = 0.0) -> None:
@@ -91,7 +86,7 @@ def _load(port: int, streams: list[str], clients: int, seconds: float, rate: flo
     queue.put({"statuses": {str(k): v for k, v in total.items()}, "latency": lat, "wall": time.time() - start})
 
 
-def _positivity(db: Database, season_id: int) -> dict:
+def _positivity(db, season_id: int) -> dict:
     flags = [
         bool(s.get("content_positive"))
         for e in db.events(season_id)
@@ -115,7 +110,13 @@ def run(
     name: str,
     rate: float = 0.0,
 ) -> dict:
-    rounds = int(seconds // round_seconds) + 4  # the load starts after round 1 and ends before the last round
+    from sqlmodel import func, select
+
+    from arena.config import load_season_config
+    from arena.db import Chat, Database
+    from arena.loop import SeasonRunner
+
+    rounds = int(seconds // round_seconds) + 6  # the load starts after round 1 and ends well before the last
     config = load_season_config(
         None,
         name=name,
