@@ -16,6 +16,9 @@ from arena.report.plots_common import Plot, colour, legend, new_figure, round_ax
 from arena.report.summary import term_names
 
 _MARKERS = "o^sDvP*Xh<>p"
+#: Events about a streamer that the decisions plot does not tick: its birth, and what it already shows (stalls
+#: are in the content section, finetunes started are lines).
+_NOT_MARKED = {"streamer_spawned", "stall", "finetune_started", "relegated"}
 
 
 def _colours(d: SeasonData) -> dict[int, tuple]:
@@ -121,10 +124,16 @@ def decisions_on_ern(d: SeasonData) -> Plot:
     fig, axes = _grid(len(shown), sharey=False)
     cols = _colours(d)
     finetunes = [e for e in d.other_events if e.kind == "finetune_started"]
+    # any other event about one streamer (spoken lines, chat, finetunes finished, kinds added later): a tick
+    # on the round axis, one colour per kind
+    about = [e for e in d.other_events if isinstance(e.payload.get("streamer_id"), int) and e.kind not in _NOT_MARKED]
+    kinds = sorted({e.kind for e in about})
+    kind_colour = {k: f"C{(n + 5) % 10}" for n, k in enumerate(kinds)}
     for ax, s in zip(axes, shown):
         rs = d.rounds_of(s.id)
         ern = {x.round: x.ern_mean for x in rs}
         ax.plot(list(ern), list(ern.values()), color=cols[s.id], lw=1.2)
+        ax.set_ylim(bottom=0)  # ERN from zero: the event ticks sit on the axis
         top = max(ern.values(), default=1.0) or 1.0
         points: dict[tuple[str, bool], list[tuple[int, float]]] = {}
         for x in d.decisions:
@@ -138,6 +147,10 @@ def decisions_on_ern(d: SeasonData) -> Plot:
         for e in finetunes:
             if e.payload.get("streamer_id") == s.id:
                 ax.axvline(e.round, color="C2", lw=0.8, ls="--")
+        for kind in kinds:
+            rx = [e.round for e in about if e.kind == kind and e.payload["streamer_id"] == s.id]
+            if rx:
+                ax.scatter(rx, [0] * len(rx), marker="|", s=120, color=kind_colour[kind], clip_on=False)
         for rf in d.reflections:
             if rf.streamer_id == s.id:
                 ax.scatter([rf.round], [0], marker="*", s=40, color="C4", clip_on=False)
@@ -149,13 +162,16 @@ def decisions_on_ern(d: SeasonData) -> Plot:
             axes[0].scatter([], [], marker=mark[t], color="C3", label=t)
         axes[0].plot([], [], color="C2", ls="--", label="finetune started")
         axes[0].scatter([], [], marker="*", color="C4", label="reflection")
-        fig.legend(fontsize=7, loc="lower center", ncol=min(10, len(tools) + 2), frameon=False)
+        for kind in kinds:
+            axes[0].scatter([], [], marker="|", s=120, color=kind_colour[kind], label=f"{kind} event")
+        fig.legend(fontsize=7, loc="lower center", ncol=min(10, len(tools) + len(kinds) + 2), frameon=False)
     return Plot(
         "decisions",
         "Decisions marked on ERN",
         to_png(fig),
         "Each streamer's ERN per round (x: round); above it one marker per tool call of that round's decision (hollow: the "
-        "call failed), dashed lines where a finetune started, stars where the streamer wrote a reflection.",
+        "call failed), dashed lines where a finetune started, stars where the streamer wrote a reflection, and a tick on the "
+        "axis for every other event about the streamer (spoken lines, chat, finished finetunes...), by kind.",
     )
 
 
