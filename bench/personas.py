@@ -13,6 +13,7 @@ seeded generator), so different spawns differ by their seed line and by the name
 Seconds depend on the machine and on whatever else runs on it; on a shared 2-core machine they are noisy.
 
 Usage: .venv/bin/python bench/personas.py [--seeds 50] [--model embedded/smollm2-135m] [--time-limit SECONDS]
+       [--request-timeout SECONDS]
 """
 
 from __future__ import annotations
@@ -74,8 +75,16 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=50)
     ap.add_argument("--model", default=None, help="a litellm model string (default: the season's default)")
     ap.add_argument("--time-limit", type=float, default=None, help="start no new seed after this many seconds")
+    ap.add_argument(
+        "--request-timeout",
+        type=float,
+        default=None,
+        help="seconds one LLM request may take (default: the season's); raise it on a loaded machine, where a slow "
+        "answer would otherwise count as a failed spawn",
+    )
     a = ap.parse_args()
-    section = LLMSection(**({"model": a.model} if a.model else {}))
+    given = {"model": a.model, "timeout_seconds": a.request_timeout}
+    section = LLMSection(**{k: v for k, v in given.items() if v is not None})
     policy = LLMPolicy(section)
     prep = policy.prepare()
     start = time.perf_counter()
