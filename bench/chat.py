@@ -191,7 +191,12 @@ def main() -> None:
         if a.baseline:
             out["without_load"] = run(*common, False, Path(d), "base", a.rate)
     w = out["with_chat_load"]
-    out["target_200_per_second_met"] = w["messages_per_second"] >= 200
+    # Flat out: at least 200 accepted per second. Paced (--rate R >= 200): every offered message accepted (the
+    # pacing itself cannot exceed R, so 199.x/s at R = 200 is the whole offered load).
+    offered = a.rate * w["load_seconds"] if a.rate else None
+    out["target_200_per_second_met"] = (
+        w["messages_per_second"] >= 200 if not a.rate else a.rate >= 200 and w["accepted"] >= 0.99 * offered
+    )
     out["every_stream_round_content_positive"] = w["content_positivity"]["share"] == 1.0
     print(json.dumps(out, indent=2))
 
