@@ -4,21 +4,29 @@ What it measures, on this machine, at the default season's sizes (6 streams, 64 
 model timing, the embedded generator):
   backends  seconds per round and aggregate generated frames/s of the engine as the season loop drives it each
             round (`advance` + `state_dict`, which the loop takes for its resume state), for
-              local          media.engine.StreamEngine in this process (torch threads = --threads)
-              ray_1_actor    media.ray_engine.RayEngine, one actor reserving --threads CPUs (same device
-                             resources as local: the difference is Ray's cost)
-              ray_2_actors   two actors, --threads / 2 CPUs each (the streams split 3 + 3)
+              local          media.engine.StreamEngine in this process: one device of --threads CPU threads
+              ray_1_actor    media.ray_engine.RayEngine, one actor, one device of --threads threads (the same
+                             device as local: the difference is Ray's cost)
+              ray_2_actors   two actors, two such devices (the streams split 3 + 3; on this 2-core machine with
+                             --threads 1 they use both cores)
             in alternating blocks (local, ray 1, ray 2, local, ...), medians over blocks, so load from other
             work on the machine hits every backend alike. Every backend generates the same frames per round
             (the cost model fixes them in model timing); only the wall time differs.
-  ray_overhead  (ray_1_actor - local) seconds per round, and as a fraction of local's: target <= 10%.
+  ray_overhead  (ray_1_actor - local) seconds per round, and as a fraction of local's: target <= 10%. Also
+            Ray's fixed cost per round measured alone (an actor with no streams: the round's calls, nothing
+            generated) and the bytes a round moves between driver and actors (the reports and the engine state
+            the loop takes each round, pickled).
   projection    aggregate frames/s and streams for N GPUs, from a per-GPU rate (see its "model").
 
 There is no GPU here: the per-GPU rate is --gpu-fps, by default bench/media.py's GPU target (3 x
 StreamDiffusion's img2img fps = 281.7 frames/s at batch 16 on an H100), which is a target, not a measurement;
 pass the `gpu` section's measured best fps from a GPU machine to project from a measurement.
 
-Run:  nice -n 10 .venv/bin/python bench/scale.py [--blocks 3] [--rounds 3] [--threads 2] [--gpu-fps F]
+Why --threads 1 by default: torch's two intra-op threads on a 2-core machine that is also running other work
+spin-wait each other, and one 6-stream round then took 15 s instead of 1.8 s (measured while writing this);
+one thread per device is the honest unit here, and two devices use the two cores.
+
+Run:  nice -n 10 .venv/bin/python bench/scale.py [--blocks 3] [--rounds 3] [--threads 1] [--gpu-fps F]
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import argparse
 import json
 import logging
 import os
+import pickle
 import statistics
 import sys
 import time
@@ -50,18 +59,26 @@ TOPICS = ("ocean waves", "city night", "forest", "desert", "snow mountain", "neo
 def engines(threads: int):
     """(name, engine) for each backend, built through the season's own arena.engines.build_engine."""
     base = load_season_config(None)
+    # the default architecture at random init: the speed does not depend on the weights, and the bench does
+    # not break while the packaged checkpoint and the code's defaults are being changed together
+    model = base.generator.model.model_copy(update={"checkpoint": None})
+    base = base.model_copy(update={"generator": base.generator.model_copy(update={"model": model})})
     embedder = get_text_embedder()
     generator = build_generator(base.generator.model, embedder, device="cpu")
     made = []
     for name, engine in (
         ("local", {"backend": "local"}),
         ("ray_1_actor", {"backend": "ray", "ray": {"actors": 1, "num_cpus_per_actor": threads}}),
-        ("ray_2_actors", {"backend": "ray", "ray": {"actors": 2, "num_cpus_per_actor": threads / 2}}),
+        ("ray_2_actors", {"backend": "ray", "ray": {"actors": 2, "num_cpus_per_actor": threads}}),
     ):
-        cfg = base.model_copy(update={"engine": base.engine.model_copy(update=engine)})
-        cfg = type(base).model_validate(cfg.model_dump())  # validates the ray section
+        cfg = made_config(base, engine)
         made.append((name, build_engine(cfg, generator, embedder, cfg.engine.cost_model, "model")))
     return base, made
+
+
+def made_config(base, engine: dict):
+    data = base.model_dump()
+    return type(base).model_validate({**data, "engine": {**data["engine"], **engine}})
 
 
 def add_streams(engine, defaults: StreamSettings, n: int) -> None:
@@ -104,14 +121,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--blocks", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=3, help="rounds per block")
-    ap.add_argument("--threads", type=int, default=2, help="CPU threads of each backend in all (default 2)")
+    ap.add_argument("--threads", type=int, default=1, help="CPU threads of one device (default 1)")
     ap.add_argument("--gpu-fps", type=float, default=None, help="measured per-GPU frames/s (bench/media.py gpu)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     import ray
 
-    # logical CPUs for both Ray backends at once (2 x threads); the machine has what it has
-    ray.init(num_cpus=2 * args.threads, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    # logical CPUs for the actors of every Ray backend at once (+1: the empty one); the machine has what it has
+    ray.init(num_cpus=3 * args.threads + 1, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
     try:
         base, made = engines(args.threads)
         d = base.generator.defaults
@@ -125,7 +142,20 @@ def main() -> None:
                 s, f = one_block(e, args.rounds, base.round_seconds)
                 times[name].append(s)
                 frames[name] = f
-        for _, e in made:
+        empty = build_engine(
+            made_config(base, {"backend": "ray", "ray": {"actors": 1, "num_cpus_per_actor": 1}}),
+            None,
+            None,
+            base.engine.cost_model,
+            "model",
+        )
+        empty.advance(base.round_seconds)
+        fixed = statistics.median(one_block(empty, 1, base.round_seconds)[0] for _ in range(10))
+        local_engine = made[0][1]
+        moved = len(pickle.dumps(local_engine.advance(base.round_seconds))) + len(
+            pickle.dumps(local_engine.state_dict())
+        )
+        for _, e in [*made, ("empty", empty)]:
             e.close()
     finally:
         ray.shutdown()
@@ -155,6 +185,7 @@ def main() -> None:
             "fps": d.fps,
             "round_seconds": base.round_seconds,
             "timing": "model",
+            "weights": "the default generator architecture at random init (same arithmetic as trained weights)",
             "threads": args.threads,
             "blocks": args.blocks,
             "rounds_per_block": args.rounds,
@@ -165,8 +196,11 @@ def main() -> None:
             "fraction_of_local": round(overhead / local, 3),
             "target": OVERHEAD_TARGET,
             "met": overhead / local <= OVERHEAD_TARGET,
+            "fixed_seconds_per_round_no_streams": round(fixed, 4),
+            "bytes_per_round": moved,
         },
         "speedup_2_actors_vs_local": round(local / backends["ray_2_actors"]["seconds_per_round"], 2),
+        "note": "every backend generates the same frames per round; frames/s = those frames / wall seconds",
         "projection": projection(gpu_fps, source, max(overhead, 0.0), base.round_seconds, d.fps),
     }
     print(json.dumps(out, indent=1))
