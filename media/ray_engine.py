@@ -66,6 +66,20 @@ def _writable(report: StreamReport) -> StreamReport:
     return replace(report, **arrays) if arrays else report
 
 
+def _check_resources(cluster: dict[str, float], config: RayConfig) -> None:
+    """Actors the cluster can never place would wait forever: say so at start, in one line."""
+    for key, field, each in (
+        ("GPU", "num_gpus_per_actor", config.num_gpus_per_actor),
+        ("CPU", "num_cpus_per_actor", config.num_cpus_per_actor),
+    ):
+        need, have = config.actors * each, cluster.get(key, 0.0)
+        if need > have + 1e-9:
+            raise FieldError(
+                f"engine.ray.{field}",
+                f"{config.actors} actors x {each:g} {key} need {need:g} {key}s; the Ray cluster has {have:g}",
+            )
+
+
 class RayEngine:
     def __init__(self, config: RayConfig, spec: ActorSpec, *, owns_ray: bool = False) -> None:
         import ray
@@ -73,6 +87,7 @@ class RayEngine:
         self._ray = ray
         self.config = config
         self.owns_ray = owns_ray
+        _check_resources(ray.cluster_resources(), config)
         remote = ray.remote(EngineActor).options(
             num_cpus=config.num_cpus_per_actor,
             num_gpus=config.num_gpus_per_actor,
@@ -101,6 +116,10 @@ class RayEngine:
                 f"and {config.num_gpus_per_actor} GPU each within {START_TIMEOUT_SECONDS:.0f} s "
                 f"(available: {ray.available_resources()})",
             ) from None
+        except ray.exceptions.RayActorError as exc:  # its __init__ raised: a model that does not load there, say
+            self.close()
+            cause = str(getattr(exc, "error_msg", "") or exc).strip().splitlines()
+            raise FieldError("engine.ray", f"an engine actor failed to start: {cause[-1] if cause else exc}") from None
 
     # ---- the protocol's calls ---------------------------------------------------------------------------
     def add_stream(self, stream_id: str, settings_source: SettingsSource, seed: int) -> None:

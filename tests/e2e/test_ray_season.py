@@ -8,8 +8,10 @@ down after it, so no Ray process outlives the tests. The local season is run onc
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
+import torch
 
 from arena.config import load_season_config
 from arena.db import Database
@@ -19,6 +21,7 @@ from tests.conftest import write_config
 from tests.e2e.test_cli import arena
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.timeout(600)  # the module's fixtures start Ray and run two seasons; a loaded machine is slow
 
 RAY2 = {"backend": "ray", "ray": {"actors": 2, "num_cpus_per_actor": 0.25}}
 
@@ -37,8 +40,10 @@ def standings(db: Database, season_id: int) -> list[tuple]:
     ]
 
 
-def play(tmp_path, name, engine=None, on_round=None):
-    config = load_season_config(write_config(tmp_path / name, **({"engine": engine} if engine else {})), name=name)
+def play(tmp_path, name, engine=None, on_round=None, **over):
+    if engine:
+        over["engine"] = engine
+    config = load_season_config(write_config(tmp_path / name, **over), name=name)
     db = Database(config.database)
     runner = SeasonRunner.create(config, db)
     assert runner.run(on_round=on_round and (lambda result: on_round(runner, result))) == "finished"
@@ -47,15 +52,22 @@ def play(tmp_path, name, engine=None, on_round=None):
 
 @pytest.fixture(scope="module")
 def local_season(tmp_path_factory):
-    db, season, _ = play(tmp_path_factory.mktemp("local"), "local")
+    """The local engine on one torch thread, as each actor runs (num_cpus_per_actor < 1 -> one thread): the
+    same device arithmetic on both sides (two threads on a loaded 2-core machine also run 10x slower)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        db, season, _ = play(tmp_path_factory.mktemp("local"), "local")
+    finally:
+        torch.set_num_threads(threads)
     return standings(db, season.id)
 
 
 @pytest.fixture(scope="module")
 def ray_season(ray_instance, tmp_path_factory):
-    """One 2-actor Ray season, with actor 0 killed by `ray.kill` after round 2 (Ray restarts it). One season
-    for both claims below keeps the module's Ray time small; the first two rounds and actor 1 never see the
-    fault, and the whole season must still equal the local one."""
+    """One 2-actor Ray season, broadcasting, with actor 0 killed by `ray.kill` after round 2 (Ray restarts it).
+    One season for the claims below keeps the module's Ray time small; the first two rounds and actor 1 never
+    see the fault, and the whole season must still equal the local one."""
     pids = {}
 
     def kill_after_round_2(runner, result):
@@ -65,7 +77,8 @@ def ray_season(ray_instance, tmp_path_factory):
         if result.round == 3:
             pids["after"] = runner.world.engine.actor_pids()
 
-    db, season, _ = play(tmp_path_factory.mktemp("ray"), "ray2", RAY2, kill_after_round_2)
+    broadcast = {"enabled": True, "port": 0}  # real viewers: none, so the standings are the local season's
+    db, season, _ = play(tmp_path_factory.mktemp("ray"), "ray2", RAY2, kill_after_round_2, broadcast=broadcast)
     return db, season, pids
 
 
@@ -80,6 +93,17 @@ def test_two_actor_ray_season_matches_the_local_season(ray_season, local_season)
     assert sorted(placement["owner"].values()) == [0, 0, 1]
 
 
+def test_the_actors_encode_the_broadcast_under_the_run_dir(ray_season):
+    """The driver never receives output frames with the Ray backend: each actor encodes its own streams' HLS
+    into runs/<season>/streams/<slot>/, where the broadcast server serves them; relegated and final playlists
+    end with ENDLIST."""
+    db, season, _ = ray_season
+    for st in db.streamers(season.id):  # s01..s03 and the respawn s04, on both actors
+        folder = Path(season.run_dir) / "streams" / st.slot
+        assert "#EXT-X-ENDLIST" in (folder / "index.m3u8").read_text(), st.slot
+        assert list(folder.glob("seg_*.ts")), st.slot
+
+
 def test_an_actor_killed_mid_season_is_restored_and_every_round_is_stored_once(ray_season):
     db, season, pids = ray_season
     assert pids["after"][0] != pids["before"][0] and pids["after"][1] == pids["before"][1]  # Ray restarted it
@@ -90,6 +114,15 @@ def test_an_actor_killed_mid_season_is_restored_and_every_round_is_stored_once(r
     assert len(faults) == 1 and faults[0].round == 3
     assert faults[0].payload["actor"] == 0 and faults[0].payload["round"] == "replayed"
     assert faults[0].payload["streams"]  # the streams it restored from round 2's state, then replayed round 3 on
+
+
+def test_actors_the_cluster_cannot_place_are_one_line_at_start(ray_instance):
+    from common.errors import FieldError
+    from media.ray_config import RayConfig
+    from media.ray_engine import RayEngine
+
+    with pytest.raises(FieldError, match=r"num_gpus_per_actor.*2 actors x 1 GPU need 2 GPUs; the Ray cluster has 0"):
+        RayEngine(RayConfig(actors=2, num_gpus_per_actor=1), spec=None)
 
 
 def test_a_cluster_that_cannot_be_reached_is_one_line_exit_2(tmp_path):
