@@ -7,8 +7,13 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
+import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+# Labels are streamer names and LLM-written text: a `$` in one must print as a dollar, not start math markup
+# (an unbalanced one would fail the whole plot).
+matplotlib.rcParams["text.parse_math"] = False
 
 #: Dots per inch of every PNG: readable in a browser at 100 % and small enough to embed many.
 DPI = 96

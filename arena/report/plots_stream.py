@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from arena.report.data import SeasonData
-from arena.report.plots_common import Plot, colour, legend, new_figure, round_axis, to_png
+from arena.report.plots_common import Plot, new_figure, round_axis, to_png
 
 
 def ttcp_distribution(d: SeasonData) -> Plot:
@@ -31,33 +31,40 @@ def ttcp_distribution(d: SeasonData) -> Plot:
 
 
 def buffer_and_stalls(d: SeasonData) -> Plot:
-    """Two panels sharing the round axis: each stream's buffer level at the round's end (as a fraction of its
-    capacity where the capacity is known) and its stall seconds in the round."""
-    fig = new_figure(height=5.0)
-    top, bottom = fig.subplots(2, 1, sharex=True)
+    """Two heat maps, one row per stream and one column per round: its buffer level at the round's end over
+    its capacity, and the seconds it stalled in the round (blank where the stream was not live). Rows read
+    at any season length, where one line per stream would not."""
     shown = d.scored_streamers()
-    for i, s in enumerate(d.streamers):
-        if s not in shown:
-            continue
-        rs = d.rounds_of(s.id)
-        xs = [x.round for x in rs]
-        level = [x.buffer_level / x.buffer_capacity if x.buffer_capacity else np.nan for x in rs]
-        top.plot(xs, level, marker=".", color=colour(i), label=s.label)
-        bottom.bar(
-            np.array(xs) + (shown.index(s) - len(shown) / 2) * 0.8 / max(1, len(shown)),
-            [x.stall_seconds for x in rs],
-            width=0.8 / max(1, len(shown)),
-            color=colour(i),
-        )
-    top.set_ylabel("buffer / capacity")
-    top.set_ylim(-0.05, 1.05)
-    bottom.set_ylabel("stall seconds")
+    rounds = d.scored_rounds
+    col = {r: k for k, r in enumerate(rounds)}
+    level = np.full((len(shown), len(rounds)), np.nan)
+    stalls = np.full((len(shown), len(rounds)), np.nan)
+    for j, s in enumerate(shown):
+        for x in d.rounds_of(s.id):
+            if x.buffer_capacity:
+                level[j, col[x.round]] = x.buffer_level / x.buffer_capacity
+            stalls[j, col[x.round]] = x.stall_seconds
+    height = 1.2 + 2 * max(1.0, 0.22 * len(shown))
+    fig = new_figure(height=height)
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    extent = (rounds[0] - 0.5, rounds[-1] + 0.5, len(shown) - 0.5, -0.5) if rounds else None
+    a = top.imshow(level, aspect="auto", cmap="RdYlGn", vmin=0, vmax=1, interpolation="nearest", extent=extent)
+    finite = stalls[np.isfinite(stalls)]
+    top_stall = max(1.0, float(finite.max())) if finite.size else 1.0  # a scale of at least 1 s: no stall is white
+    b = bottom.imshow(
+        stalls, aspect="auto", cmap="Reds", vmin=0, vmax=top_stall, interpolation="nearest", extent=extent
+    )
+    fig.colorbar(a, ax=top, label="buffer / capacity")
+    fig.colorbar(b, ax=bottom, label="stall seconds")
+    labels = [s.label for s in shown]
+    for ax in (top, bottom):
+        ax.set_yticks(range(len(shown)), labels, fontsize=7 if len(shown) <= 30 else 5)
     round_axis(bottom)
-    legend(top, len(shown))
     return Plot(
         "buffer_stalls",
         "Buffer level and stalls",
         to_png(fig),
-        "Top: buffer level at each round's end over its capacity. Bottom: seconds each stream stalled (its "
-        "buffer empty at an output tick) in the round.",
+        "One row per stream, one column per round. Top: buffer level at the round's end over its capacity "
+        "(red: empty). Bottom: seconds the stream stalled (its buffer empty at an output tick) in the round. "
+        "Blank: not live.",
     )
