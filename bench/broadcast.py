@@ -3,7 +3,9 @@
 - `encoder`: 8 streams of 128x128 at 8 fps for ~20 s, fed in real time with synthetic scenes. Per stream:
   CPU seconds of its encoder thread / wall seconds (target <= 0.10 of one core per stream), frames
   queued/encoded/dropped, and generation-to-playlist latency (time from on_frame to the segment holding that
-  frame appearing in index.m3u8). Also the whole process's CPU share over the run.
+  frame appearing in index.m3u8). Also the whole process's CPU share over the run. Run once per
+  --output-heights value (issue 18: 0 = the generation size, 480 = the default broadcast size, scaled with
+  the default bicubic filter; add `--scale-filter lanczos` to price the sharper one).
 - `ttcp`: a StreamEngine in wall timing driving the Broadcaster's on_frame, vs the same engine without it:
   each stream's TTCP (time to content-positive) and generated fps, so the cost of broadcasting on generation
   shows up where it matters.
@@ -28,14 +30,25 @@ from media.sources import SyntheticScene  # noqa: E402
 from media.trends import DEFAULT_TOPICS  # noqa: E402
 
 
-def bench_encoder(streams: int, resolution: int, fps: float, seconds: float) -> dict:
+def bench_encoder(
+    streams: int, resolution: int, fps: float, seconds: float, output_height: int = 480, scale_filter: str = "bicubic"
+) -> dict:
     ids = [f"s{i:02d}" for i in range(streams)]
     clips = {
         sid: SyntheticScene(DEFAULT_TOPICS[i % len(DEFAULT_TOPICS)], seed=i).frames(0.0, 32, fps, resolution)
         for i, sid in enumerate(ids)
     }
     with tempfile.TemporaryDirectory() as tmp:
-        b = Broadcaster(BroadcastConfig(enabled=True, port=0, fps=fps, segment_seconds=1.0, window_segments=6), tmp)
+        cfg = BroadcastConfig(
+            enabled=True,
+            port=0,
+            fps=fps,
+            segment_seconds=1.0,
+            window_segments=6,
+            output_height=output_height,
+            scale_filter=scale_filter,
+        )
+        b = Broadcaster(cfg, tmp)
         b.start()
         for sid in ids:
             b.add_stream(sid, sid)
@@ -70,6 +83,8 @@ def bench_encoder(streams: int, resolution: int, fps: float, seconds: float) -> 
     return {
         "streams": streams,
         "resolution": resolution,
+        "output_size": list(cfg.output_size(resolution, resolution)),
+        "scale_filter": scale_filter,
         "fps": fps,
         "wall_seconds": round(wall, 2),
         "cpu_share_per_stream_mean": round(statistics.mean(shares), 4),
@@ -150,12 +165,19 @@ def main() -> None:
     ap.add_argument("--ttcp-resolution", type=int, default=32, help="the tiny test season's size")
     ap.add_argument("--ttcp-fps", type=float, default=2.0)
     ap.add_argument("--ttcp-repeats", type=int, default=2)
+    ap.add_argument("--output-heights", default="0,480", help="encoder section: one run per broadcast height")
+    ap.add_argument("--scale-filter", default="bicubic")
     ap.add_argument("--skip-ttcp", action="store_true")
     ap.add_argument("--skip-encoder", action="store_true")
     args = ap.parse_args()
     out: dict = {}
     if not args.skip_encoder:
-        out["encoder"] = bench_encoder(args.streams, args.resolution, args.fps, args.seconds)
+        out["encoder"] = {
+            f"output_height_{h}": bench_encoder(
+                args.streams, args.resolution, args.fps, args.seconds, h, args.scale_filter
+            )
+            for h in (int(x) for x in args.output_heights.split(","))
+        }
     if not args.skip_ttcp:
         out["ttcp"] = bench_ttcp(
             args.ttcp_streams, args.ttcp_resolution, args.ttcp_fps, args.ttcp_seconds, args.ttcp_repeats

@@ -7,6 +7,12 @@ Sections:
   ttcp      time to content-positive of a stream added at default settings, alone and next to 7 running
             streams, in the engine's model timing (the cost model, reproducible) and in wall timing.
   finetune  seconds per runtime finetuning step, when media/finetune.py exists (guarded import).
+  quality   issue 18: per topic, the Fréchet distance between the eye's embeddings of 1-step generated frames
+            and of the topic's source scenes (64 px), topic accuracy of 1-step frames (media.base_eval's
+            frame-feature classifier), one-step variety (seeds vs source scenes) and the fixed-pattern ratio.
+  streams128  issue 18's speed bar: 6 streams at 128 px, 8 fps each, 1 and 2 steps, through a StreamEngine
+            in wall timing: generated frames/s with the engine's overhead, and whether every stream stayed
+            content-positive (target >= 48 frames/s at 1 step).
   gpu       only when torch sees CUDA: the diffusers backend (media.diffusers_generator, the same generate()
             a season calls) on an sd-turbo-architecture UNet (the SD 2.1 UNet config: 865M parameters, 4
             latent channels, 64x64 latents = 512x512 frames) with RANDOM weights and a TAESD-architecture
@@ -22,6 +28,7 @@ Run:
   .venv/bin/python bench/media.py --cpu-only | --gpu-only
   .venv/bin/python bench/media.py --threads 1     # torch threads for the CPU part (default 2); the JSON
                                                   # records the load average: other work skews CPU figures
+  .venv/bin/python bench/media.py --checkpoint OLD.safetensors --cpu-only   # another base (before/after)
 
 On a GPU machine: install the project's CUDA build of torch (`pip install torch` without the CPU pin) plus
 diffusers, transformers and pydantic, then `python bench/media.py --gpu-only` from the repo root. No weights
@@ -59,12 +66,15 @@ def _timed(fn, repeats: int) -> list[float]:
 
 
 # --------------------------------------------------------------------------------------------------- CPU
+CHECKPOINT: str | None = None  # --checkpoint: another base (its architecture read from its metadata)
+
+
 def _embedded():
     from media.embedding import get_text_embedder
-    from media.generator import GeneratorConfig, TinyDiffusionGenerator
+    from media.generator import TinyDiffusionGenerator, config_for_checkpoint
 
     embedder = get_text_embedder()
-    return TinyDiffusionGenerator(GeneratorConfig(), embedder), embedder
+    return TinyDiffusionGenerator(config_for_checkpoint(CHECKPOINT or "base"), embedder), embedder
 
 
 def _cond(gen, embedder, prompts: list[str]) -> np.ndarray:
@@ -140,6 +150,65 @@ def bench_cpu(streams: tuple[int, ...], resolutions: tuple[int, ...], repeats: i
             "met": None if at_target is None else at_target["fps_best"] >= CPU_TARGET_FPS,
         },
     }
+
+
+def bench_quality(seeds: int) -> dict:
+    """Issue 18's quality figures of 1-step frames at 64 px (see the module docstring)."""
+    from media.base_eval import eye_frechet_per_topic, topic_accuracy
+    from media.base_variety import fixed_pattern_ratio, mean_pairwise_distance, prompt_seed_grid, source_frames
+    from media.eye import get_embedded_eye
+    from media.trends import DEFAULT_TOPICS
+
+    gen, embedder = _embedded()
+    topics = list(DEFAULT_TOPICS)
+    fd = eye_frechet_per_topic(gen, embedder.embed, get_embedded_eye(), topics, steps=1, seeds=seeds)
+    grid = prompt_seed_grid(gen, embedder.embed, topics, seeds=8, resolution=64)
+    variety = {
+        t: round(mean_pairwise_distance(grid[k]) / mean_pairwise_distance(source_frames(t, 8, 64)), 3)
+        for k, t in enumerate(topics)
+    }
+    return {
+        "resolution": 64,
+        "steps": 1,
+        "eye_frechet_per_topic": fd,
+        "eye_frechet_mean": round(float(np.mean(list(fd.values()))), 4),
+        "topic_accuracy_1_step": round(topic_accuracy(gen, embedder.embed, topics, 1, seeds=4), 3),
+        "variety_vs_source_per_topic": variety,
+        "fixed_pattern_ratio": round(fixed_pattern_ratio(grid), 3),
+    }
+
+
+def bench_streams128(seconds: float, streams: int = 6, fps: float = 8.0) -> dict:
+    """6 streams at 128 px and 8 fps through a StreamEngine in wall timing, 1 and 2 steps."""
+    from media.cost_model import CostModel
+    from media.engine import StreamEngine
+    from media.settings import StreamSettings
+
+    gen, embedder = _embedded()
+    rows = []
+    for steps in (1, 2):
+        engine = StreamEngine(gen, embedder, CostModel(), timing="wall", buffer_seconds=2.0)
+        for i in range(streams):
+            st = StreamSettings(prompt=f"scene number {i}, colourful", resolution=128, steps=steps, fps=fps)
+            engine.add_stream(f"s{i}", (lambda st=st: st), seed=i)
+        engine.advance(1.0)  # warm-up: first calls allocate, buffers start
+        t0 = time.perf_counter()
+        reports = engine.advance(seconds)
+        wall = time.perf_counter() - t0
+        frames = sum(r.frames_generated for r in reports.values())
+        rows.append(
+            {
+                "streams": streams,
+                "resolution": 128,
+                "steps": steps,
+                "fps_each": fps,
+                "engine_fps": round(frames / wall, 2),
+                "content_positive": sum(r.content_positive for r in reports.values()),
+                "stall_seconds": round(sum(r.stall_seconds for r in reports.values()), 2),
+            }
+        )
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return {"rows": rows, "target_fps": streams * fps, "met_1_step": rows[0]["engine_fps"] >= streams * fps}
 
 
 def bench_ttcp(wall_seconds: float) -> dict:
@@ -337,6 +406,8 @@ def main() -> None:
     ap.add_argument("--gpu-only", action="store_true")
     ap.add_argument("--no-compile", action="store_true", help="GPU: skip the torch.compile variants")
     ap.add_argument("--log", default=None, help="GPU: also append each row as a JSON line to this file")
+    ap.add_argument("--checkpoint", default=None, help="CPU: another embedded base model (default: the packaged)")
+    ap.add_argument("--only", default=None, help="CPU: comma list of sections (cpu,ttcp,finetune,quality,streams128)")
     ap.add_argument(
         "--threads",
         type=int,
@@ -358,14 +429,24 @@ def main() -> None:
     }
     t_all = time.perf_counter()
     if not args.gpu_only:
+        global CHECKPOINT
+        CHECKPOINT = args.checkpoint
+        out["machine"]["checkpoint"] = args.checkpoint or "base"
         torch.set_num_threads(max(1, args.threads))
-        if args.quick:
-            out["cpu"] = bench_cpu((1, 8), (64, 128), repeats=2, engine_seconds=2.0)
-            out["ttcp"] = bench_ttcp(wall_seconds=4.0)
-        else:
-            out["cpu"] = bench_cpu((1, 4, 8, 16), (64, 96, 128), repeats=3, engine_seconds=4.0)
-            out["ttcp"] = bench_ttcp(wall_seconds=8.0)
-        out["finetune"] = bench_finetune(steps=3 if args.quick else 8)
+        sections = set((args.only or "cpu,ttcp,finetune,quality,streams128").split(","))
+        if "cpu" in sections:
+            if args.quick:
+                out["cpu"] = bench_cpu((1, 8), (64, 128), repeats=2, engine_seconds=2.0)
+            else:
+                out["cpu"] = bench_cpu((1, 4, 8, 16), (64, 96, 128), repeats=3, engine_seconds=4.0)
+        if "ttcp" in sections:
+            out["ttcp"] = bench_ttcp(wall_seconds=4.0 if args.quick else 8.0)
+        if "finetune" in sections:
+            out["finetune"] = bench_finetune(steps=3 if args.quick else 8)
+        if "quality" in sections:
+            out["quality"] = bench_quality(seeds=8 if args.quick else 16)
+        if "streams128" in sections:
+            out["streams128"] = bench_streams128(seconds=4.0 if args.quick else 8.0)
     if not args.cpu_only:
         if not torch.cuda.is_available():
             out["gpu"] = {"skipped": "no CUDA device"}

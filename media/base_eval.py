@@ -57,3 +57,31 @@ def topic_accuracy(
     clf = classifier or source_classifier(topics, resolution)
     frames, labels = generated_frames(generator, embed, topics, steps, seeds, resolution)
     return clf.accuracy(frames, labels)
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two sets of embeddings (N, D), as FID computes it."""
+    from scipy import linalg
+
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
+    covmean = np.real(covmean)
+    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(covmean))
+
+
+def eye_frechet_per_topic(
+    generator, embed, eye, topics: list[str], steps: int = 1, seeds: int = 16, resolution: int = 64, sources: int = 64
+) -> dict[str, float]:
+    """Per topic: Fréchet distance of the eye's embeddings of generated frames (topic and caption prompts x
+    `seeds`) against `sources` frames of the topic's scenes (different scene seeds, random times)."""
+    from media.base_variety import source_frames
+
+    frames, labels = generated_frames(generator, embed, topics, steps, seeds, resolution)
+    gen_emb = eye.embed_frames(frames).astype(np.float64)
+    out = {}
+    for t in topics:
+        mine = gen_emb[[lab == t for lab in labels]]
+        real = eye.embed_frames(source_frames(t, sources, resolution)).astype(np.float64)
+        out[t] = round(frechet_distance(mine, real), 4)
+    return out

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from media.generator import EMBED_DIM, TinyDiffusionGenerator, build_scheduler
+from media.generator import EMBED_DIM, TinyDiffusionGenerator, build_scheduler, call_unet
 from media.pixel_unshuffle import to_latent
 from media.train_base import sampler_timesteps  # the base trainer's timestep mix, shared on purpose
 
@@ -291,8 +291,7 @@ class FinetuneJob:
             target = noise
         else:
             target = x0
-        emb = self.cond.expand(b, EMBED_DIM).unsqueeze(1)
-        out = self.unet(xt, t, encoder_hidden_states=emb).sample
+        out = call_unet(self.unet, xt, t, self.cond.expand(b, EMBED_DIM))
         return torch.nn.functional.mse_loss(out, target)
 
     def step(self) -> float:

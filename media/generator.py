@@ -92,6 +92,27 @@ class GeneratorConfig(BaseModel):
     # The UNet works on 2x2 pixel blocks folded into channels (64x64x3 -> 32x32x12; media.pixel_unshuffle): about 3x
     # the frames/s of plain pixels at equal quality (bench/base_model_choice.json). 1 = plain pixels.
     space_to_depth: Literal[1, 2] = 2
+    # How the prompt reaches the UNet. "cross_attention" (the packaged base): transformer blocks whose
+    # cross-attention sees the embedding as one token (a softmax over one key: only a bias) next to spatial
+    # self-attention. "embedding" (ADM-style class conditioning): the embedding is projected and added to the
+    # timestep embedding every ResNet block reads; no attention, 4.4x the frames/s at 128 px (docs/facts.md).
+    text_conditioning: Literal["cross_attention", "embedding"] = "cross_attention"
+    # The normalisation inside every ResNet block. "group" (diffusers' GroupNorm, the packaged base) normalises
+    # over the whole image, and the trained base learned to put one huge activation at a fixed cell of its up
+    # path (~500x the median at 32x32 cell (4, 12)) that dominates those statistics: StyleGAN2's "droplet"
+    # artifact (Karras et al. 2020), the blob at row 9, column 24 of every 64 px frame (issue 18). "position"
+    # normalises each pixel's channels on their own (media.position_norm), which removes that lever; a base
+    # trained with it is not the default yet (media/checkpoints/base_position.json says why).
+    norm: Literal["group", "position"] = "group"
+    # How the UNet runs on a CPU (bench/generator_cpu.py measures each; a GPU ignores this). A path becomes the
+    # default only if it wins and its frames stay within CPU_PATH_TOLERANCE of fp32 eager, so seasons replay
+    # the same. Measured (docs/facts.md, issue 18): channels_last stays within 1 grey level but did not win
+    # reliably; bf16 autocast was ~1.6x at 128 px on an avx512_bf16 CPU but moves pixels by up to ~10 levels
+    # (mean ~0.5); torch.compile took 344 s to compile on 2 loaded cores. So eager stays the default.
+    cpu_path: Literal["eager", "channels_last", "bf16"] = "eager"
+
+
+CPU_PATH_TOLERANCE = 1  # grey levels (of 255) a default CPU path may differ from fp32 eager, per pixel
 
 
 def build_unet(config: GeneratorConfig):
@@ -101,21 +122,44 @@ def build_unet(config: GeneratorConfig):
     from media.pixel_unshuffle import latent_channels
 
     n = len(config.block_out_channels)
-    down = ("DownBlock2D",) + ("CrossAttnDownBlock2D",) * (n - 1)
-    up = ("CrossAttnUpBlock2D",) * (n - 1) + ("UpBlock2D",)
     channels = latent_channels(config.space_to_depth)
-    return UNet2DConditionModel(
+    common = dict(
         sample_size=64 // config.space_to_depth,
         in_channels=channels,
         out_channels=channels,
-        down_block_types=down,
-        up_block_types=up,
         block_out_channels=tuple(config.block_out_channels),
         layers_per_block=config.layers_per_block,
         cross_attention_dim=EMBED_DIM,
         norm_num_groups=16,
         attention_head_dim=8,
     )
+    if config.text_conditioning == "embedding":
+        unet = UNet2DConditionModel(
+            down_block_types=("DownBlock2D",) * n,
+            up_block_types=("UpBlock2D",) * n,
+            mid_block_type="UNetMidBlock2D",  # one ResNet, no attention
+            class_embed_type="projection",
+            projection_class_embeddings_input_dim=EMBED_DIM,
+            **common,
+        )
+    else:
+        down = ("DownBlock2D",) + ("CrossAttnDownBlock2D",) * (n - 1)
+        up = ("CrossAttnUpBlock2D",) * (n - 1) + ("UpBlock2D",)
+        unet = UNet2DConditionModel(down_block_types=down, up_block_types=up, **common)
+    if config.norm == "position":
+        from media.position_norm import use_position_norm
+
+        use_position_norm(unet)
+    return unet
+
+
+def call_unet(unet: torch.nn.Module, x: torch.Tensor, t: torch.Tensor | int, emb: torch.Tensor) -> torch.Tensor:
+    """One UNet evaluation for prompt embeddings emb (B, 384), whichever `text_conditioning` built it.
+
+    Both routes get the embedding: a one-token sequence for cross-attention, `class_labels` for the projected
+    embedding (each architecture ignores the other). The sampler, the base trainer and finetuning all call this.
+    """
+    return unet(x, t, encoder_hidden_states=emb.unsqueeze(1), class_labels=emb).sample
 
 
 def resolve_checkpoint(name: str | Path) -> Path:
@@ -123,7 +167,14 @@ def resolve_checkpoint(name: str | Path) -> Path:
     return PACKAGED_CHECKPOINTS / "base.safetensors" if str(name) == "base" else Path(name)
 
 
-_ARCH_FIELDS = ("block_out_channels", "layers_per_block", "space_to_depth", "prediction_type")
+_ARCH_FIELDS = (
+    "block_out_channels",
+    "layers_per_block",
+    "space_to_depth",
+    "prediction_type",
+    "text_conditioning",
+    "norm",
+)
 
 
 def _check_arch(path: Path, meta: str | None, config: GeneratorConfig) -> None:
@@ -135,10 +186,31 @@ def _check_arch(path: Path, meta: str | None, config: GeneratorConfig) -> None:
     except ValueError:
         return
     saved.setdefault("space_to_depth", 1)  # checkpoints written before the option existed
+    saved.setdefault("text_conditioning", "cross_attention")  # ... and before issue 18
+    saved.setdefault("norm", "group")
     want = config.model_dump()
     diff = [f"{k}={saved[k]!r} (config: {want[k]!r})" for k in _ARCH_FIELDS if k in saved and saved[k] != want[k]]
     if diff:
         raise GeneratorLoadError(f"generator checkpoint {path} was trained with " + ", ".join(diff))
+
+
+def config_for_checkpoint(name: str | Path) -> GeneratorConfig:
+    """The GeneratorConfig a checkpoint was trained with (from its metadata), pointing at it: lets a bench
+    or a comparison load a base of another architecture (e.g. the pre-issue-18 cross-attention one)."""
+    from safetensors import safe_open
+
+    p = resolve_checkpoint(name)
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            meta = (f.metadata() or {}).get("generator_config")
+        saved = json.loads(meta) if meta else {}
+    except Exception as exc:
+        raise GeneratorLoadError(f"cannot read generator checkpoint {p}: {exc}") from exc
+    saved.setdefault("space_to_depth", 1)
+    saved.setdefault("text_conditioning", "cross_attention")
+    saved.setdefault("norm", "group")
+    known = {k: v for k, v in saved.items() if k in GeneratorConfig.model_fields and k != "checkpoint"}
+    return GeneratorConfig(**known, checkpoint=str(name))
 
 
 def build_scheduler(config: GeneratorConfig):
@@ -215,7 +287,13 @@ class TinyDiffusionGenerator:
 
     def unet_forward(self, x: torch.Tensor, t: torch.Tensor | int, emb: torch.Tensor) -> torch.Tensor:
         """One raw UNet evaluation in model space (media.pixel_unshuffle: (B, 3 f^2, R/f, R/f)), timestep, emb (B,384)."""
-        return self.unet(x, t, encoder_hidden_states=emb.unsqueeze(1)).sample
+        path = self.config.cpu_path if self.device.type == "cpu" else "eager"
+        if path == "bf16":
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return call_unet(self.unet, x, t, emb).float()
+        if path == "channels_last":  # the input only: the weights (and every state dict) keep their layout
+            x = x.contiguous(memory_format=torch.channels_last)
+        return call_unet(self.unet, x, t, emb)
 
     def generate(
         self,
@@ -259,6 +337,15 @@ class TinyDiffusionGenerator:
                 x = torch.where(keep, x0_init, x)
             img = ((from_latent(x, f).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)  # 5. decode
         return img.permute(0, 2, 3, 1).cpu().numpy()
+
+    def sample_latents(self, x: torch.Tensor, emb: torch.Tensor, steps: int) -> torch.Tensor:
+        """Text-to-image in model space from start latents x (the trailing schedule from t=999): the
+        x0 that `generate` would decode. The base trainer's distillation teacher (media.train_base)."""
+        b = x.shape[0]
+        n_train = int(self.scheduler.config.num_train_timesteps)
+        ts = torch.from_numpy(strength_timesteps(np.ones(b), steps, n_train)).to(self.device)
+        with self._lock, torch.inference_mode():
+            return self._denoise(x.to(self.device), ts, emb.to(self.device), steps)
 
     def _check_request(self, emb: np.ndarray, resolution: int, steps: int, generators: list[torch.Generator]) -> int:
         """Validate the conditioning, resolution and steps; returns the batch size."""

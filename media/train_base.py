@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from media.generator import EMBED_DIM, GeneratorConfig, build_scheduler, build_unet
+from media.generator import EMBED_DIM, GeneratorConfig, build_scheduler, build_unet, call_unet
 from media.pixel_unshuffle import to_latent
 from media.sources.captions import caption_variants
 from media.sources.synthetic import SyntheticScene
@@ -69,6 +69,8 @@ class SceneData:
 
     def scene(self, topic: int, seed: int) -> SyntheticScene:
         key = (topic, seed)
+        if len(self._scenes) > 4096:  # many scene seeds: a scene is 0.1 ms to build, keep memory bounded
+            self._scenes.clear()
         if key not in self._scenes:
             self._scenes[key] = SyntheticScene(self.topics[topic], seed)
         return self._scenes[key]
@@ -105,7 +107,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--layers-per-block", type=int, default=1)
     p.add_argument("--space-to-depth", type=int, default=2, choices=(1, 2))
     p.add_argument("--topics", default=None, help="comma list (default: the trend feed's DEFAULT_TOPICS)")
-    p.add_argument("--scene-seeds", type=int, default=16, help="scene layouts per topic in the training data")
+    # Issue 18: 16 layouts per topic taught one-step sampling one blurry mean per topic; any seed is a new layout.
+    p.add_argument("--scene-seeds", type=int, default=1_000_000, help="scene layouts per topic in the training data")
+    fields = GeneratorConfig.model_fields  # the sampler's defaults, one definition
+    p.add_argument(
+        "--text-conditioning",
+        default=fields["text_conditioning"].default,
+        choices=("cross_attention", "embedding"),
+        help="embedding: no attention, the prompt joins the timestep embedding (media.generator)",
+    )
+    p.add_argument(
+        "--norm",
+        default=fields["norm"].default,
+        choices=("group", "position"),
+        help="ResNet normalisation; position removes the droplet blob (media.position_norm)",
+    )
+    p.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="start a new run from these weights (safetensors): tensors of equal name and shape are copied, "
+        "so a run may change the architecture (e.g. drop attention) and keep the convolutions",
+    )
+    p.add_argument(
+        "--distill-from",
+        type=Path,
+        default=None,
+        help="teacher weights (same architecture): a share of each batch learns, at t=999, the teacher's "
+        "--distill-steps sample from the same noise, so one step keeps the variety of several",
+    )
+    p.add_argument("--distill-steps", type=int, default=4)
+    p.add_argument("--distill-share", type=float, default=0.5, help="share of each batch that is distilled")
     # 1 thread by default: on a shared, oversubscribed CPU torch's OpenMP threads spin-wait for each other and a
     # 2-thread step measured 20-50x slower than a 1-thread step on the project's 2-core machines.
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = torch's default)")
@@ -119,6 +151,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         raise TrainError(f"--resolution/--channels must be comma lists of integers: {exc}") from exc
     if a.steps < 1 or a.batch < 1 or a.save_every < 1 or a.scene_seeds < 1 or a.lr <= 0 or not 0 <= a.ema < 1:
         raise TrainError("need --steps, --batch, --save-every, --scene-seeds >= 1, --lr > 0 and 0 <= --ema < 1")
+    if a.distill_steps < 2 or not 0 < a.distill_share <= 1:
+        raise TrainError("need --distill-steps >= 2 and 0 < --distill-share <= 1")
+    for path in (a.init_from, a.distill_from):
+        if path is not None and not Path(path).is_file():
+            raise TrainError(f"no weights file at {path}")
     if a.state is None:
         a.state = a.out.with_suffix(".state.pt")
     return a
@@ -129,6 +166,8 @@ def generator_config(a: argparse.Namespace) -> GeneratorConfig:
         block_out_channels=a.channels_list,
         layers_per_block=a.layers_per_block,
         space_to_depth=a.space_to_depth,
+        text_conditioning=a.text_conditioning,
+        norm=a.norm,
         checkpoint=None,
         init_seed=a.seed,
     )
@@ -183,6 +222,7 @@ class _Run:
     rng: np.random.Generator
     step: int = 0
     wall: float = 0.0
+    init_copied: int | None = None  # tensors taken from --init-from (None: fresh or resumed)
     losses: list[float] = field(default_factory=list)
 
     def state(self, argv: list[str]) -> dict:
@@ -210,6 +250,9 @@ def _train(a: argparse.Namespace, topics: list[str], embed) -> dict:
     run = _new_run(a, config)
     if a.resume:
         _resume(run, a)
+    elif a.init_from is not None:
+        run.init_copied = _init_from(run, a.init_from)
+    teacher = _teacher(a, config) if a.distill_from is not None else None
     if embed is None:
         from media.embedding import get_text_embedder
 
@@ -230,7 +273,7 @@ def _train(a: argparse.Namespace, topics: list[str], embed) -> dict:
     with Progress(*columns, disable=a.quiet, transient=False) as bar:
         task = bar.add_task("train", total=a.steps, completed=run.step, loss="-")
         while run.step < a.steps and time.monotonic() - started < budget:
-            _train_step(run, a, data, focus)
+            _train_step(run, a, data, focus, teacher)
             bar.update(task, completed=run.step, loss=f"{np.mean(run.losses[-50:]):.4f}")
             if run.step % a.save_every == 0:
                 _save_state(a.state, {**run.state(a.argv), "wall_seconds": run.wall + time.monotonic() - started})
@@ -251,6 +294,41 @@ def _new_run(a: argparse.Namespace, config: GeneratorConfig) -> _Run:
     return _Run(config, unet, ema, opt, sched, np.random.default_rng(a.seed))
 
 
+def _init_from(run: _Run, path: Path) -> int:
+    """Copy every tensor of equal name and shape from a weights file into the model and its EMA; a new
+    projection of the text embedding starts at zero (its last layer), so the run starts from the old
+    model's behaviour without the dropped layers. Returns how many tensors were copied."""
+    from safetensors.torch import load_file
+
+    try:
+        saved = load_file(str(path))
+    except Exception as exc:
+        raise TrainError(f"--init-from {path}: not a safetensors weights file ({exc})") from exc
+    own = run.unet.state_dict()
+    copied = {k: v.to(own[k].dtype) for k, v in saved.items() if k in own and own[k].shape == v.shape}
+    if not copied:
+        raise TrainError(f"--init-from {path}: no tensor matches this architecture")
+    with torch.no_grad():
+        for k, v in copied.items():
+            own[k].copy_(v)
+        new_projection = not any(k.startswith("class_embedding.") for k in copied)
+        if getattr(run.unet, "class_embedding", None) is not None and new_projection:
+            run.unet.class_embedding.linear_2.weight.zero_()
+            run.unet.class_embedding.linear_2.bias.zero_()
+    run.ema = {k: v.detach().clone() for k, v in run.unet.state_dict().items()}
+    return len(copied)
+
+
+def _teacher(a: argparse.Namespace, config: GeneratorConfig):
+    """The frozen distillation teacher: the sampler itself, loaded from --distill-from."""
+    from media.generator import GeneratorLoadError, TinyDiffusionGenerator
+
+    try:
+        return TinyDiffusionGenerator(config.model_copy(update={"checkpoint": str(a.distill_from)}))
+    except GeneratorLoadError as exc:
+        raise TrainError(f"--distill-from: {exc}") from exc
+
+
 def _resume(run: _Run, a: argparse.Namespace) -> None:
     """Continue from the state file: weights, EMA, optimiser, counters and both RNG states."""
     if not a.state.is_file():
@@ -268,8 +346,13 @@ def _resume(run: _Run, a: argparse.Namespace) -> None:
     torch.set_rng_state(st["torch_rng"])
 
 
-def _train_step(run: _Run, a: argparse.Namespace, data: SceneData, focus: torch.Tensor) -> None:
-    """One optimiser step on a fresh batch (draws: resolution, batch, noise, timesteps), then the EMA."""
+def _train_step(run: _Run, a: argparse.Namespace, data: SceneData, focus: torch.Tensor, teacher=None) -> None:
+    """One optimiser step on a fresh batch (draws: resolution, batch, noise, timesteps), then the EMA.
+
+    With a teacher, the first --distill-share of the batch is set to t=999 and its target is the teacher's
+    multi-step sample from the same x_t (progressive distillation, Salimans & Ho 2022, in one jump): the
+    plain objective at t=999 has the blurry mean of all scenes of a prompt as its optimum, this one a map from
+    the noise to one sharp scene, so one-step frames of one prompt differ by seed as multi-step ones do."""
     config, sched = run.config, run.sched
     res = a.resolutions[int(run.rng.integers(len(a.resolutions)))]
     x0, cond = data.batch(run.rng, a.batch, res)
@@ -278,14 +361,20 @@ def _train_step(run: _Run, a: argparse.Namespace, data: SceneData, focus: torch.
     uniform = torch.randint(0, 1000, (a.batch,))
     picked = focus[torch.randint(0, len(focus), (a.batch,))]
     t = torch.where(torch.rand(a.batch) < 0.5, uniform, picked)
+    n_distill = int(round(a.distill_share * a.batch)) if teacher is not None else 0
+    t[:n_distill] = 999
     xt = sched.add_noise(x0, noise, t)
-    if config.prediction_type == "v_prediction":
-        target = sched.get_velocity(x0, noise, t)
+    if n_distill:
+        x0 = x0.clone()
+        x0[:n_distill] = teacher.sample_latents(xt[:n_distill], cond[:n_distill], a.distill_steps).clone()
+    if config.prediction_type == "v_prediction":  # for distilled rows: the v whose x0 estimate is the teacher's
+        alphas = sched.alphas_cumprod.to(torch.float32)[t].view(-1, 1, 1, 1)
+        target = alphas.sqrt() * noise - (1 - alphas).sqrt() * x0
     elif config.prediction_type == "epsilon":
         target = noise
     else:
         target = x0
-    out = run.unet(xt, t, encoder_hidden_states=cond.unsqueeze(1)).sample
+    out = call_unet(run.unet, xt, t, cond)
     loss = torch.nn.functional.mse_loss(out, target)
     if not torch.isfinite(loss):
         raise FloatingPointError(f"training loss became {loss.item()} at step {run.step}")
@@ -321,6 +410,13 @@ def _note(a: argparse.Namespace, topics: list[str], run: _Run) -> dict:
         "ema": a.ema,
         "topics": topics,
         "scene_seeds": a.scene_seeds,
+        "text_conditioning": a.text_conditioning,
+        "norm": a.norm,
+        "init_from": None if a.init_from is None else str(a.init_from),
+        "init_tensors_copied": run.init_copied,
+        "distill": None
+        if a.distill_from is None
+        else {"teacher": str(a.distill_from), "steps": a.distill_steps, "share": a.distill_share},
         "wall_seconds": round(run.wall, 1),
         "final_loss": round(final, 5),
         "torch": torch.__version__,
