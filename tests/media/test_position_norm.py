@@ -36,7 +36,7 @@ def test_matches_layer_norm_over_channels_and_keeps_group_norm_parameters():
     assert torch.allclose(holder(x), want, atol=1e-5)
 
 
-def test_the_default_unet_has_no_group_norm_and_group_checkpoints_still_load():
+def test_a_position_norm_unet_has_no_group_norm_and_takes_group_norm_weights():
     pos = build_unet(GeneratorConfig(checkpoint=None, norm="position"))
     grp = build_unet(GeneratorConfig(checkpoint=None, norm="group"))
     assert not any(isinstance(m, nn.GroupNorm) for m in pos.modules())
