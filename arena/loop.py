@@ -108,13 +108,18 @@ class SeasonRunner:
         self.stop_event = threading.Event()
         self.broadcaster: Broadcaster | None = None
         if config.chat.writer == "llm" and "llm" not in self.policies:
-            raise ConfigError("chat.writer: llm writes chat with the season's LLM: set policy: llm (or llm in policy_mix)")
+            raise ConfigError(
+                "chat.writer: llm writes chat with the season's LLM: set policy: llm (or llm in policy_mix)"
+            )
         writer = self.policies["llm"].completer if config.chat.writer == "llm" else None
         self.chat = ChatRoom(config.chat, config.seed, completer_of=writer)  # its board is the watch page's
         self.roster = Roster(world, config.generator.limits, self.run_dir, None)
         self.voices = SeasonVoices(config.voice, self.run_dir, config.round_seconds)  # spoken lines and faces
         self.voices.generator = getattr(world.engine, "generator", None)  # portraits from the streams' generator
-        self.roster.speech_budget = config.voice.budget
+        budget = config.voice.budget  # never more speech than a round holds: lines queue, a backlog would grow
+        self.roster.speech_budget = budget.model_copy(
+            update={"seconds_per_round": min(budget.seconds_per_round, config.round_seconds)}
+        )
         self.roster.on_attach = self.voices.attach
 
     @property

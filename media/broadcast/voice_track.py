@@ -115,6 +115,11 @@ class VoiceTrack:
                     return level, clip.frames[min(k, len(clip.frames) - 1)]
         return 0.0, None
 
+    def pending_seconds(self) -> float:
+        """Seconds of queued speech the encoder has not reached yet (0 when nothing is left to say)."""
+        with self._lock:
+            return max(0.0, self._busy_until / SAMPLE_RATE - self._clock)
+
     def close(self) -> None:
         """The stream ended: the captions playlist gets #EXT-X-ENDLIST, as the video playlist does."""
         with self._lock:

@@ -17,13 +17,16 @@ SECONDS_PER_LINE = 0.3  # the pauses at either end of a line
 
 
 class SpeechBudget(BaseModel):
-    """Part of the season config (`voice.budget`)."""
+    """Part of the season config (`voice.budget`). Defaults for the default season's 6 s rounds: at most 5 s
+    of a round spoken (lines queue into the next round, so more than a round's worth would grow a backlog)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    lines_per_round: int = Field(3, ge=0, le=50, description="lines a streamer may say per round")
-    seconds_per_round: float = Field(15.0, ge=0, le=600, description="estimated speech seconds per round")
-    line_seconds: float = Field(8.0, gt=0, le=60, description="the longest line, in estimated seconds")
+    lines_per_round: int = Field(2, ge=0, le=50, description="lines a streamer may say per round")
+    seconds_per_round: float = Field(
+        5.0, ge=0, le=600, description="estimated speech seconds per round (the season caps it at round_seconds)"
+    )
+    line_seconds: float = Field(5.0, gt=0, le=60, description="the longest line, in estimated seconds")
     repeat_window: int = Field(6, ge=0, le=100, description="earlier lines a new one is compared with")
     repeat_similarity: float = Field(
         0.8, gt=0, le=1, description="word overlap (Jaccard) at which a line counts as said again"
@@ -53,10 +56,10 @@ def refusal(text: str, this_round: list[str], recent: list[str], budget: SpeechB
     seconds = estimate_seconds(text)
     if seconds > budget.line_seconds:
         return f"too long: about {seconds:.1f} s, at most {budget.line_seconds:g} s a line"
-    spent = sum(estimate_seconds(t) for t in this_round)
-    if spent + seconds > budget.seconds_per_round:
-        return f"speech budget: {budget.seconds_per_round:g} s per round; {spent:.1f} s already said"
     window = (recent + this_round)[-budget.repeat_window :] if budget.repeat_window else []
     if any(similarity(text, old) >= budget.repeat_similarity for old in window):
         return "said already: viewers leave a streamer who repeats itself"
+    spent = sum(estimate_seconds(t) for t in this_round)
+    if spent + seconds > budget.seconds_per_round:
+        return f"speech budget: {budget.seconds_per_round:g} s per round; {spent:.1f} s already said"
     return None

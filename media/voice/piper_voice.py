@@ -1,11 +1,13 @@
 """Piper (piper-tts, onnxruntime) speaking with the packaged default voice or a user's voice file.
 
 Why a cache of loaded voices: loading a medium voice takes ~2.5 s on 2 cores; every stream that uses the same
-file shares one loaded model (onnxruntime sessions are safe to run from several threads).
+file shares one loaded model (onnxruntime sessions are safe to run from several threads). The session is built
+here rather than by `PiperVoice.load` to choose its threads (`_session_options`).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -42,17 +44,37 @@ def check_voice_file(path: str | Path) -> Path:
     return p
 
 
+def _session_options():
+    """One onnxruntime thread that sleeps instead of spinning: the voice desk speaks one line at a time, and a
+    spinning pool burnt ~50% more CPU per line (0.16 vs 0.10 CPU seconds per second of speech, bench/voice.py)
+    on the 2 cores the streams' generation needs."""
+    import onnxruntime
+
+    opts = onnxruntime.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return opts
+
+
 def load_voice(path: Path):
     key = str(Path(path).resolve())  # one loaded model per file, however it is reached
     with _LOCK:
         voice = _VOICES.get(key)
         if voice is None:
             try:
+                import onnxruntime
                 from piper import PiperVoice
+                from piper.config import PiperConfig
+                from piper.voice import ESPEAK_DATA_DIR
             except ImportError as exc:
                 raise PiperUnavailable("piper-tts is not installed") from exc
             try:
-                voice = PiperVoice.load(path, config_path=f"{path}.json")
+                config = PiperConfig.from_dict(json.loads(Path(f"{path}.json").read_text(encoding="utf-8")))
+                session = onnxruntime.InferenceSession(
+                    str(path), sess_options=_session_options(), providers=["CPUExecutionProvider"]
+                )
+                voice = PiperVoice(config=config, session=session, espeak_data_dir=Path(ESPEAK_DATA_DIR))
             except Exception as exc:  # a corrupt file or an onnxruntime failure: the caller falls back
                 raise PiperUnavailable(f"the Piper voice {path.name} does not load: {exc}") from exc
             _VOICES[key] = voice

@@ -42,7 +42,7 @@ class Talkers(Policy):
 
 
 def _season(tmp_path: Path, name: str, **over):
-    path = write_config(tmp_path, streamers=3, rounds=2, relegation={"every": 0}, **over)
+    path = write_config(tmp_path, streamers=3, rounds=2, round_seconds=3.0, relegation={"every": 0}, **over)
     config = load_season_config(path, name=name)
     db = Database(config.database)
     runner = SeasonRunner.create(config, db)
@@ -61,9 +61,9 @@ def test_lines_are_scheduled_on_the_stream_clock_replay_exactly_and_move_viewers
     mine = [p for _, p in spoke if p["slot"] == "s01"]
     assert [len(p["lines"]) for p in mine] == [1, 1]
     starts = [p["lines"][0]["start"] for p in mine]
-    assert starts == [0.5, 2.5]  # round_seconds 2: each round's line 0.5 s after the round's start
+    assert starts == [0.5, 3.5]  # round_seconds 3: each round's line 0.5 s after the round's start
     spam = [p for _, p in spoke if p["slot"] == "s02"]
-    assert [len(p["lines"]) for p in spam] == [1, 0] and [p["refused"] for p in spam] == [4, 5]
+    assert [len(p["lines"]) for p in spam] == [1, 0] and [p["refused"] for p in spam] == [4, 5]  # 2 a round max
     decision = next(e for e in db.events(runner.season.id) if e.kind == "decision" and e.payload["slot"] == "s02")
     assert "said already" in [a for a in decision.payload["actions"] if not a["ok"]][0]["result"]
 
