@@ -17,16 +17,17 @@ SECONDS_PER_LINE = 0.3  # the pauses at either end of a line
 
 
 class SpeechBudget(BaseModel):
-    """Part of the season config (`voice.budget`). Defaults for the default season's 6 s rounds: at most 5 s
-    of a round spoken (lines queue into the next round, so more than a round's worth would grow a backlog)."""
+    """Part of the season config (`voice.budget`). Defaults for the default season's 6 s rounds: at most a
+    round's worth spoken (lines queue into the next round, so more would grow a backlog)."""
 
     model_config = ConfigDict(extra="forbid")
 
     lines_per_round: int = Field(2, ge=0, le=50, description="lines a streamer may say per round")
     seconds_per_round: float = Field(
-        5.0, ge=0, le=600, description="estimated speech seconds per round (the season caps it at round_seconds)"
+        6.0, ge=0, le=600, description="estimated speech seconds per round (the season caps it at round_seconds)"
     )
-    line_seconds: float = Field(5.0, gt=0, le=60, description="the longest line, in estimated seconds")
+    # 5.5 s: the 80 characters the LLM may write in one `speak` (crews.crew_tools) always fit (5.1 s)
+    line_seconds: float = Field(5.5, gt=0, le=60, description="the longest line, in estimated seconds")
     repeat_window: int = Field(6, ge=0, le=100, description="earlier lines a new one is compared with")
     repeat_similarity: float = Field(
         0.8, gt=0, le=1, description="word overlap (Jaccard) at which a line counts as said again"

@@ -112,3 +112,10 @@ def test_envelope_follows_loudness_and_captions_are_escaped():
     doc = webvtt([Cue(1.0, 2.5, "a <b>bold</b> & --> line\nnext")])
     assert doc.startswith("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:0,") and "00:00:01.000 --> 00:00:02.500" in doc
     assert "&lt;b&gt;bold&lt;/b&gt; &amp; -&gt; line next" in doc
+
+
+def test_the_longest_line_the_llm_may_write_fits_the_default_budget():
+    from crews.crew_tools import _SpeakOffer
+
+    longest = "x" * _SpeakOffer.model_fields["text"].metadata[0].max_length
+    assert refusal(longest, [], [], SpeechBudget()) is None
