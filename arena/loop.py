@@ -208,6 +208,7 @@ class SeasonRunner:
         runner.check_voices(source)
         runner.start_broadcast(source)
         runner._spawn_initial()
+        runner._broadcast_status(Verdict())  # the page shows personas and prompts from the start
         return runner
 
     @classmethod
@@ -224,6 +225,7 @@ class SeasonRunner:
         runner.check_voices()
         runner.start_broadcast()
         runner._load_state(resume_state.read_state(season.run_dir, season.rounds_done))
+        runner._broadcast_status(Verdict())
         runner.recorder.resumed()
         return runner
 
@@ -490,7 +492,6 @@ class SeasonRunner:
         self.chat.start_sources()  # external chats (chat.sources) read in the background
         try:
             self._prepare_policy()
-            self._broadcast_status(Verdict())  # the page shows personas and prompts before round 1 ends
             return self._run(on_round)
         finally:
             self.world.trends.close()
