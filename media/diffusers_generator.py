@@ -143,6 +143,7 @@ class DiffusersGenerator:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             sched = DDPMScheduler.from_config(scheduler_config)
+        self.scheduler_config = dict(scheduler_config)  # runtime finetuning (media.finetune_sd) noises with it
         self.num_train_timesteps = int(sched.config.num_train_timesteps)
         self.prediction_type = str(sched.config.prediction_type)
         if self.prediction_type not in ("epsilon", "v_prediction", "sample"):
@@ -150,6 +151,25 @@ class DiffusersGenerator:
         self.alphas_cumprod = sched.alphas_cumprod.to(torch.float32)  # CPU; indexed per item
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+
+    def with_unet(self, unet: torch.nn.Module) -> DiffusersGenerator:
+        """A separate generator that samples with `unet` and shares every other part (VAE, text encoder,
+        tokenizer, schedule) with this one: a finetuned stream's model costs one UNet, not a pipeline."""
+        return type(self).from_components(
+            self.config,
+            unet=unet,
+            vae=self.vae,
+            scheduler_config=self.scheduler_config,
+            text_encoder=self.text_encoder,
+            tokenizer=self.tokenizer,
+            device=str(self.device),
+        )
+
+    def encode_frames(self, frames: np.ndarray) -> torch.Tensor:
+        """uint8 (n, R, R, 3) -> the scaled latents the UNet works in, float32 (n, C, h, w) on the device (the
+        VAE's mean, as img2img uses): what runtime finetuning trains on. Waits for a running generate()."""
+        with self._lock, torch.no_grad():  # not inference_mode: the latents become training inputs
+            return self._encode(np.asarray(frames, dtype=np.uint8))
 
     # --------------------------------------------------------------- protocol
     @property

@@ -1,4 +1,8 @@
-"""Runtime finetuning: a stream trains its OWN copy of the embedded generator on frames of a live source.
+"""Runtime finetuning: a stream trains its OWN copy of the generator on frames of a live source.
+
+The embedded generator's job is here; the Stable Diffusion (diffusers) backend's LoRA job is
+media.finetune_sd.SDFinetuneJob, a subclass that reuses this step, batch order, resume state and export of
+the trained tensors. `new_job` / `job_from_state` / `generator_with_weights` pick one by the base's backend.
 
 Just over 400 lines on purpose: FinetuneJob's step, resume state and export share one private model copy and
 one RNG order that a replayed season must follow; its step cost is media.finetune_cost.
@@ -37,6 +41,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from media.diffusers_generator import DiffusersGenerator
 from media.generator import EMBED_DIM, TinyDiffusionGenerator, build_scheduler, call_unet
 from media.pixel_unshuffle import to_latent
 from media.train_base import sampler_timesteps  # the base trainer's timestep mix, shared on purpose
@@ -100,7 +105,7 @@ def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def model_id(generator: TinyDiffusionGenerator) -> str:
+def model_id(generator: TinyDiffusionGenerator | DiffusersGenerator) -> str:
     """A stable id of the weights a generator samples with: streams with equal ids can share a batch.
 
     A generator produced here carries its own `model_id`. Any other (the season's base) gets "base-" + a hash
@@ -162,10 +167,21 @@ def merged_state(peft_unet: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in state.items()}
 
 
-def generator_with_weights(
-    base: TinyDiffusionGenerator, state: dict[str, torch.Tensor], ident: str
-) -> TinyDiffusionGenerator:
-    """A separate generator with `base`'s configuration and embedder and the given UNet weights."""
+def lora_in_float32(unet: torch.nn.Module) -> None:
+    """LoRA A/B in float32 even on a float16 UNet (peft casts each layer's input), as diffusers' LoRA training
+    does: Adam on float16 weights underflows, and a float16 merge would round the delta away."""
+    for name, p in unet.named_parameters():
+        if "lora_" in name and p.dtype != torch.float32:
+            p.data = p.data.float()
+
+
+def generator_with_weights(base, state: dict[str, torch.Tensor], ident: str):
+    """A separate generator with `base`'s configuration and embedder (or, for the diffusers backend, its VAE,
+    text encoder and schedule) and the given UNet weights."""
+    if isinstance(base, DiffusersGenerator):
+        from media.finetune_sd import sd_generator_with_weights
+
+        return sd_generator_with_weights(base, state, ident)
     config = base.config.model_copy(update={"checkpoint": None})  # weights come from `state`, not a file
     out = TinyDiffusionGenerator(config, base.embedder, device=str(base.device))
     try:
@@ -176,23 +192,65 @@ def generator_with_weights(
     return out
 
 
-def check_base(base: object) -> TinyDiffusionGenerator:
+def check_embedded(base: object) -> TinyDiffusionGenerator:
     if not isinstance(base, TinyDiffusionGenerator):
-        raise FinetuneError(f"runtime finetuning needs the embedded generator, got {type(base).__name__}")
+        raise FinetuneError(f"this finetune job needs the embedded generator, got {type(base).__name__}")
     return base
 
 
-# ---------------------------------------------------------------------------------------------- the job
-def _frames_tensor(frames: np.ndarray, base: TinyDiffusionGenerator) -> torch.Tensor:
-    """uint8 (N, R, R, 3) -> the model's space (N, C, h, w) in [-1, 1], checked."""
+def check_base(base: object) -> TinyDiffusionGenerator | DiffusersGenerator:
+    """A base either backend can finetune: the embedded generator or a Stable Diffusion (diffusers) one."""
+    if not isinstance(base, (TinyDiffusionGenerator, DiffusersGenerator)):
+        raise FinetuneError(
+            f"runtime finetuning needs the embedded generator or a diffusers one, got {type(base).__name__}"
+        )
+    return base
+
+
+def parse_config(options: dict) -> FinetuneConfig:
+    """The job's options as a FinetuneConfig; a bad value is one FinetuneError line naming the field."""
+    try:
+        return FinetuneConfig(**options)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "finetune"
+        raise FinetuneError(f"finetune {where}: {err['msg']} (got {err.get('input')!r})"[:300]) from None
+
+
+def check_frames(frames: np.ndarray, downscale: int) -> None:
+    """uint8 (N, R, R, 3), N >= 1, R a multiple of the generator's `downscale`, or one FinetuneError line."""
     if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
         got = f"{frames.dtype} {frames.shape}" if isinstance(frames, np.ndarray) else type(frames).__name__
         raise FinetuneError(f"frames must be uint8 (N, R, R, 3), got {got}")
     n, h, w, _ = frames.shape
     if n == 0:
         raise FinetuneError("frames is empty: capture at least one frame to finetune on")
-    if h != w or h % base.downscale:
-        raise FinetuneError(f"frames must be square with a side that is a multiple of {base.downscale}, got {h}x{w}")
+    if h != w or h % downscale:
+        raise FinetuneError(f"frames must be square with a side that is a multiple of {downscale}, got {h}x{w}")
+
+
+def new_job(base: object, frames: np.ndarray, cond, **options) -> FinetuneJob:
+    """A finetune job for whichever backend `base` is (FinetuneJob or media.finetune_sd.SDFinetuneJob)."""
+    if isinstance(check_base(base), DiffusersGenerator):
+        from media.finetune_sd import SDFinetuneJob
+
+        return SDFinetuneJob(base, frames, cond, **options)
+    return FinetuneJob(base, frames, cond, **options)
+
+
+def job_from_state(base: object, state: dict) -> FinetuneJob:
+    """new_job's counterpart for a job saved with state_dict()."""
+    if isinstance(check_base(base), DiffusersGenerator):
+        from media.finetune_sd import SDFinetuneJob
+
+        return SDFinetuneJob.from_state_dict(base, state)
+    return FinetuneJob.from_state_dict(base, state)
+
+
+# ---------------------------------------------------------------------------------------------- the job
+def _frames_tensor(frames: np.ndarray, base: TinyDiffusionGenerator) -> torch.Tensor:
+    """uint8 (N, R, R, 3) -> the model's space (N, C, h, w) in [-1, 1], checked."""
+    check_frames(frames, base.downscale)
     x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).to(torch.float32) / 127.5 - 1.0
     return to_latent(x, base.config.space_to_depth).to(base.device)
 
@@ -224,13 +282,8 @@ class FinetuneJob:
     """
 
     def __init__(self, base: TinyDiffusionGenerator, frames: np.ndarray, cond: np.ndarray | str, **options) -> None:
-        self.base = check_base(base)
-        try:
-            self.config = FinetuneConfig(**options)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "finetune"
-            raise FinetuneError(f"finetune {where}: {err['msg']} (got {err.get('input')!r})"[:300]) from None
+        self.base = check_embedded(base)
+        self.config = parse_config(options)
         cfg = self.config
         self.base_id = model_id(base)
         self.frames = _frames_tensor(frames, base)
@@ -239,6 +292,7 @@ class FinetuneJob:
         self.cond = _cond_tensor(cond, base)
         self.scheduler = build_scheduler(base.config)  # its own: add_noise moves tensors in place
         self.prediction_type = base.config.prediction_type
+        self.train_timesteps = 1000
         self.focus_timesteps = torch.from_numpy(sampler_timesteps())
         self.rng = torch.Generator().manual_seed(cfg.seed)  # on the CPU: the same draws on any device
 
@@ -279,7 +333,7 @@ class FinetuneJob:
     def loss_on(self, x0: torch.Tensor) -> torch.Tensor:
         """The diffusion loss on clean latents x0 with timesteps and noise from the job's generator."""
         b = x0.shape[0]
-        uniform = torch.randint(0, 1000, (b,), generator=self.rng)
+        uniform = torch.randint(0, self.train_timesteps, (b,), generator=self.rng)
         focus = self.focus_timesteps[torch.randint(0, len(self.focus_timesteps), (b,), generator=self.rng)]
         t = torch.where(torch.rand(b, generator=self.rng) < 0.5, uniform, focus)
         noise = torch.randn(x0.shape, generator=self.rng).to(x0.device)
@@ -291,8 +345,11 @@ class FinetuneJob:
             target = noise
         else:
             target = x0
-        out = call_unet(self.unet, xt, t, self.cond.expand(b, EMBED_DIM))
-        return torch.nn.functional.mse_loss(out, target)
+        return torch.nn.functional.mse_loss(self.predict(xt, t), target)
+
+    def predict(self, xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The trained UNet's output for noised latents at timesteps t, conditioned on the job's prompt."""
+        return call_unet(self.unet, xt, t, self.cond.expand(xt.shape[0], EMBED_DIM))
 
     def step(self) -> float:
         """One optimiser step; returns its loss. Raises FinetuneError once all `steps` are done."""

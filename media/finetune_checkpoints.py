@@ -3,8 +3,8 @@
 Why a separate module: the season's run folder is the only place media may write, names come partly from
 agents (streamer ids) and from other seasons' files (PBT inheritance), so every path is resolved against a
 caller-given root and anything that would land outside it is refused. A checkpoint holds only the trained
-tensors (LoRA A/B, or the full UNet for `method="full"`) plus JSON metadata in the safetensors header, so
-one file is the whole record and is written atomically (temp file + rename): a crash never leaves half a
+tensors (LoRA A/B, or the full UNet for `method="full"`; the diffusers backend trains LoRA only) plus JSON
+metadata in the safetensors header, so one file is the whole record and is written atomically (temp file + rename): a crash never leaves half a
 checkpoint. Any unreadable, foreign or mismatched file is one FinetuneError line naming it.
 """
 
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from media.diffusers_generator import DiffusersGenerator
 from media.finetune import (
     FinetuneConfig,
     FinetuneError,
@@ -28,6 +29,7 @@ from media.finetune import (
     check_base,
     finetuned_model_id,
     generator_with_weights,
+    lora_in_float32,
     merged_state,
     model_id,
 )
@@ -91,10 +93,9 @@ def read_adapter(root: str | Path, name: str | Path) -> tuple[dict[str, torch.Te
     return tensors, meta
 
 
-def load_finetuned_generator(
-    base: TinyDiffusionGenerator, root: str | Path, name: str | Path
-) -> TinyDiffusionGenerator:
-    """A separate ready-to-sample generator: `base` + the checkpoint at `root/name` (LoRA merged).
+def load_finetuned_generator(base: TinyDiffusionGenerator | DiffusersGenerator, root: str | Path, name: str | Path):
+    """A separate ready-to-sample generator: `base` + the checkpoint at `root/name` (LoRA merged), on either
+    backend (a diffusers base gets a generator that shares its VAE and text encoder, media.finetune_sd).
 
     The checkpoint must have been trained on this very base (same model_id): LoRA deltas on other weights
     would be meaningless. Frames equal those of the job's export_generator() at save time.
@@ -123,6 +124,7 @@ def load_finetuned_generator(
 
         unet = copy.deepcopy(base.unet)
         add_lora(unet, cfg)
+        lora_in_float32(unet)  # as the job trained them: the merge equals its export_generator()'s
         result = set_peft_model_state_dict(unet, tensors)
         missing = [k for k in result.missing_keys if "lora_" in k]
         if missing or result.unexpected_keys:
@@ -170,7 +172,7 @@ class CheckpointDir:
         save_adapter(job, self.root, name)
         return name
 
-    def load(self, base: TinyDiffusionGenerator, name: str) -> TinyDiffusionGenerator:
+    def load(self, base: TinyDiffusionGenerator | DiffusersGenerator, name: str):
         return load_finetuned_generator(base, self.root, name)
 
     def inherit(self, parent: str, child: str) -> str | None:

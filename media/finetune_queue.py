@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from media.cost_model import CostModel
-from media.finetune import FinetuneError, FinetuneJob, check_base
+from media.finetune import FinetuneError, FinetuneJob, check_base, job_from_state, new_job
 from media.finetune_checkpoints import CheckpointDir, load_finetuned_generator, save_adapter
 from media.finetune_cost import FinetuneCost
 
@@ -70,11 +70,12 @@ class FinetuneQueue:
         seed: int,
         **options: Any,
     ) -> int:
-        """Queue a job on `frames`; bad arguments or a backend that cannot finetune raise FinetuneError."""
+        """Queue a job on `frames` (embedded or Stable Diffusion LoRA, by the base's backend); bad arguments or a
+        backend that cannot finetune raise FinetuneError."""
         base = check_base(self.base)
         if self.checkpoint_root is not None:
             CheckpointDir(self.checkpoint_root).name(owner, 1)  # validates the folder name now
-        job = FinetuneJob(base, frames, cond, steps=steps, seed=seed, **options)
+        job = new_job(base, frames, cond, steps=steps, seed=seed, **options)
         number = self.counts.get(owner, 0) + 1
         self.counts[owner] = number
         self.jobs.append(QueuedJob(stream_id, owner, number, job))
@@ -183,7 +184,7 @@ class FinetuneQueue:
                 j["stream_id"],
                 j["owner"],
                 int(j["number"]),
-                FinetuneJob.from_state_dict(check_base(self.base), j["job"]),
+                job_from_state(self.base, j["job"]),
             )
             for j in state["jobs"]
         ]
