@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 #   res 64 batch 4: forward 0.071 s, LoRA step 0.221 s (3.1x), full step 0.353 s (5.0x)
 #   res 64 batch 8: forward 0.184 s, LoRA step 0.562 s (3.1x), full step 1.40 s (7.6x, the noisiest point)
 # The factors below are the typical values; small batches pay a fixed per-step overhead on top.
+# The diffusers backend's LoRA job (media.finetune_sd) lands on the same LoRA factor: on random weights in the
+# SD 2.1 / sd-turbo UNet shape (865M parameters, float32, 64 px, 2 threads, load ~5-8),
+# `bench/finetune.py --sd --repeats 3`: batch 1 forward 1.37 s, LoRA step 4.26 s (3.1x); batch 4 forward
+# 3.06 s, LoRA step 8.41 s (2.75x). Not yet measured on a GPU at 512 px.
 DEFAULT_STEP_FACTOR = {"lora": 3.0, "full": 4.5}
 
 
