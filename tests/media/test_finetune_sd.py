@@ -115,6 +115,21 @@ def test_resumed_job_continues_exactly(gen, frames) -> None:
         torch.testing.assert_close(resumed.trained_tensors()[k], v, rtol=1e-5, atol=1e-6)
 
 
+def test_half_precision_unet_trains_float32_lora(folders, frames, tmp_path) -> None:
+    """A GPU season runs the UNet in float16: the LoRA still trains in float32, and a loaded checkpoint
+    samples exactly as the job's export did (bfloat16 here: the CPU's half type)."""
+    half = make(folders[0], dtype="bfloat16")
+    job = new_job(half, frames, PROMPT, steps=2, seed=1, **FAST)
+    assert all(np.isfinite(job.run()))
+    dtypes = {("lora_" in n, p.dtype) for n, p in job.unet.named_parameters()}
+    assert dtypes == {(True, torch.float32), (False, torch.bfloat16)}
+    folder = CheckpointDir(tmp_path)
+    name = folder.save(job, "s")
+    exported = job.export_generator()
+    assert exported.unet.dtype == torch.bfloat16 and mad(sample(exported), sample(half)) > 1.0
+    np.testing.assert_array_equal(sample(folder.load(half, name)), sample(exported))
+
+
 def test_bad_arguments_are_one_line(gen, frames) -> None:
     cases = [
         ((frames, PROMPT), {"steps": 1, "method": "full"}, "LoRA only"),
@@ -171,7 +186,7 @@ def test_season_on_the_diffusers_backend_accepts_request_finetune(folders, tmp_p
 
     cfg = tiny_config(
         tmp_path,
-        rounds=2,
+        rounds=1,
         streamers=2,
         round_seconds=2.0,
         engine={"finetune_share": 0.9},
