@@ -71,11 +71,12 @@ class FinetuneConfig(BaseModel):
     steps: int = Field(ge=1, le=MAX_STEPS)
     method: Literal["lora", "full"] = "lora"
     # Adam's step size. LoRA starts from B = 0 and needs a larger one than moving all weights does.
-    lr: float | None = Field(None, gt=0, le=1.0, description="None: 1e-2 for LoRA, 1e-3 for full")
+    lr: float | None = Field(None, gt=0, le=1.0, description="None: 1e-2 for LoRA, 1e-3 for full (1e-4 for an SD UNet)")
     rank: int = Field(8, ge=1, le=128)
     alpha: float | None = Field(None, gt=0, description="LoRA scale numerator; None = rank (scale 1)")
     # Attention + convolutions by default: attention-only LoRA missed the issue's bar (>= 30% closer to the
-    # scene) on a trained base, these targets reached 56% (see LORA_CONV_TARGETS).
+    # scene) on a trained base, these targets reached 56% (see LORA_CONV_TARGETS). An SD UNet's job
+    # (media.finetune_sd) defaults to the attention projections only, diffusers' LoRA recipe.
     target_modules: list[str] = Field(default_factory=lambda: list(LORA_CONV_TARGETS), min_length=1)
     batch_size: int = Field(4, ge=1, le=64)
     seed: int = 0
