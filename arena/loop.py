@@ -364,6 +364,7 @@ class SeasonRunner:
             lambda slot, image: self._thumbnail(slot, r, image),
             self.world.engine.now,
             views,
+            distinct_real=self.broadcaster.distinct_real_viewers() if self.broadcaster else None,
         )
         scored.events[:0] = events
         scored.rows[:0] = actions

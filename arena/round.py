@@ -240,9 +240,11 @@ def score(
     thumbnail: Callable[[str, np.ndarray | None], str | None],
     sim_time: float,
     views: dict[str, StreamView] | None = None,
+    distinct_real: int | None = None,
 ) -> ScoredRound:
     """ERN (simulated + real viewers, stored apart), ratings, standings, one stat row and event per stream.
-    `thumbnail(slot, image)` saves a stream's thumbnail and returns its path relative to the run folder."""
+    `thumbnail(slot, image)` saves a stream's thumbnail and returns its path relative to the run folder.
+    `distinct_real`: distinct real viewers so far (the broadcast's count; None when nothing is broadcast)."""
     by_id = {st.streamer_id: st for st in live}
     real_by_id = {st.streamer_id: int(real.get(st.slot, 0)) for st in live}
     ern = {i: float(watched.ern[st.slot]["mean"]) + real_by_id[i] for i, st in by_id.items()}
@@ -292,6 +294,7 @@ def score(
                 "sim_time": sim_time,
                 "online": watched.online_mean,
                 "finetune_seconds": round(float(finetune), 6),
+                **({} if distinct_real is None else {"distinct_real_viewers": int(distinct_real)}),
                 "streams": streams,
             },
         )

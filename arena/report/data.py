@@ -161,6 +161,7 @@ class SeasonData:
     event_counts: dict[str, int]
     notes: list[str]  # what is partial or missing, shown at the top of the report
     finetune_seconds: dict[int, float] = field(default_factory=dict)  # round -> device s of finetune steps
+    distinct_real_viewers: dict[int, int] = field(default_factory=dict)  # round -> distinct so far (broadcast)
 
     # ---- views -----------------------------------------------------------------------------------------------
     @property
@@ -240,6 +241,7 @@ def load_season(db: Database, key: str, *, db_path: str | None = None) -> Season
         event_counts=dict(counts),
         notes=notes,
         finetune_seconds=_finetune_seconds(events),
+        distinct_real_viewers=_round_counts(events, "distinct_real_viewers"),
     )
     notes[:0] = _status_notes(data)
     return data
@@ -385,6 +387,18 @@ def _finetune_seconds(events: list[Event]) -> dict[int, float]:
             v = _payload(e).get("finetune_seconds")
             if isinstance(v, int | float):
                 out[e.round] = float(v)
+    return out
+
+
+def _round_counts(events: list[Event], key: str) -> dict[int, int]:
+    """Round -> an integer the `round_scored` events record under `key` (absent in seasons from before it was
+    recorded, and in seasons that broadcast nothing)."""
+    out = {}
+    for e in events:
+        if e.kind == "round_scored":
+            v = _payload(e).get(key)
+            if isinstance(v, int) and not isinstance(v, bool):
+                out[e.round] = v
     return out
 
 

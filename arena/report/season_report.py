@@ -123,7 +123,7 @@ def _headline(ctx: _Ctx) -> str:
         (
             "distinct_real_viewers",
             "Distinct real viewers",
-            H.num(None, none="not stored (real viewers are counted per round, not identified)"),
+            H.num(h.distinct_real_viewers, "{:d}", none="not stored (nothing was broadcast)"),
         ),
         ("keyframes_generated", "Keyframes generated", H.num(h.keyframes_generated, "{:d}")),
         ("stall_seconds", "Stall seconds (all streams)", H.num(h.stall_seconds)),

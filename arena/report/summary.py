@@ -28,7 +28,9 @@ class Headline:
     peak_watching: float | None  # max over rounds of the summed ERN of all streams (simulated + real)
     peak_stream_ern: int | None  # the largest single-stream ERN peak of any round
     peak_real_viewers: int | None  # max over rounds of real viewers summed over streams
-    distinct_real_viewers: int | None  # not stored: viewers are counted per round, not identified
+    # distinct viewers that played any stream (the broadcast's count, the largest a round recorded: it restarts
+    # with the process, so a resumed season shows the larger run's); None when nothing was broadcast
+    distinct_real_viewers: int | None
     keyframes_generated: int
     stall_seconds: float
     content_positive_rounds: float | None  # fraction of stream-rounds that were content-positive
@@ -111,7 +113,7 @@ def headline(d: SeasonData) -> Headline:
         peak_watching=max((sum(s.ern_mean for s in v) for v in by_round.values()), default=None),
         peak_stream_ern=max((s.ern_peak for s in d.stream_rounds), default=None),
         peak_real_viewers=max((sum(s.real_viewers for s in v) for v in by_round.values()), default=None),
-        distinct_real_viewers=None,
+        distinct_real_viewers=max(d.distinct_real_viewers.values(), default=None),
         keyframes_generated=sum(s.frames_generated for s in d.stream_rounds),
         stall_seconds=float(sum(s.stall_seconds for s in d.stream_rounds)),
         content_positive_rounds=(sum(cp) / len(cp)) if cp else None,

@@ -236,6 +236,10 @@ class Broadcaster:
             ids = list(self._rows)
         return self.viewers.counts(ids)
 
+    def distinct_real_viewers(self) -> int:
+        """Distinct real viewers that played any stream since this broadcaster started (media.broadcast.viewers)."""
+        return self.viewers.distinct()
+
     def stats(self) -> dict:
         with self._lock:
             workers = dict(self._workers)

@@ -15,6 +15,7 @@ else the User-Agent (players such as VLC or ffplay). Callers validate the id fir
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
@@ -28,6 +29,7 @@ VIEWER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SEGMENT_RE = re.compile(r"^seg_(\d{1,9})\.ts$")  # the encoder's segment names (media.broadcast.encoder)
 MIN_SEGMENTS = 2  # new segments a viewer must fetch within the window to count
 MAX_LOGGED_ADDRESSES = 1024  # "ignored" is logged once per address; this bounds that memory too
+MAX_DISTINCT = 100_000  # distinct viewers remembered (as digests); the count saturates there, memory stays bounded
 
 Key = tuple[str, str, str]  # (stream id, client address, viewer key)
 
@@ -70,6 +72,7 @@ class ViewerCounter:
         self._viewers: dict[Key, _Viewer] = {}
         self._by_address: dict[str, dict[str, set[str]]] = {}  # address -> stream -> viewer keys
         self._logged: set[str] = set()
+        self._seen: set[bytes] = set()  # digests of (address, key) that ever counted as playing: distinct viewers
         self._next_prune = 0.0
         self._lock = threading.Lock()
 
@@ -100,6 +103,8 @@ class ViewerCounter:
                 return False
             viewer.last_segment = number
             viewer.fetches.append(now)
+            if viewer.playing(now, self.window) and len(self._seen) < MAX_DISTINCT:
+                self._seen.add(hashlib.blake2b(f"{address}\0{key}".encode(), digest_size=12).digest())
             return True
 
     def _admit(self, stream_id: str, address: str, now: float) -> bool:
@@ -159,6 +164,13 @@ class ViewerCounter:
                 if stream_id in out and viewer.playing(now, self.window):
                     out[stream_id] += 1
             return out
+
+    def distinct(self) -> int:
+        """Distinct viewers (address + id, whatever streams they watched) that ever showed playback to this
+        counter: the season's "distinct real viewers" while this process serves it. Kept as digests, never
+        addresses; saturates at MAX_DISTINCT."""
+        with self._lock:
+            return len(self._seen)
 
     def tracked(self) -> int:
         """Entries held now (for stats and tests: it never exceeds `max_tracked`)."""

@@ -130,3 +130,15 @@ def test_names_go_through_the_projects_one_cleaner(tmp_path):
     b.update_status([{"id": "s01", "name": "Zero\u200bWidth \U000e0041tag\u202e  Name\r\nX" + "y" * 200}])
     name = b.api_streams()[0]["name"]
     assert name.startswith("ZeroWidth tag Name X") and len(name) == 80
+
+
+def test_distinct_viewers_count_people_who_played_once_whatever_they_watched():
+    vc = ViewerCounter(WINDOW, streams_per_address=2)
+    watch(vc, range(1, 3), address="10.0.0.1", stream="a")
+    watch(vc, range(1, 3), address="10.0.0.1", stream="b", t0=10.0)  # the same viewer on a second stream
+    watch(vc, range(5, 8), address="10.0.0.2", stream="a", t0=20.0)
+    vc.record("a", SEG.format(1), "10.0.0.3", "v:page", now=30.0)  # one segment: no evidence of playback
+    for i in range(50):  # one address looping over ids buys nothing beyond its bound
+        watch(vc, range(1, 3), address="10.0.0.4", stream="a", key=f"v:{i}", t0=40.0)
+    assert vc.distinct() == 3
+    assert vc.counts(["a", "b"], now=100.0) == {"a": 0, "b": 0}  # long gone, still counted as distinct

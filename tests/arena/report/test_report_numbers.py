@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
 
 import av
 import pytest
@@ -181,3 +182,24 @@ def test_machine_and_finetune_share_come_from_the_event_log(report, page):
     )[0]
     share = float(report.html.split('id="finetune-share" data-v="')[1].split('"')[0])
     assert share == pytest.approx(seconds[0] / (1.0 * seconds[1]))  # round_seconds 1.0
+
+
+def test_distinct_real_viewers_come_from_the_broadcasts_count(played, page, tmp_path):
+    """A season that broadcast nothing says so; one whose rounds recorded the broadcast's count shows the
+    largest (the count is cumulative in one process)."""
+    from arena.cli import main
+
+    assert "not stored" in headline(page)["distinct_real_viewers"]
+    db = tmp_path / "copy.db"
+    with sqlite3.connect(played.db) as src, sqlite3.connect(db) as dst:  # the backup API: WAL content included
+        src.backup(dst)
+    with sqlite3.connect(db) as con:
+        for r, n in ((1, 2), (2, 5), (3, 4)):
+            con.execute(
+                "update event set payload_json = json_set(payload_json, '$.distinct_real_viewers', ?) "
+                "where kind = 'round_scored' and round = ?",
+                (n, r),
+            )
+    out = tmp_path / "out"
+    assert main(["report", "rep", "--db", str(db), "--out", str(out)]) == 0
+    assert headline(Tables((out / "report.html").read_text()))["distinct_real_viewers"] == "5"
