@@ -191,8 +191,10 @@ def readings(obs: Observation) -> list[str]:
     topic = open_topic(obs)
     if topic and topic != obs.perceived_topic and topic not in str(s.get("prompt", "")):
         rivals = sum(r.topic == topic for r in obs.leaderboard if not r.is_self)
+        seen = f"yours looks like {obs.perceived_topic}" if obs.perceived_topic else "you show something else"
         out.append(
-            f"{topic}: {obs.topic_demand[topic]} viewers want it, {rivals} rivals show it: choose_prompt topic={topic}."
+            f"Viewers want {topic} ({obs.topic_demand[topic]}, {rivals} rivals show it), {seen}: "
+            f"choose_prompt topic={topic}."
         )
     if overloaded:
         lower = max(float(lim.get("fps_min", 1.0)), round(fps * 0.7, 1))

@@ -85,7 +85,10 @@ def test_readings_follow_the_numbers_most_pressing_last():
     [calm] = readings(obs(perceived_topic="forest", topic_demand={"city at night": 5000, "forest": 100}))
     assert "has room: tune_generator fps=8 steps=2 " in calm
     assert "barely moves" in calm and "move_camera" in calm
-    assert "city at night: 5000 viewers want it, 1 rivals show it: choose_prompt topic=city at night." in calm
+    assert (
+        "Viewers want city at night (5000, 1 rivals show it), yours looks like forest: choose_prompt topic=city at night."
+        in calm
+    )
     assert calm.index("move_camera") < calm.index("tune_generator") < calm.index("choose_prompt")  # pressing last
     [stalled] = readings(obs(stall_seconds=1.5, device_load=1.4, settings=StreamSettings(fps=10.0).model_dump()))
     assert stalled.endswith("Overloaded, stalls lose viewers: tune_generator fps=7.") and "room" not in stalled
