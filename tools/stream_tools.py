@@ -86,7 +86,6 @@ def compose_prompt(topic: str, style: str) -> str:
 
 
 _SCENE_WORD = re.compile(r"[^\W\d_]{3,}")
-_TOOL_WORDS = ("choose_prompt", "tune_generator", "move_camera", "request_finetune", "speak", "read_trends")
 
 
 def scene_words(details: str) -> str:
@@ -94,7 +93,7 @@ def scene_words(details: str) -> str:
     letters, or a tool's name (a small model echoing its instructions, e.g. 'You show something else:
     tune_generator', or '"}'). Such words would only blur the generator's text conditioning."""
     text = clean_text(details, 60)
-    if not _SCENE_WORD.search(text) or any(t in text.lower() for t in _TOOL_WORDS):
+    if not _SCENE_WORD.search(text) or any(t in text.lower() for t in TOOLS):  # any registered tool's name
         return ""
     return text
 

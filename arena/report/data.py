@@ -18,6 +18,7 @@ from typing import Any
 
 from arena.db import Database, Event
 from common.errors import ConfigError
+from tools.control import ActionRecord
 
 #: Event kinds the report reads into their own values; every other kind is kept in `SeasonData.other_events`.
 READ_KINDS = ("streamer_spawned", "round_scored", "decision", "relegated", "llm_call", "reflection")
@@ -82,14 +83,6 @@ class RoundInfo:
 
 
 @dataclass(frozen=True)
-class ActionInfo:
-    tool: str
-    args: dict[str, Any]
-    result: str
-    ok: bool
-
-
-@dataclass(frozen=True)
 class Decision:
     round: int
     streamer_id: int
@@ -98,7 +91,7 @@ class Decision:
     ok: bool
     error: str | None
     seconds: float | None
-    actions: tuple[ActionInfo, ...]
+    actions: tuple[ActionRecord, ...]
 
 
 @dataclass(frozen=True)
@@ -240,8 +233,8 @@ def load_season(db: Database, key: str, *, db_path: str | None = None) -> Season
         other_events=[LogEvent(e.round, e.kind, _payload(e)) for e in events if e.kind not in READ_KINDS],
         event_counts=dict(counts),
         notes=notes,
-        finetune_seconds=_finetune_seconds(events),
-        distinct_real_viewers=_round_counts(events, "distinct_real_viewers"),
+        finetune_seconds=_per_round(events, "finetune_seconds", float),  # device s of finetune steps
+        distinct_real_viewers=_per_round(events, "distinct_real_viewers", int),  # the broadcast's count
     )
     notes[:0] = _status_notes(data)
     return data
@@ -378,27 +371,15 @@ def _stream_rounds(db: Database, sid: int, events: list[Event], notes: list[str]
     return out
 
 
-def _finetune_seconds(events: list[Event]) -> dict[int, float]:
-    """Round -> device seconds its finetune steps took, from `round_scored` events that record it (seasons
-    from before it was recorded give none)."""
-    out = {}
-    for e in events:
-        if e.kind == "round_scored":
-            v = _payload(e).get("finetune_seconds")
-            if isinstance(v, int | float):
-                out[e.round] = float(v)
-    return out
-
-
-def _round_counts(events: list[Event], key: str) -> dict[int, int]:
-    """Round -> an integer the `round_scored` events record under `key` (absent in seasons from before it was
-    recorded, and in seasons that broadcast nothing)."""
+def _per_round(events: list[Event], key: str, kind: type) -> dict[int, Any]:
+    """Round -> the value `round_scored` events record under `key`, where it is a `kind` (seasons from before
+    a field was recorded, or that did not record it, give none)."""
     out = {}
     for e in events:
         if e.kind == "round_scored":
             v = _payload(e).get(key)
-            if isinstance(v, int) and not isinstance(v, bool):
-                out[e.round] = v
+            if isinstance(v, kind | int) and not isinstance(v, bool):
+                out[e.round] = kind(v)
     return out
 
 
@@ -414,7 +395,7 @@ def machines(d: SeasonData) -> list[tuple[int, dict[str, Any]]]:
 def _decision(e: Event) -> Decision:
     p = _payload(e)
     acts = tuple(
-        ActionInfo(
+        ActionRecord(
             tool=str(a.get("tool", "?")),
             args=a.get("args") if isinstance(a.get("args"), dict) else {},
             result=str(a.get("result", "")),
