@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", help="season YAML (default: arena/configs/default.yaml)")
     run.add_argument("--seed", type=int)
     run.add_argument("--rounds", type=int)
-    run.add_argument("--policy", help="hold | random | greedy | llm")
+    run.add_argument("--policy", help="hold | random | greedy | options | llm")
     run.add_argument(
         "--llm",
         metavar="MODEL",

@@ -74,10 +74,16 @@ def build_agent(
     )
 
 
+ASK_WITH_OPTIONS = "Take the options that win viewers (take_options), or make the one call you think wins more."
+ASK = "Pick the one call that wins the most viewers."
+
+
 def build_task(obs: Observation, agent: Agent, survival_motive: str | None = None) -> Task:
+    """The round as text, then the question; with options on the table it names the tool that takes them."""
     specialise(list(agent.tools or []), obs)  # argument enums/bounds of this round (topics, ids, limits)
+    offered = any(getattr(t, "name", "") == "take_options" for t in agent.tools or [])
     return Task(
-        description=render_observation(obs, survival_motive) + "\nPick the one call that wins the most viewers.",
+        description=render_observation(obs, survival_motive) + "\n" + (ASK_WITH_OPTIONS if offered else ASK),
         expected_output="One short line saying what you changed.",
         agent=agent,
     )

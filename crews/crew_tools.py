@@ -1,4 +1,5 @@
-"""The six stream tools as crewai `BaseTool`s, one set per decision, each calling the round's `act`.
+"""The stream tools as crewai `BaseTool`s, one set per decision, each calling the round's `act`, plus
+`take_options`, which applies the arena's lettered options (tools.options) through the same `act`.
 
 Why not crewai's own argument validation: crewai validates against `args_schema` before `_run` and answers
 its own error text, which would bypass `tools.stream_tools` (our clamps, our clear `error: field: ...` lines)
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
 from crews.recording import CallSession
 from policies.base import Act
 from tools.observation import Observation
+from tools.options import Option, round_options
 from tools.stream_tools import (
     FINETUNE_MAX_STEPS,
     CameraArgs,
@@ -84,6 +86,7 @@ def _schema_of(model: type[BaseModel]) -> type[BaseModel]:
 # prompt tokens on each request. The read-only tools (read_trends, read_leaderboard) are not offered: the
 # observation already carries their data, and a call to one spent the round's only action on reading.
 SPECS: dict[str, tuple[type[BaseModel], str]] = {
+    "take_options": (_NoArgsSchema, "Take one or more of the lettered Options: each applies its call."),
     "tune_generator": (TuneGeneratorArgs, "Change fps, steps, resolution, strength (null = keep)."),
     "choose_prompt": (ChoosePromptArgs, "Show a topic in your style."),
     "move_camera": (CameraArgs, "Zoom, pan or rotate per second (motion keeps viewers); all 0 stops."),
@@ -143,6 +146,13 @@ def offered_schemas(obs: Observation) -> dict[str, type[BaseModel]]:
             source_id=(_choice(ids), Field(description="trend id")),
             steps=(int, Field(50, ge=1, le=FINETUNE_MAX_STEPS)),
         )
+    letters = [o.letter for o in round_options(obs)]
+    if letters:
+        out["take_options"] = create_model(
+            "TakeOptionsOffer",
+            __base__=ToolArgs,
+            options=(list[_choice(letters)], Field(min_length=1, max_length=len(letters), description="letters")),
+        )
     out["choose_prompt"] = create_model(
         "ChoosePromptOffer",
         __base__=ToolArgs,
@@ -153,11 +163,14 @@ def offered_schemas(obs: Observation) -> dict[str, type[BaseModel]]:
 
 
 def specialise(tools: list[StreamTool], obs: Observation) -> None:
-    """Narrow the offered argument schemas of one decision's tools to its observation (in place)."""
+    """Narrow the offered argument schemas of one decision's tools to its observation (in place); the options
+    tool learns this round's options."""
     schemas = offered_schemas(obs)
     for t in tools:
         if isinstance(t, StreamTool) and t.tool_name in schemas:
             t.args_schema = schemas[t.tool_name]
+        if isinstance(t, OptionsTool):
+            t.offer(round_options(obs))
 
 
 class StreamTool(BaseTool):
@@ -188,14 +201,52 @@ class StreamTool(BaseTool):
         return self._act(self.tool_name, dict(kwargs))
 
 
-def make_tools(act: Act, session: CallSession | None = None) -> list[StreamTool]:
-    """Fresh tool objects for one decision (tools hold the decision's `act`, so they are never shared)."""
+class OptionsTool(StreamTool):
+    """`take_options`: the letters of this round's options; each taken option's call goes through `act` in the
+    order the options were offered (one tool call of the round's budget, however many letters)."""
+
+    _options: list[Option] = PrivateAttr(default_factory=list)
+    _taken: set[str] = PrivateAttr(default_factory=set)  # an option applies once per decision
+
+    def offer(self, options: list[Option]) -> None:
+        self._options, self._taken = list(options), set()
+
+    def _run(self, *args: Any, **kwargs: Any) -> str:
+        if self._act is None:
+            return "error: tool not bound to a decision"
+        letters = kwargs.get("options", args[0] if args else None)
+        if isinstance(letters, str):
+            letters = [letters]
+        by_letter = {o.letter: o for o in self._options}
+        if not isinstance(letters, list) or not letters or any(x not in by_letter for x in letters):
+            offered = ", ".join(by_letter) or "none this round"
+            return f"error: options: give a list of letters from the Options ({offered}); nothing was applied"
+        if self._session is not None and not self._session.count_tool_call():
+            return TOOL_LIMIT_TEXT
+        lines = []
+        for o in self._options:
+            if o.letter in letters:
+                done = o.letter in self._taken
+                self._taken.add(o.letter)
+                lines.append(
+                    f"{o.letter}: " + ("already taken this round" if done else self._act(o.tool, dict(o.args)))
+                )
+        return "\n".join(lines)
+
+
+def make_tools(
+    act: Act, session: CallSession | None = None, observation: Observation | None = None
+) -> list[StreamTool]:
+    """Fresh tool objects for one decision (tools hold the decision's `act`, so they are never shared).
+    Given the round's observation, `take_options` is left out when the arena has no option to offer."""
     # max_usage_count: crewai runs several tool calls of one answer in parallel threads unless a tool has a
     # usage cap; parallel calls would apply changes in a random order (and break replay). The cap itself is
     # never reached (the round's own tool budget, enforced above, is far lower).
+    no_options = observation is not None and not round_options(observation)
     return [
-        StreamTool(
+        (OptionsTool if name == "take_options" else StreamTool)(
             name=name, tool_name=name, description=desc, args_schema=_schema_of(schema), max_usage_count=10**6
         ).bind(act, session)
         for name, (schema, desc) in SPECS.items()
+        if not (name == "take_options" and no_options)
     ]

@@ -170,7 +170,7 @@ class LLMPolicy(Policy):
             survival_motive=getattr(persona, "survival_motive", None),
             backstory=getattr(persona, "backstory", None),
             llm=llm,
-            tools=make_tools(act, session),
+            tools=make_tools(act, session, obs),
             max_iter=self.section.max_tool_calls + 1,
             traits=obs.persona_traits,
             visual_style=obs.persona_style,

@@ -10,7 +10,7 @@ from policies.base import Policy
 from policies.baselines import BASELINES
 
 # The names a season config may give (`policy: greedy`); the config's field and its JSON schema use this type.
-PolicyName = Literal["hold", "random", "greedy", "llm"]
+PolicyName = Literal["hold", "random", "greedy", "options", "llm"]
 POLICY_NAMES: tuple[str, ...] = get_args(PolicyName)
 
 

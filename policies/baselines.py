@@ -1,4 +1,4 @@
-"""Baseline policies kept for ablations: `hold`, `random`, `greedy`.
+"""Baseline policies kept for ablations: `hold`, `random`, `greedy`, `options`.
 
 They act only through tools, exactly as the LLM crews do, so any difference in ERN between them and an LLM
 is the decision quality, not a different control path.
@@ -10,6 +10,7 @@ import numpy as np
 
 from policies.base import Act, Policy
 from tools.observation import Observation
+from tools.options import round_options
 from tools.stream_tools import compose_prompt
 
 
@@ -116,4 +117,21 @@ class GreedyPolicy(Policy):
                 act("choose_prompt", {"prompt": prompt, "transition_seconds": 2.0})
 
 
-BASELINES: dict[str, type[Policy]] = {"hold": HoldPolicy, "random": RandomPolicy, "greedy": GreedyPolicy}
+class OptionsPolicy(Policy):
+    """Takes every option the arena offers (tools.options), in order, and nothing else: the arena's reading of
+    the numbers without a model. Played beside `llm` it measures what the model's own choices add (or cost)
+    over taking the options blindly."""
+
+    name = "options"
+
+    def decide(self, obs: Observation, act: Act, rng: np.random.Generator) -> None:
+        for option in round_options(obs):
+            act(option.tool, dict(option.args))
+
+
+BASELINES: dict[str, type[Policy]] = {
+    "hold": HoldPolicy,
+    "random": RandomPolicy,
+    "greedy": GreedyPolicy,
+    "options": OptionsPolicy,
+}

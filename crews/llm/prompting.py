@@ -88,6 +88,8 @@ def _type_of(p: dict) -> str:
         nullable = any(isinstance(v, dict) and v.get("type") == "null" for v in variants)
         return "|".join(kinds or ["any"]) + ("|null" if nullable else "")
     t = p.get("type")
+    if t == "array" and isinstance(p.get("items"), dict):  # a list of choices: the option letters
+        return f"list of {_type_of(p['items'])}"
     if isinstance(t, list):
         t = "|".join(str(x) for x in t)
     short = {"integer": "int", "number": "num", "string": "str", "boolean": "bool"}.get(t, t or "any")

@@ -1,0 +1,106 @@
+"""The arena's options for one round: each a concrete, clamped tool call that the numbers point to.
+
+Why options: the score depends on arithmetic a 135M-parameter model cannot do reliably (will 2 steps at 8 fps
+fit the shared device? which wanted topic is under-served once rivals are counted?). The arena does that
+arithmetic from the observation alone (nothing a streamer could not know) and offers the result as lettered
+options; the agent decides which to take (`take_options`), or calls any tool itself. Taking an option applies
+its call through the same validated, clamped path as any other call, so an option can never do what the tool
+would refuse.
+
+Each option is one fact and its call, ordered least pressing first (a small model tends to take what it read
+last): a still picture, spare device time, an under-served topic the stream does not show, an overload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tools.observation import Observation
+
+HEADROOM_TARGET = 0.85  # a suggested tune keeps the predicted device load under this (stalls start above 1)
+LETTERS = "ABCD"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One lettered option: why (the fact, in a few words) and the call that acts on it."""
+
+    letter: str
+    why: str
+    tool: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+    def call_text(self) -> str:
+        """`tune_generator fps=8 steps=2`: the call as the model reads it."""
+        return " ".join(
+            [self.tool, *(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.args.items())]
+        )
+
+
+def _own_load(obs: Observation) -> float:
+    """This stream's part of the device load, estimated as an even share: the observation never carries a
+    rival's settings, so the exact split is unknown to the streamer (as it would be on a real shared GPU)."""
+    return obs.device_load / max(1, len(obs.leaderboard))
+
+
+def headroom_tune(obs: Observation) -> dict[str, float | int] | None:
+    """The largest visible improvement the device can afford: 2 steps and 8 fps together first (detail rises
+    most from 1 to 2 steps, smoothness from 4 to 8 fps), then fps x1.5 up to 16, then one more step; each
+    only if the predicted load (this stream's even share scaled by the change) stays under HEADROOM_TARGET."""
+    s, lim = obs.settings, obs.limits
+    fps, steps = float(s.get("fps", 4.0)), int(s.get("steps", 1))
+    fps_max, steps_max = float(lim.get("fps_max", 24.0)), int(lim.get("steps_max", 4))
+    candidates: list[dict[str, float | int]] = []
+    if steps < 2 <= steps_max or fps < min(8.0, fps_max):
+        candidates.append({"fps": max(fps, min(8.0, fps_max)), "steps": max(steps, min(2, steps_max))})
+    if fps < min(16.0, fps_max):
+        candidates.append({"fps": min(16.0, fps_max, round(fps * 1.5, 1)), "steps": steps})
+    if steps < steps_max:
+        candidates.append({"fps": fps, "steps": steps + 1})
+    own = _own_load(obs)
+    for c in candidates:
+        factor = (float(c["fps"]) * int(c["steps"])) / max(fps * steps, 1e-9)
+        if obs.device_load + own * (factor - 1) <= HEADROOM_TARGET:
+            return {k: v for k, v in c.items() if v != {"fps": fps, "steps": steps}[k]}
+    return None
+
+
+def open_topic(obs: Observation) -> str | None:
+    """The wanted topic with the most viewers per stream showing it (counting this one if it moved there):
+    where the audience is under-served, not where every rival already is."""
+    if not obs.topic_demand:
+        return None
+    shown = [r.topic for r in obs.leaderboard if not r.is_self]
+    return max(obs.topic_demand, key=lambda t: obs.topic_demand[t] / (1 + shown.count(t)))
+
+
+def is_overloaded(obs: Observation) -> bool:
+    return obs.stall_seconds > 0 or obs.device_load > 1.0
+
+
+def round_options(obs: Observation) -> list[Option]:
+    """This round's options, lettered in order (least pressing first); empty when the numbers point nowhere."""
+    s, lim = obs.settings, obs.limits
+    found: list[tuple[str, str, dict[str, Any]]] = []
+    if obs.ern_terms.get("boredom", 0.0) < -0.3 or obs.perceived.get("motion", 1.0) < 0.2:
+        found.append(("the picture barely moves, viewers get bored", "move_camera", {"zoom_per_second": 1.1}))
+    overloaded = is_overloaded(obs)
+    tune = None if overloaded else headroom_tune(obs)
+    if tune:
+        found.append(("the device has room (sharper, smoother)", "tune_generator", dict(tune)))
+    topic = open_topic(obs)
+    if topic and topic != obs.perceived_topic and topic not in str(s.get("prompt", "")):
+        rivals = sum(r.topic == topic for r in obs.leaderboard if not r.is_self)
+        seen = f"yours looks like {obs.perceived_topic}" if obs.perceived_topic else "you show something else"
+        found.append(
+            (
+                f"viewers want {topic} ({obs.topic_demand[topic]}, {rivals} rivals show it), {seen}",
+                "choose_prompt",
+                {"topic": topic},
+            )
+        )
+    if overloaded:
+        lower = max(float(lim.get("fps_min", 1.0)), round(float(s.get("fps", 4.0)) * 0.7, 1))
+        found.append(("overloaded, stalls lose viewers", "tune_generator", {"fps": lower}))
+    return [Option(letter, why, tool, args) for letter, (why, tool, args) in zip(LETTERS, found, strict=False)]
