@@ -78,12 +78,12 @@ ASK_WITH_OPTIONS = "Take the options that win viewers (take_options), or make th
 ASK = "Pick the one call that wins the most viewers."
 
 
-def build_task(obs: Observation, agent: Agent, survival_motive: str | None = None) -> Task:
+def build_task(obs: Observation, agent: Agent, survival_motive: str | None = None, brief: bool = False) -> Task:
     """The round as text, then the question; with options on the table it names the tool that takes them."""
     specialise(list(agent.tools or []), obs)  # argument enums/bounds of this round (topics, ids, limits)
     offered = any(getattr(t, "name", "") == "take_options" for t in agent.tools or [])
     return Task(
-        description=render_observation(obs, survival_motive) + "\n" + (ASK_WITH_OPTIONS if offered else ASK),
+        description=render_observation(obs, survival_motive, brief) + "\n" + (ASK_WITH_OPTIONS if offered else ASK),
         expected_output="One short line saying what you changed.",
         agent=agent,
     )

@@ -10,7 +10,7 @@ a season YAML ends up in the stored season config, the event log and every copy 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -87,6 +87,11 @@ class LLMSection(BaseModel):
         "LLM request: the embedded model always answers a tool call when tools are offered)",
     )
     persona_retries: int = Field(2, ge=0, le=10, description="retries of a persona completion before the fallback")
+    observation: Literal["auto", "full", "brief"] = Field(
+        "auto",
+        description="how the round is written for the model: full, brief (the score drivers in about a third "
+        "of the tokens), or auto (brief for embedded models, whose prefill on a CPU is most of a decision)",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -99,6 +104,10 @@ class LLMSection(BaseModel):
                         "provider's environment variable instead, e.g. OPENAI_API_KEY or ANTHROPIC_API_KEY"
                     )
         return data
+
+    def brief_for(self, model: str) -> bool:
+        """Whether decisions on `model` read the brief observation (`observation: auto` decides by the model)."""
+        return self.observation == "brief" or (self.observation == "auto" and is_embedded(model))
 
     @property
     def replay_season(self) -> str | None:

@@ -68,6 +68,7 @@ class LLMPolicy(Policy):
     def __init__(self, section: LLMSection | None = None, model: str | None = None):
         self.section = section or LLMSection()
         self.model = model or self.section.model
+        self.brief = self.section.brief_for(self.model)  # replay: decided by the recorded model (replay())
         self.personas: dict[str, Persona] = {}  # slot -> persona, from meet_streamers before each round
         self._sessions: list[CallSession] = []
         self._lock = threading.Lock()
@@ -93,6 +94,9 @@ class LLMPolicy(Policy):
     def replay(self, season: str, records: list[Any]) -> None:
         """Every later call is answered from `season`'s recorded traffic (a mismatch is the decision's error)."""
         self.model = register_replay(season, records)
+        recorded = next((str(r.get("model")) for r in records if r.get("purpose") == "decision"), None)
+        if recorded is not None:  # the same observation text as the recorded requests, or they cannot match
+            self.brief = self.section.brief_for(recorded)
 
     # ---- records ----------------------------------------------------------------------------------------------
     def drain_records(self) -> list[dict[str, Any]]:
@@ -175,7 +179,7 @@ class LLMPolicy(Policy):
             traits=obs.persona_traits,
             visual_style=obs.persona_style,
         )
-        return build_crew(agent, build_task(obs, agent, getattr(persona, "survival_motive", None)))
+        return build_crew(agent, build_task(obs, agent, getattr(persona, "survival_motive", None), self.brief))
 
     async def adecide(self, obs: Observation, act: Act, rng: np.random.Generator) -> None:
         counted = ActCounter(act)  # which calls changed the stream: none -> the JSON-action fallback

@@ -142,9 +142,19 @@ def readings(obs: Observation) -> list[str]:
     return [f"Options (take_options takes them): {text}"]
 
 
-def render_observation(obs: Observation, survival_motive: str | None = None) -> str:
-    """The whole round in order of what decides the score (see the module docstring)."""
-    parts = [relegation_line(obs, survival_motive), *stream_lines(obs), *market_lines(obs), *memory_lines(obs)]
-    parts += chat_lines(obs)
-    parts += readings(obs)
+def render_observation(obs: Observation, survival_motive: str | None = None, brief: bool = False) -> str:
+    """The whole round in order of what decides the score (see the module docstring).
+
+    `brief` (the embedded model's default, `llm.observation`): the same score drivers in about a third of the
+    prompt tokens, because prefill is most of a decision's time on 2 CPU cores. It drops what the options and
+    the "Viewers want" line already carry (the rivals line and the fenced trend feed) and keeps the last
+    remembered round and the last two chat lines; every number that drives the score is still there."""
+    if not brief:
+        parts = [relegation_line(obs, survival_motive), *stream_lines(obs), *market_lines(obs), *memory_lines(obs)]
+        parts += chat_lines(obs) + readings(obs)
+        return "\n".join(parts)
+    wants = [line for line in market_lines(obs, k=3) if line.startswith("Viewers want")]
+    recent = obs.model_copy(update={"memory": obs.memory[-1:]})
+    parts = [relegation_line(obs, survival_motive), *stream_lines(obs), *wants, *memory_lines(recent)]
+    parts += chat_lines(obs, k=2) + readings(obs)
     return "\n".join(parts)

@@ -75,8 +75,60 @@ def open_topic(obs: Observation) -> str | None:
     return max(obs.topic_demand, key=lambda t: obs.topic_demand[t] / (1 + shown.count(t)))
 
 
+TOPIC_MARGIN = 1.25  # move to another wanted topic only when it has this many times the viewers per stream
+LOW_BUFFER, FULL_BUFFER = 0.25, 0.75  # fractions of the stream's own frame buffer
+
+
+def buffer_fill(obs: Observation) -> float | None:
+    """How full the stream's own frame buffer is (None: not known yet)."""
+    return obs.buffer_level / obs.buffer_capacity if obs.buffer_capacity else None
+
+
 def is_overloaded(obs: Observation) -> bool:
-    return obs.stall_seconds > 0 or obs.device_load > 1.0
+    """The stream's own truth: it stalled, or its buffer is draining. A device load above 1 alone is not an
+    overload of this stream: the engine shares device time, so a stream with a full buffer still keeps up."""
+    fill = buffer_fill(obs)
+    return obs.stall_seconds > 0 or (fill is not None and fill < LOW_BUFFER)
+
+
+def _per_stream(obs: Observation, topic: str) -> float:
+    shown = [r.topic for r in obs.leaderboard if not r.is_self]
+    return obs.topic_demand.get(topic, 0) / (1 + shown.count(topic))
+
+
+def current_topic(obs: Observation) -> str | None:
+    """The wanted topic the stream's prompt holds (what it meant to show), else what the audience saw."""
+    prompt = str(obs.settings.get("prompt", ""))
+    held = [t for t in obs.topic_demand if t and t in prompt]
+    return max(held, key=len) if held else (obs.perceived_topic or None)
+
+
+def topic_move(obs: Observation) -> str | None:
+    """The under-served topic worth moving to: not what the stream shows already, and clearly better per stream
+    (TOPIC_MARGIN) than the wanted topic it holds, so a stream does not flip topics on every small shift."""
+    topic = open_topic(obs)
+    if not topic or topic == obs.perceived_topic or topic in str(obs.settings.get("prompt", "")):
+        return None
+    here = current_topic(obs)
+    if here in obs.topic_demand and _per_stream(obs, topic) < TOPIC_MARGIN * _per_stream(obs, here):
+        return None
+    return topic
+
+
+def _full_buffer_tune(obs: Observation) -> dict[str, float | int] | None:
+    """When the predicted load says no but the stream's own buffer is full and it never stalled, the engine is
+    giving it more device time than it uses: one step of the headroom ladder (fps first), at the risk the next
+    round's buffer shows."""
+    fill = buffer_fill(obs)
+    if fill is None or fill < FULL_BUFFER:
+        return None
+    s, lim = obs.settings, obs.limits
+    fps, steps = float(s.get("fps", 4.0)), int(s.get("steps", 1))
+    if fps < min(16.0, float(lim.get("fps_max", 24.0))):
+        return {"fps": min(16.0, float(lim.get("fps_max", 24.0)), round(fps * 1.5, 1))}
+    if steps < int(lim.get("steps_max", 4)):
+        return {"steps": steps + 1}
+    return None
 
 
 def round_options(obs: Observation) -> list[Option]:
@@ -86,11 +138,11 @@ def round_options(obs: Observation) -> list[Option]:
     if obs.ern_terms.get("boredom", 0.0) < -0.3 or obs.perceived.get("motion", 1.0) < 0.2:
         found.append(("the picture barely moves, viewers get bored", "move_camera", {"zoom_per_second": 1.1}))
     overloaded = is_overloaded(obs)
-    tune = None if overloaded else headroom_tune(obs)
+    tune = None if overloaded else headroom_tune(obs) or _full_buffer_tune(obs)
     if tune:
         found.append(("the device has room (sharper, smoother)", "tune_generator", dict(tune)))
-    topic = open_topic(obs)
-    if topic and topic != obs.perceived_topic and topic not in str(s.get("prompt", "")):
+    topic = topic_move(obs)
+    if topic:
         rivals = sum(r.topic == topic for r in obs.leaderboard if not r.is_self)
         seen = f"yours looks like {obs.perceived_topic}" if obs.perceived_topic else "you show something else"
         found.append(

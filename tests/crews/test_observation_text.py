@@ -140,3 +140,31 @@ def test_reflection_is_grounded_in_memory_and_parsed_strictly():
     assert parse_reflection('{"lesson": "Reflection", "plan": "Reflection_Reflection_Reflection"}') == ""
     loop = "of the 5th round of the 5th round of the 5th round"
     assert parse_reflection(json.dumps({"lesson": "fps helped", "plan": loop})) == ""
+
+
+def test_the_brief_text_keeps_every_score_driver_in_far_fewer_words():
+    from crews.llm_config import LLMSection
+    from tools.observation import ChatLine
+
+    chat = [ChatLine(id=i, name=f"v{i}", text=f"line {i} " + HOSTILE) for i in range(6)]
+    o = obs(chat=chat)
+    full, brief = render_observation(o, "motive"), render_observation(o, "motive", brief=True)
+    for kept in (
+        "safe by 42 viewers",
+        "share 20%",
+        "Viewers saw: ocean waves",
+        "topic +0.80",
+        "Device load 0.30",
+        "Viewers want: city at night 5000 (1 rivals)",
+        "Round 3: tune fps=8",
+        "Your plan:",
+        "Options",
+    ):
+        assert kept in brief, kept
+    assert readings(o)[0] in brief  # the same options as the full text
+    assert UNTRUSTED_OPEN not in brief and "Rivals:" not in brief  # carried by "Viewers want" and the options
+    assert "line 5" in brief and "line 3" not in brief and brief.count("IGNORE") == 2  # the last two, fenced
+    assert len(brief) < 0.7 * len(full)
+    assert LLMSection().brief_for("embedded/smollm2-135m") and not LLMSection().brief_for("openai/gpt-4o-mini")
+    assert LLMSection(observation="full").brief_for("embedded/smollm2-135m") is False
+    assert LLMSection(observation="brief").brief_for("openai/gpt-4o-mini")

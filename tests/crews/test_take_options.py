@@ -10,7 +10,7 @@ from crews.recording import CallSession
 from media.settings import StreamSettings
 from policies.baselines import OptionsPolicy
 from tests.crews.test_observation_text import obs
-from tools.options import round_options
+from tools.options import current_topic, is_overloaded, round_options, topic_move
 
 STALLED = dict(stall_seconds=1.5, device_load=1.4, settings=StreamSettings(prompt="forest", fps=10.0).model_dump())
 
@@ -70,3 +70,29 @@ def test_the_options_baseline_takes_every_option():
         np.random.default_rng(0),
     )
     assert calls == []
+
+
+def test_a_busy_device_is_not_an_overload_while_the_own_buffer_is_full():
+    busy_full = obs(device_load=1.3, buffer_level=16, buffer_capacity=16)
+    assert not is_overloaded(busy_full)
+    calls = [(o.tool, o.args) for o in round_options(busy_full)]
+    assert ("tune_generator", {"fps": 6.0}) in calls  # a full buffer: one step of the ladder anyway
+    draining = obs(device_load=0.6, buffer_level=2, buffer_capacity=16)
+    assert is_overloaded(draining)
+    assert [o.tool for o in round_options(draining)][-1] == "tune_generator"
+    assert round_options(draining)[-1].args == {"fps": 2.8}
+
+
+def test_a_stream_keeps_its_topic_unless_another_is_clearly_better():
+    demand = {"city at night": 3000, "ocean waves": 2600, "forest": 100}
+    held = obs(
+        settings=StreamSettings(prompt="ocean waves, misty pine forest").model_dump(),
+        topic_demand=demand,
+        perceived_topic="forest",
+        leaderboard=[],
+    )
+    assert current_topic(held) == "ocean waves" and topic_move(held) is None  # 3000 < 1.25 x 2600
+    far = held.model_copy(update={"topic_demand": {**demand, "city at night": 4000}})
+    assert topic_move(far) == "city at night"  # 4000 >= 1.25 x 2600
+    lost = held.model_copy(update={"settings": StreamSettings(prompt="my own thing").model_dump()})
+    assert topic_move(lost) == "city at night"  # holds no wanted topic (saw forest: 100 per stream)
