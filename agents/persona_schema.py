@@ -59,8 +59,10 @@ class Identity(_Answer):
     def _distinct(self) -> Identity:
         if len(set(self.traits)) != len(self.traits):
             raise ValueError("the character words must differ")
-        if repeated := repeated_fields({"name": self.name, "character": " ".join(self.traits)}):
-            raise ValueError(f"the name must not repeat the character ({', '.join(repeated)})")
+        # Checked here, not with the story: a story retry cannot fix a name that repeats the stream's style.
+        mine = {"name": self.name, "character": " ".join(self.traits), "visual_style": self.visual_style}
+        if repeated := [x for x in repeated_fields(mine) if x.startswith("name")]:
+            raise ValueError(f"the name must not repeat the character or the stream ({', '.join(repeated)})")
         return self
 
     @property

@@ -47,9 +47,19 @@ from arena.config import SeasonConfig  # noqa: E402
 from arena.db import Database  # noqa: E402
 from arena.experiment import Tick, run_experiment  # noqa: E402
 from crews.llm_config import is_embedded  # noqa: E402
-from tools.stream_tools import ChoosePromptArgs, NoArgs, RequestFinetuneArgs, SpeakArgs, TuneGeneratorArgs  # noqa: E402
+from tools.options import TakeOptionsArgs  # noqa: E402
+from tools.stream_tools import (  # noqa: E402
+    CameraArgs,
+    ChoosePromptArgs,
+    NoArgs,
+    RequestFinetuneArgs,
+    SpeakArgs,
+    TuneGeneratorArgs,
+)
 
 SCHEMAS = {
+    "take_options": TakeOptionsArgs,
+    "move_camera": CameraArgs,
     "choose_prompt": ChoosePromptArgs,
     "tune_generator": TuneGeneratorArgs,
     "request_finetune": RequestFinetuneArgs,

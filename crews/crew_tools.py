@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
 from crews.recording import CallSession
 from policies.base import Act
 from tools.observation import Observation
-from tools.options import Option, round_options
+from tools.options import Option, TakeOptionsArgs, round_options
 from tools.stream_tools import (
     FINETUNE_MAX_STEPS,
     CameraArgs,
@@ -86,7 +86,7 @@ def _schema_of(model: type[BaseModel]) -> type[BaseModel]:
 # prompt tokens on each request. The read-only tools (read_trends, read_leaderboard) are not offered: the
 # observation already carries their data, and a call to one spent the round's only action on reading.
 SPECS: dict[str, tuple[type[BaseModel], str]] = {
-    "take_options": (_NoArgsSchema, "Take one or more of the lettered Options: each applies its call."),
+    "take_options": (TakeOptionsArgs, "Take one or more of the lettered Options: each applies its call."),
     "tune_generator": (TuneGeneratorArgs, "Change fps, steps, resolution, strength (null = keep)."),
     "choose_prompt": (ChoosePromptArgs, "Show a topic in your style."),
     "move_camera": (CameraArgs, "Zoom, pan or rotate per second (motion keeps viewers); all 0 stops."),

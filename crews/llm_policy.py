@@ -62,6 +62,9 @@ async def _in_daemon_thread(fn: Any) -> Any:
     return await fut
 
 
+PERSONA_MAX_TOKENS = 320  # a persona answer's JSON with every string at its schema cap fits in this
+
+
 class LLMPolicy(Policy):
     name = "llm"
 
@@ -117,8 +120,13 @@ class LLMPolicy(Policy):
         with self._lock:
             self._sessions.append(session)
 
+        # A persona answer is two or three capped sentences: ~70 tokens on average, but a long backstory took
+        # the decisions' 160 and the answer was cut (bench/personas.py); it gets the room it needs.
+        budget = max(self.section.max_tokens, PERSONA_MAX_TOKENS)
+
         def complete(messages: list[dict[str, str]], response_format: dict[str, Any]) -> str:
-            llm = build_llm(self.section, model=self.model, response_format=response_format).bind(session)
+            llm = build_llm(self.section, model=self.model, response_format=response_format, max_tokens=budget)
+            llm = llm.bind(session)
             out = llm.call(messages)
             if not isinstance(out, str):  # a model that answered with a tool call: not a persona
                 raise ValueError(f"expected a JSON text answer, got {type(out).__name__}")
@@ -137,7 +145,8 @@ class LLMPolicy(Policy):
             session = CallSession(actor=req.stream_id, round=req.round, purpose="reflection")
             with self._lock:
                 self._sessions.append(session)
-            llm = build_llm(self.section, model=self.model, response_format=reflection_format()).bind(session)
+            llm = build_llm(self.section, model=self.model, response_format=reflection_format(req, self.brief))
+            llm = llm.bind(session)
             try:
                 with self._model_host():  # one hosted decision per reflection: the host batches them by key
                     out = await _in_daemon_thread(lambda: llm.call(reflection_messages(req)))

@@ -1,9 +1,14 @@
 """Reflection at a relegation window (Generative Agents): the streamer reads its window and its memory and
 writes one lesson and one plan, which enter its next observations ("Your plan: ...").
 
-Why a JSON object with two short strings: the embedded model writes them under a JSON-schema grammar, so the
-answer is always parseable and bounded; the lesson is grounded by putting the measured effect of each remembered
-decision in front of it. The text is model output: it is cleaned and cut before it is stored or shown.
+Why a JSON object with two short strings: the model writes them under a JSON-schema grammar, so the answer is
+always parseable and bounded; the lesson is grounded by putting the measured effect of each remembered decision
+in front of it. The text is model output: it is cleaned and cut before it is stored or shown.
+
+Why menus for the embedded model (`reflection_format(req, menus=True)`): writing free text, SmolLM2-135M
+answered "Reflection" / "Reflection_Reflection_..." in all 15 reflections of a default season, so every one was
+dropped. With menus it picks one lesson among the measured effects of its own remembered moves and one plan
+among the moves the arena can make, the way it takes options in a round.
 """
 
 from __future__ import annotations
@@ -26,11 +31,40 @@ class Reflection(BaseModel):
     plan: str = Field(min_length=3, max_length=PLAN_CHARS, description="what to do next rounds")
 
 
-def reflection_format() -> dict[str, Any]:
-    return {
-        "type": "json_schema",
-        "json_schema": {"name": "reflection", "schema": Reflection.model_json_schema(), "strict": True},
-    }
+PLANS = (
+    "keep what raised viewers and spend spare device time",
+    "move to the topic viewers want most",
+    "cut the load until the stalls stop",
+    "keep my style and keep the picture moving",
+    "keep going as now",
+)
+
+
+def lessons(req: ReflectionRequest) -> list[str]:
+    """One lesson per remembered move, from its measured effect ("fps=16 raised viewers, 1492 to 1554"), the
+    most recent first (a small model takes the first choice most often); a move made before the stream had
+    viewers (round 1: from 0) says nothing about its effect and is left out while others exist."""
+    out = []
+    moves = [m for m in reversed(req.memory) if m.did != "nothing"]
+    for m in [m for m in moves if m.viewers_before > 0] or moves:
+        went = (
+            "raised" if m.viewers_after > m.viewers_before else "lost" if m.viewers_after < m.viewers_before else "kept"
+        )
+        out.append(clean_text(f"{m.did} {went} viewers, {m.viewers_before:.0f} to {m.viewers_after:.0f}", LESSON_CHARS))
+    return list(dict.fromkeys(out)) or ["doing nothing kept me where I was"]
+
+
+def reflection_format(req: ReflectionRequest | None = None, menus: bool = False) -> dict[str, Any]:
+    """Free text (a capable model), or with `menus` the lesson and plan as choices (the embedded model)."""
+    schema = Reflection.model_json_schema()
+    if menus and req is not None:
+        schema = {
+            "type": "object",
+            "properties": {"lesson": {"enum": lessons(req)}, "plan": {"enum": list(PLANS)}},
+            "required": ["lesson", "plan"],
+            "additionalProperties": False,
+        }
+    return {"type": "json_schema", "json_schema": {"name": "reflection", "schema": schema, "strict": True}}
 
 
 def reflection_messages(req: ReflectionRequest) -> list[dict[str, str]]:

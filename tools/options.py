@@ -14,12 +14,21 @@ last): a still picture, spare device time, an under-served topic the stream does
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from tools.observation import Observation
+from tools.stream_tools import ToolArgs
 
 HEADROOM_TARGET = 0.85  # a suggested tune keeps the predicted device load under this (stalls start above 1)
 LETTERS = "ABCD"
+
+
+class TakeOptionsArgs(ToolArgs):
+    """`take_options`: letters of the round's options (the offered schema narrows them to this round's)."""
+
+    options: list[Literal["A", "B", "C", "D"]] = Field(min_length=1, max_length=len(LETTERS))
 
 
 @dataclass(frozen=True)

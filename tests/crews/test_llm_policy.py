@@ -218,7 +218,14 @@ def test_every_call_is_recorded_with_request_response_tokens_cost_latency():
     assert [(r["actor"], r["index"]) for r in recs] == [("s01", 0), ("s01", 1), ("s02", 0), ("s02", 1)]
     first = recs[0]
     # most useful first; no read-only tools (the trends and standings are in the task text)
-    assert first["tools"] == ["take_options", "tune_generator", "choose_prompt", "move_camera", "request_finetune", "speak"]
+    assert first["tools"] == [
+        "take_options",
+        "tune_generator",
+        "choose_prompt",
+        "move_camera",
+        "request_finetune",
+        "speak",
+    ]
     assert first["tool_calls"][0]["name"] == "choose_prompt" and first["response"] is None
     assert recs[1]["response"] and not recs[1]["tool_calls"]
     assert first["prompt_tokens"] == 50 and first["completion_tokens"] == 10 and first["cost"] == 0.0

@@ -142,6 +142,29 @@ def test_reflection_is_grounded_in_memory_and_parsed_strictly():
     assert parse_reflection(json.dumps({"lesson": "fps helped", "plan": loop})) == ""
 
 
+def test_the_embedded_model_reflects_by_choosing_from_its_own_measured_moves():
+    from crews.reflection import PLANS, lessons, reflection_format
+
+    mem = [
+        Recollection(round=2, did="nothing", viewers_before=90, viewers_after=100, share_after=0.2),
+        Recollection(round=3, did="tune fps=8", viewers_before=100, viewers_after=180, share_after=0.3),
+        Recollection(round=4, did="show 'forest'", viewers_before=180, viewers_after=150, share_after=0.2),
+    ]
+    req = ReflectionRequest(stream_id="s01", name="Ada", round=4, memory=mem)
+    assert lessons(req) == ["show 'forest' lost viewers, 180 to 150", "tune fps=8 raised viewers, 100 to 180"]
+    opening = Recollection(round=1, did="tune fps=8", viewers_before=0, viewers_after=90, share_after=0.2)
+    assert lessons(req.model_copy(update={"memory": [opening]})) == ["tune fps=8 raised viewers, 0 to 90"]
+    assert "0 to 90" not in " ".join(lessons(req.model_copy(update={"memory": [opening, *mem]})))
+    schema = reflection_format(req, menus=True)["json_schema"]["schema"]
+    assert schema["properties"]["lesson"]["enum"] == lessons(req) and schema["properties"]["plan"]["enum"] == list(
+        PLANS
+    )
+    assert "enum" not in json.dumps(reflection_format(req)["json_schema"]["schema"])  # free text for a capable model
+    for lesson in lessons(req):  # every menu answer survives the degenerate-answer filter
+        for plan in PLANS:
+            assert parse_reflection(json.dumps({"lesson": lesson, "plan": plan})) == f"{lesson}. Plan: {plan}"
+
+
 def test_the_brief_text_keeps_every_score_driver_in_far_fewer_words():
     from crews.llm_config import LLMSection
     from tools.observation import ChatLine
