@@ -105,7 +105,7 @@ def _choice(values: list[Any]) -> Any:
     return Literal.__getitem__(tuple(values))
 
 
-def offered_schemas(obs: Observation) -> dict[str, type[BaseModel]]:
+def offered_schemas(obs: Observation, options: list[Option] | None = None) -> dict[str, type[BaseModel]]:
     """Argument models narrowed to this round: enums and bounds known when the task is built.
 
     With a constrained decoder the JSON-schema grammar then only admits values the tools will apply: a
@@ -146,7 +146,7 @@ def offered_schemas(obs: Observation) -> dict[str, type[BaseModel]]:
             source_id=(_choice(ids), Field(description="trend id")),
             steps=(int, Field(50, ge=1, le=FINETUNE_MAX_STEPS)),
         )
-    letters = [o.letter for o in round_options(obs)]
+    letters = [o.letter for o in (round_options(obs) if options is None else options)]
     if letters:
         out["take_options"] = create_model(
             "TakeOptionsOffer",
@@ -165,12 +165,13 @@ def offered_schemas(obs: Observation) -> dict[str, type[BaseModel]]:
 def specialise(tools: list[StreamTool], obs: Observation) -> None:
     """Narrow the offered argument schemas of one decision's tools to its observation (in place); the options
     tool learns this round's options."""
-    schemas = offered_schemas(obs)
+    options = round_options(obs)
+    schemas = offered_schemas(obs, options)  # the options tool's letters are those it is offered
     for t in tools:
         if isinstance(t, StreamTool) and t.tool_name in schemas:
             t.args_schema = schemas[t.tool_name]
         if isinstance(t, OptionsTool):
-            t.offer(round_options(obs))
+            t.offer(options)
 
 
 class StreamTool(BaseTool):

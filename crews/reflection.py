@@ -54,10 +54,10 @@ def lessons(req: ReflectionRequest) -> list[str]:
     return list(dict.fromkeys(out)) or ["doing nothing kept me where I was"]
 
 
-def reflection_format(req: ReflectionRequest | None = None, menus: bool = False) -> dict[str, Any]:
+def reflection_format(req: ReflectionRequest, menus: bool = False) -> dict[str, Any]:
     """Free text (a capable model), or with `menus` the lesson and plan as choices (the embedded model)."""
     schema = Reflection.model_json_schema()
-    if menus and req is not None:
+    if menus:
         schema = {
             "type": "object",
             "properties": {"lesson": {"enum": lessons(req)}, "plan": {"enum": list(PLANS)}},

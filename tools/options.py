@@ -28,7 +28,7 @@ LETTERS = "ABCD"
 class TakeOptionsArgs(ToolArgs):
     """`take_options`: letters of the round's options (the offered schema narrows them to this round's)."""
 
-    options: list[Literal["A", "B", "C", "D"]] = Field(min_length=1, max_length=len(LETTERS))
+    options: list[Literal[tuple(LETTERS)]] = Field(min_length=1, max_length=len(LETTERS))
 
 
 @dataclass(frozen=True)
@@ -53,26 +53,49 @@ def _own_load(obs: Observation) -> float:
     return obs.device_load / max(1, len(obs.leaderboard))
 
 
-def headroom_tune(obs: Observation) -> dict[str, float | int] | None:
-    """The largest visible improvement the device can afford: 2 steps and 8 fps together first (detail rises
-    most from 1 to 2 steps, smoothness from 4 to 8 fps), then fps x1.5 up to 16, then one more step; each
-    only if the predicted load (this stream's even share scaled by the change) stays under HEADROOM_TARGET."""
+def _ladder(obs: Observation, opening: bool = True) -> list[dict[str, float | int]]:
+    """The rungs of visible improvement, each as the stream's new (fps, steps): 2 steps and 8 fps together
+    (detail rises most from 1 to 2 steps, smoothness from 4 to 8 fps; only with `opening`), then fps x1.5 up
+    to 16, then one more step."""
     s, lim = obs.settings, obs.limits
     fps, steps = float(s.get("fps", 4.0)), int(s.get("steps", 1))
     fps_max, steps_max = float(lim.get("fps_max", 24.0)), int(lim.get("steps_max", 4))
-    candidates: list[dict[str, float | int]] = []
-    if steps < 2 <= steps_max or fps < min(8.0, fps_max):
-        candidates.append({"fps": max(fps, min(8.0, fps_max)), "steps": max(steps, min(2, steps_max))})
+    rungs: list[dict[str, float | int]] = []
+    if opening and (steps < 2 <= steps_max or fps < min(8.0, fps_max)):
+        rungs.append({"fps": max(fps, min(8.0, fps_max)), "steps": max(steps, min(2, steps_max))})
     if fps < min(16.0, fps_max):
-        candidates.append({"fps": min(16.0, fps_max, round(fps * 1.5, 1)), "steps": steps})
+        rungs.append({"fps": min(16.0, fps_max, round(fps * 1.5, 1)), "steps": steps})
     if steps < steps_max:
-        candidates.append({"fps": fps, "steps": steps + 1})
+        rungs.append({"fps": fps, "steps": steps + 1})
+    return rungs
+
+
+def _changed(obs: Observation, rung: dict[str, float | int]) -> dict[str, float | int]:
+    """A rung as a tune_generator call: only the knobs it changes."""
+    now = {"fps": float(obs.settings.get("fps", 4.0)), "steps": int(obs.settings.get("steps", 1))}
+    return {k: v for k, v in rung.items() if v != now[k]}
+
+
+def headroom_tune(obs: Observation) -> dict[str, float | int] | None:
+    """The largest visible improvement the device can afford: the first rung of the ladder whose predicted
+    load (this stream's even share scaled by the change) stays under HEADROOM_TARGET."""
+    fps, steps = float(obs.settings.get("fps", 4.0)), int(obs.settings.get("steps", 1))
     own = _own_load(obs)
-    for c in candidates:
-        factor = (float(c["fps"]) * int(c["steps"])) / max(fps * steps, 1e-9)
+    for rung in _ladder(obs):
+        factor = (float(rung["fps"]) * int(rung["steps"])) / max(fps * steps, 1e-9)
         if obs.device_load + own * (factor - 1) <= HEADROOM_TARGET:
-            return {k: v for k, v in c.items() if v != {"fps": fps, "steps": steps}[k]}
+            return _changed(obs, rung)
     return None
+
+
+def rivals_showing(obs: Observation, topic: str) -> int:
+    """How many rivals the audience's eye saw showing `topic` last round."""
+    return sum(r.topic == topic for r in obs.leaderboard if not r.is_self)
+
+
+def _per_stream(obs: Observation, topic: str) -> float:
+    """Viewers who want `topic` per stream showing it, counting this one as if it moved there."""
+    return obs.topic_demand.get(topic, 0) / (1 + rivals_showing(obs, topic))
 
 
 def open_topic(obs: Observation) -> str | None:
@@ -80,8 +103,7 @@ def open_topic(obs: Observation) -> str | None:
     where the audience is under-served, not where every rival already is."""
     if not obs.topic_demand:
         return None
-    shown = [r.topic for r in obs.leaderboard if not r.is_self]
-    return max(obs.topic_demand, key=lambda t: obs.topic_demand[t] / (1 + shown.count(t)))
+    return max(obs.topic_demand, key=lambda t: _per_stream(obs, t))
 
 
 TOPIC_MARGIN = 1.25  # move to another wanted topic only when it has this many times the viewers per stream
@@ -98,11 +120,6 @@ def is_overloaded(obs: Observation) -> bool:
     overload of this stream: the engine shares device time, so a stream with a full buffer still keeps up."""
     fill = buffer_fill(obs)
     return obs.stall_seconds > 0 or (fill is not None and fill < LOW_BUFFER)
-
-
-def _per_stream(obs: Observation, topic: str) -> float:
-    shown = [r.topic for r in obs.leaderboard if not r.is_self]
-    return obs.topic_demand.get(topic, 0) / (1 + shown.count(topic))
 
 
 def current_topic(obs: Observation) -> str | None:
@@ -129,15 +146,8 @@ def _full_buffer_tune(obs: Observation) -> dict[str, float | int] | None:
     giving it more device time than it uses: one step of the headroom ladder (fps first), at the risk the next
     round's buffer shows."""
     fill = buffer_fill(obs)
-    if fill is None or fill < FULL_BUFFER:
-        return None
-    s, lim = obs.settings, obs.limits
-    fps, steps = float(s.get("fps", 4.0)), int(s.get("steps", 1))
-    if fps < min(16.0, float(lim.get("fps_max", 24.0))):
-        return {"fps": min(16.0, float(lim.get("fps_max", 24.0)), round(fps * 1.5, 1))}
-    if steps < int(lim.get("steps_max", 4)):
-        return {"steps": steps + 1}
-    return None
+    rungs = _ladder(obs, opening=False)
+    return _changed(obs, rungs[0]) if fill is not None and fill >= FULL_BUFFER and rungs else None
 
 
 def round_options(obs: Observation) -> list[Option]:
@@ -152,7 +162,7 @@ def round_options(obs: Observation) -> list[Option]:
         found.append(("the device has room (sharper, smoother)", "tune_generator", dict(tune)))
     topic = topic_move(obs)
     if topic:
-        rivals = sum(r.topic == topic for r in obs.leaderboard if not r.is_self)
+        rivals = rivals_showing(obs, topic)
         seen = f"yours looks like {obs.perceived_topic}" if obs.perceived_topic else "you show something else"
         found.append(
             (
