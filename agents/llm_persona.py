@@ -16,6 +16,7 @@ Promptbreeder / EvoPrompt (docs/facts.md): an LLM as the mutation operator on pr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,7 @@ from pydantic import ValidationError
 
 from agents.mutation import unique_name
 from agents.persona import Persona
-from agents.persona_checks import STYLE_FIELDS, changed_fields, repeated_fields
+from agents.persona_checks import ARTICLES, STYLE_FIELDS, changed_fields, repeated_fields
 from agents.persona_schema import Identity, Story, parse, response_format
 from agents.scenes import CHARACTERS, GOALS, MOTIVES, PALETTES, SCENES, VOICES, ranked, split_style
 
@@ -60,8 +61,10 @@ def _ask(
     menus: dict[str, list[str]],
     retries: int,
     check: Callable[[Any], None] | None = None,
+    question: str = "Answer again with only the JSON object.",
 ) -> tuple[Any, int, list[str]]:
-    """(the validated answer or None, calls made, errors). An invalid answer is asked again with the reason."""
+    """(the validated answer or None, calls made, errors). An invalid answer is asked again with the reason,
+    then `question` (the story asks its question again: a bare "answer again" left the model without one)."""
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]
     errors: list[str] = []
     for attempt in range(1, retries + 2):
@@ -80,7 +83,7 @@ def _ask(
             errors.append(f"{model.__name__} attempt {attempt}: invalid answer: {why}")
             messages = [
                 *messages,
-                {"role": "user", "content": f"That answer was invalid: {why}. Answer again with only the JSON object."},
+                {"role": "user", "content": f"That answer was invalid: {why}. {question}"},
             ]
     return None, retries + 1, errors
 
@@ -110,24 +113,48 @@ def _apply(base: Persona, identity: Identity, story: Story | None, keep: set[str
 
 def _coherent(make: Callable[[Story], Persona], keep: set[str]) -> Callable[[Story], None]:
     """A check of the whole persona the story completes: no field repeats another (pairs of given fields,
-    which the model cannot change, are not held against it)."""
+    which the model cannot change, are not held against it). A backstory that repeats a field is told which
+    field and which of its words not to reuse (`copied_words`): told only "fields repeat each other", the
+    small model wrote the same copy again."""
 
     def check(story: Story) -> None:
         p = make(story)
-        pairs = repeated_fields({k: getattr(p, k) for k in CHECKED})
+        fields = {k: getattr(p, k) for k in CHECKED}
+        pairs = repeated_fields(fields)
         pairs = [x for x in pairs if not all(side.strip().split("[")[0] in keep for side in x.split(" = "))]
         if pairs:
-            raise ValueError(f"fields repeat each other ({', '.join(pairs)}); every field must say something new")
+            avoid = copied_words(fields, pairs)
+            tail = f"; the backstory must not use the words: {', '.join(avoid)}" if avoid else ""
+            raise ValueError(f"fields repeat each other ({', '.join(pairs)}); every field must say something new{tail}")
 
     return check
+
+
+def copied_words(fields: dict[str, Any], pairs: list[str], limit: int = 8) -> list[str]:
+    """The words of the fields the backstory repeats (in `pairs`, 'name = backstory'), articles left out."""
+    out: list[str] = []
+    for pair in pairs:
+        sides = [side.strip() for side in pair.split(" = ")]
+        if "backstory" not in sides:
+            continue
+        other = next(side for side in sides if side != "backstory")
+        key, _, index = other.partition("[")
+        value = fields.get(key)
+        text = value[int(index.rstrip("]"))] if isinstance(value, list) else value
+        out += [w for w in re.findall(r"[a-z]+", str(text or "").lower()) if w not in ARTICLES and w not in out]
+    return out[:limit]
 
 
 def _story_prompt(seed: str, identity: Identity, extra: str = "") -> str:
     """No wording the model could copy into a field: it copied instructions like 'its past, one sentence'."""
     return (
         f"Streamer idea: {seed}\nName: {identity.name}. Character: {identity.character} "
-        f"Stream: {identity.visual_style}.{extra}\nWhat happened to {identity.name} before streaming?"
+        f"Stream: {identity.visual_style}.{extra}\n{_story_question(identity)}"
     )
+
+
+def _story_question(identity: Identity) -> str:
+    return f"What happened to {identity.name} before streaming?"
 
 
 def complete_with_llm(persona: Persona, complete: Complete, taken: set[str], retries: int = 1) -> PersonaResult:
@@ -152,7 +179,9 @@ def complete_with_llm(persona: Persona, complete: Complete, taken: set[str], ret
         "survival_motive": ranked(MOTIVES, seed),
     }
     check = _coherent(lambda s: _apply(persona, identity, s, keep), keep)
-    story, n2, errors2 = _ask(complete, _story_prompt(seed, identity), Story, menus2, retries, check)
+    story, n2, errors2 = _ask(
+        complete, _story_prompt(seed, identity), Story, menus2, retries, check, _story_question(identity)
+    )
     errors += errors2
     if story is None:
         return _fallback(persona, _apply(persona, identity, None, keep), taken, n1 + n2, errors)
@@ -200,7 +229,9 @@ def mutate_with_llm(parent: Persona, complete: Complete, taken: set[str], retrie
         if not changed_fields(_fields(parent), _fields(child), STYLE_FIELDS):
             raise ValueError("the successor must change its visual style, goals or character, not only its name")
 
-    story, n2, errors2 = _ask(complete, _story_prompt(seed, identity), Story, menus2, retries, check)
+    story, n2, errors2 = _ask(
+        complete, _story_prompt(seed, identity), Story, menus2, retries, check, _story_question(identity)
+    )
     errors += errors2
     if story is None:
         return PersonaResult(parent, False, n1 + n2, errors)

@@ -29,7 +29,16 @@ from agents.scenes import compose_character, compose_style
 # apostrophe, hyphen or period as in "Dr. Vex" is fine); the grammar enforces the pattern.
 NAME_PATTERN = r"^[A-Z][A-Za-z'.-]{1,13}( [A-Z][A-Za-z'.-]{1,13}){0,2}$"
 DETAIL_PATTERN = r"^[a-z ]{0,24}$"  # a few plain words: no sentence, no identifier
-SENTENCE_PATTERN = r"^[A-Z][A-Za-z ,.'-]{9,119}$"  # one plain sentence
+# One plain sentence: a period only at its end. With inner periods allowed the 135M model wrote the story prompt
+# back as a list ("The Storm. Character. Restless and shy. Streamed storms..."), copying the name and the
+# character (bench/personas.py). What is validated (a remote model may write a proper noun):
+SENTENCE_PATTERN = r"^[A-Z][A-Za-z ,'-]{8,118}[.]$"
+# What the grammar lets the embedded model write, stricter than what is validated (so its answers validate): a
+# life event from one of these openers, then lower-case words. The model began most backstories with the
+# persona's name and went on to copy its character and stream; an opener verb starts it on what happened
+# instead, and lower case keeps the capitalised name out of the first words.
+STORY_OPENERS = ("Grew up", "Worked", "Lived", "Spent years", "Lost", "Left", "Ran", "Once", "Used to", "Dreamed")
+STORY_PATTERN = rf"^({'|'.join(STORY_OPENERS)}) [a-z ,'-]{{6,96}}[.]$"
 MENUS = ("traits", "scene", "palette", "voice", "goals", "survival_motive")
 
 
@@ -77,7 +86,7 @@ class Identity(_Answer):
 class Story(_Answer):
     """Second answer: why it streams, how it talks, what it wants."""
 
-    backstory: str = Field(min_length=10, max_length=120, pattern=SENTENCE_PATTERN)
+    backstory: str = Field(min_length=10, max_length=120, pattern=SENTENCE_PATTERN)  # the grammar: STORY_PATTERN
     voice: str = Field(max_length=40)
     goals: list[str] = Field(min_length=1, max_length=2)
     survival_motive: str = Field(max_length=80)
@@ -97,6 +106,8 @@ def response_format(model: type[_Answer], menus: dict[str, list[str]]) -> dict[s
         target = props[key]["items"] if props[key].get("type") == "array" else props[key]
         target.pop("maxLength", None)
         target["enum"] = list(menu)
+    if model is Story:  # the grammar's stricter sentence; llguidance takes a pattern without length bounds
+        props["backstory"] = {"type": "string", "pattern": STORY_PATTERN}
     return {"type": "json_schema", "json_schema": {"name": model.__name__.lower(), "schema": schema, "strict": True}}
 
 

@@ -108,6 +108,48 @@ def test_a_sentence_repeated_across_fields_is_refused_and_asked_again_with_the_r
     assert "invalid" in retry[-1]["content"] and "character = backstory" in retry[-1]["content"]
 
 
+def test_a_backstory_that_copies_the_name_is_asked_again_with_the_words_to_avoid_and_the_question():
+    """The retry names the repeated pair, the copied words and asks the story's question again; its answer is
+    the one used."""
+    llm = scripted([IDENTITY], [story(backstory="Wren Vale, the Wren Vale."), STORY])
+    res = complete_with_llm(Persona(seed=RAIN), llm, taken=set())
+    assert res.ok and res.attempts == 3 and res.persona.backstory.startswith("Lost a library job")
+    retry = llm.seen[2][0][-1]["content"]
+    assert "name = backstory" in retry and "must not use the words: wren, vale" in retry
+    assert retry.endswith("What happened to Wren Vale before streaming?")
+
+
+def test_a_backstory_that_copies_the_style_names_the_style_words():
+    style = complete_with_llm(Persona(seed=RAIN), scripted([IDENTITY], [STORY]), taken=set()).persona.visual_style
+    llm = scripted([IDENTITY], [story(backstory=f"{style[0].upper()}{style[1:].replace(',', '')}."), STORY])
+    res = complete_with_llm(Persona(seed=RAIN), llm, taken=set())
+    assert res.ok and res.attempts == 3 and "backstory = visual_style" in res.errors[0]
+    assert "must not use the words: rain, running, down, window" in res.errors[0]
+
+
+def test_the_grammar_asks_for_one_sentence_that_starts_with_a_life_event():
+    """What the grammar admits (an opener, lower-case words, one period at the end) validates; a backstory in
+    several sentences, the shape the small model copied the prompt in, does not."""
+    import re
+
+    import pytest
+    from pydantic import ValidationError
+
+    from agents.persona_schema import STORY_OPENERS, STORY_PATTERN, Story, parse, response_format
+
+    menus = {"voice": ["soft"], "goals": ["win"], "survival_motive": ["rent"]}
+    prop = response_format(Story, menus)["json_schema"]["schema"]["properties"]["backstory"]
+    assert prop == {"type": "string", "pattern": STORY_PATTERN}  # no length bounds next to the pattern
+    answer = {"voice": "soft", "goals": ["win"], "survival_motive": "rent"}
+    for opener in STORY_OPENERS:
+        text = f"{opener} by the sea for ten years, then the storm came."
+        assert re.fullmatch(STORY_PATTERN, text)
+        assert parse(Story, json.dumps(answer | {"backstory": text}), menus).backstory == text
+    assert not re.fullmatch(STORY_PATTERN, "The Storm was a long time ago.")
+    with pytest.raises(ValidationError):
+        parse(Story, json.dumps(answer | {"backstory": "The Storm. Character. Restless and shy."}), menus)
+
+
 def test_a_model_that_keeps_repeating_falls_back_offline_and_says_so():
     llm = scripted([IDENTITY], [PARROT])
     res = complete_with_llm(Persona(seed=RAIN), llm, taken=set(), retries=1)
