@@ -37,11 +37,9 @@ import torch
 
 from media.generator import EMBED_DIM, GeneratorConfig, build_scheduler, build_unet, call_unet
 from media.pixel_unshuffle import to_latent
-from media.sources.captions import caption_variants
-from media.sources.synthetic import SyntheticScene
+from media.train_data import BatchStream, SceneData, cached_embedder
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "checkpoints" / "base.safetensors"
-SCENE_SECONDS = 3600.0  # training times are drawn from the first hour of every scene
 
 
 class TrainError(ValueError):
@@ -52,41 +50,6 @@ def sampler_timesteps(max_steps: int = 4, n_train: int = 1000) -> np.ndarray:
     """The distinct timesteps the trailing schedules of 1..max_steps-step text-to-image sampling evaluate."""
     ts = {int(round(n_train - k * n_train / s)) - 1 for s in range(1, max_steps + 1) for k in range(s)}
     return np.array(sorted(ts), dtype=np.int64)
-
-
-class SceneData:
-    """Random (frame, caption embedding) batches from the synthetic scenes, reproducible from an rng."""
-
-    def __init__(self, topics: list[str], scene_seeds: int, embed) -> None:
-        self.topics = topics
-        self.scene_seeds = scene_seeds
-        self._scenes: dict[tuple[int, int], SyntheticScene] = {}
-        captions = [caption_variants(t) for t in topics]
-        self.caption_offsets = np.cumsum([0] + [len(c) for c in captions])
-        self.caption_emb = torch.from_numpy(np.asarray(embed([c for cs in captions for c in cs]), np.float32))
-        if self.caption_emb.shape != (self.caption_offsets[-1], EMBED_DIM):
-            raise TrainError(f"the text embedder returned {tuple(self.caption_emb.shape)} embeddings")
-
-    def scene(self, topic: int, seed: int) -> SyntheticScene:
-        key = (topic, seed)
-        if len(self._scenes) > 4096:  # many scene seeds: a scene is 0.1 ms to build, keep memory bounded
-            self._scenes.clear()
-        if key not in self._scenes:
-            self._scenes[key] = SyntheticScene(self.topics[topic], seed)
-        return self._scenes[key]
-
-    def batch(self, rng: np.random.Generator, size: int, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pixels (B, 3, R, R) in [-1, 1] and caption embeddings (B, 384)."""
-        topic = rng.integers(len(self.topics), size=size)
-        seed = rng.integers(self.scene_seeds, size=size)
-        when = rng.uniform(0.0, SCENE_SECONDS, size=size)
-        frames = np.stack(
-            [self.scene(int(k), int(s)).frame(float(t), resolution) for k, s, t in zip(topic, seed, when)]
-        )
-        lo, hi = self.caption_offsets[topic], self.caption_offsets[topic + 1]
-        caption = lo + (rng.uniform(size=size) * (hi - lo)).astype(np.int64)
-        x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-        return x, self.caption_emb[caption]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -141,6 +104,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     # 1 thread by default: on a shared, oversubscribed CPU torch's OpenMP threads spin-wait for each other and a
     # 2-thread step measured 20-50x slower than a 1-thread step on the project's 2-core machines.
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = torch's default)")
+    p.add_argument("--device", default="cpu", help="where the UNet trains: cpu, cuda, cuda:1 ...")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="processes that render the scenes (0 = in this process); the batches are the same for any number",
+    )
+    p.add_argument(
+        "--caption-embeddings",
+        type=Path,
+        default=None,
+        help="npz cache of the captions' MiniLM vectors: written where the embedder is installed, read where "
+        "it is not (a GPU machine)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     a.argv = list(argv if argv is not None else sys.argv[1:])
@@ -151,6 +128,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         raise TrainError(f"--resolution/--channels must be comma lists of integers: {exc}") from exc
     if a.steps < 1 or a.batch < 1 or a.save_every < 1 or a.scene_seeds < 1 or a.lr <= 0 or not 0 <= a.ema < 1:
         raise TrainError("need --steps, --batch, --save-every, --scene-seeds >= 1, --lr > 0 and 0 <= --ema < 1")
+    if a.workers < 0:
+        raise TrainError("need --workers >= 0")
+    try:
+        a.torch_device = torch.device(a.device)
+    except RuntimeError as exc:
+        raise TrainError(f"--device {a.device!r}: {exc}") from exc
+    if a.torch_device.type == "cuda" and not torch.cuda.is_available():
+        raise TrainError(f"--device {a.device}: torch sees no CUDA device here")
     if a.distill_steps < 2 or not 0 < a.distill_share <= 1:
         raise TrainError("need --distill-steps >= 2 and 0 < --distill-share <= 1")
     for path in (a.init_from, a.distill_from):
@@ -224,17 +209,19 @@ class _Run:
     wall: float = 0.0
     init_copied: int | None = None  # tensors taken from --init-from (None: fresh or resumed)
     losses: list[float] = field(default_factory=list)
+    stream: BatchStream | None = None  # the batches; it knows the RNG state of the next one to learn from
 
     def state(self, argv: list[str]) -> dict:
         return {
-            "model": self.unet.state_dict(),
-            "ema": self.ema,
+            "model": {k: v.cpu() for k, v in self.unet.state_dict().items()},
+            "ema": {k: v.cpu() for k, v in self.ema.items()},
             "optimizer": self.opt.state_dict(),
             "step": self.step,
             "wall_seconds": self.wall,
             "losses": self.losses,
-            "numpy_rng": self.rng.bit_generator.state,
+            "numpy_rng": self.stream.rng_state() if self.stream is not None else self.rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(self.unet.device) if self.unet.device.type == "cuda" else None,
             "generator_config": self.config.model_dump(),
             "args": argv,
         }
@@ -253,11 +240,25 @@ def _train(a: argparse.Namespace, topics: list[str], embed) -> dict:
     elif a.init_from is not None:
         run.init_copied = _init_from(run, a.init_from)
     teacher = _teacher(a, config) if a.distill_from is not None else None
-    if embed is None:
+    if embed is None and not (a.caption_embeddings and a.caption_embeddings.is_file()):
         from media.embedding import get_text_embedder
 
         embed = get_text_embedder().embed
-    data = SceneData(topics, a.scene_seeds, embed)
+    if a.caption_embeddings is not None:
+        embed = cached_embedder(a.caption_embeddings, embed)
+    try:
+        data = SceneData(topics, a.scene_seeds, embed, EMBED_DIM)
+    except (KeyError, ValueError) as exc:
+        raise TrainError(str(exc)) from exc
+    run.stream = BatchStream(data, run.rng, a.batch, a.resolutions, a.workers, a.torch_device)
+    try:
+        return _steps(a, topics, run, teacher)
+    finally:
+        run.stream.close()
+
+
+def _steps(a: argparse.Namespace, topics: list[str], run: _Run, teacher) -> dict:
+    """4. the step loop with periodic state saves, 5. the final state, note and fp16 weights."""
     focus = torch.from_numpy(sampler_timesteps())
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -273,21 +274,21 @@ def _train(a: argparse.Namespace, topics: list[str], embed) -> dict:
     with Progress(*columns, disable=a.quiet, transient=False) as bar:
         task = bar.add_task("train", total=a.steps, completed=run.step, loss="-")
         while run.step < a.steps and time.monotonic() - started < budget:
-            _train_step(run, a, data, focus, teacher)
+            _train_step(run, a, focus, teacher)
             bar.update(task, completed=run.step, loss=f"{np.mean(run.losses[-50:]):.4f}")
             if run.step % a.save_every == 0:
                 _save_state(a.state, {**run.state(a.argv), "wall_seconds": run.wall + time.monotonic() - started})
     run.wall += time.monotonic() - started
     _save_state(a.state, run.state(a.argv))
     note = _note(a, topics, run)
-    _export(a, config, run.ema if a.ema else run.unet.state_dict(), note)
+    _export(a, run.config, run.ema if a.ema else run.unet.state_dict(), note)
     return note
 
 
 def _new_run(a: argparse.Namespace, config: GeneratorConfig) -> _Run:
     """The model from the seed, its EMA copy, the optimiser, the noise schedule and the data RNG."""
     torch.manual_seed(a.seed)
-    unet = build_unet(config).train()
+    unet = build_unet(config).to(a.torch_device).train()
     ema = {k: v.detach().clone() for k, v in unet.state_dict().items()}
     opt = torch.optim.AdamW(unet.parameters(), lr=a.lr, weight_decay=0.01)
     sched = build_scheduler(config)
@@ -324,7 +325,9 @@ def _teacher(a: argparse.Namespace, config: GeneratorConfig):
     from media.generator import GeneratorLoadError, TinyDiffusionGenerator
 
     try:
-        return TinyDiffusionGenerator(config.model_copy(update={"checkpoint": str(a.distill_from)}))
+        return TinyDiffusionGenerator(
+            config.model_copy(update={"checkpoint": str(a.distill_from)}), device=str(a.torch_device)
+        )
     except GeneratorLoadError as exc:
         raise TrainError(f"--distill-from: {exc}") from exc
 
@@ -333,7 +336,7 @@ def _resume(run: _Run, a: argparse.Namespace) -> None:
     """Continue from the state file: weights, EMA, optimiser, counters and both RNG states."""
     if not a.state.is_file():
         raise TrainError(f"--resume: no state file at {a.state}")
-    st = torch.load(a.state, map_location="cpu", weights_only=False)
+    st = torch.load(a.state, map_location=a.torch_device, weights_only=False)
     if st.get("generator_config") != run.config.model_dump():
         raise TrainError(
             f"--resume: {a.state} was trained with another architecture/seed: {st.get('generator_config')}"
@@ -343,32 +346,35 @@ def _resume(run: _Run, a: argparse.Namespace) -> None:
     run.opt.load_state_dict(st["optimizer"])
     run.step, run.wall, run.losses = st["step"], st["wall_seconds"], st["losses"]
     run.rng.bit_generator.state = st["numpy_rng"]
-    torch.set_rng_state(st["torch_rng"])
+    torch.set_rng_state(st["torch_rng"].cpu())
+    if st.get("cuda_rng") is not None and a.torch_device.type == "cuda":
+        torch.cuda.set_rng_state(st["cuda_rng"].cpu(), a.torch_device)
 
 
-def _train_step(run: _Run, a: argparse.Namespace, data: SceneData, focus: torch.Tensor, teacher=None) -> None:
+def _train_step(run: _Run, a: argparse.Namespace, focus: torch.Tensor, teacher=None) -> None:
     """One optimiser step on a fresh batch (draws: resolution, batch, noise, timesteps), then the EMA.
 
     With a teacher, the first --distill-share of the batch is set to t=999 and its target is the teacher's
     multi-step sample from the same x_t (progressive distillation, Salimans & Ho 2022, in one jump): the
     plain objective at t=999 has the blurry mean of all scenes of a prompt as its optimum, this one a map from
     the noise to one sharp scene, so one-step frames of one prompt differ by seed as multi-step ones do."""
-    config, sched = run.config, run.sched
-    res = a.resolutions[int(run.rng.integers(len(a.resolutions)))]
-    x0, cond = data.batch(run.rng, a.batch, res)
+    config, sched, dev = run.config, run.sched, a.torch_device
+    assert run.stream is not None
+    x0, cond = run.stream.next()
     x0 = to_latent(x0, config.space_to_depth)
-    noise = torch.randn_like(x0)
+    noise = torch.randn_like(x0)  # on the training device (its RNG state is saved for a resume)
     uniform = torch.randint(0, 1000, (a.batch,))
     picked = focus[torch.randint(0, len(focus), (a.batch,))]
     t = torch.where(torch.rand(a.batch) < 0.5, uniform, picked)
     n_distill = int(round(a.distill_share * a.batch)) if teacher is not None else 0
     t[:n_distill] = 999
+    t = t.to(dev)
     xt = sched.add_noise(x0, noise, t)
     if n_distill:
         x0 = x0.clone()
         x0[:n_distill] = teacher.sample_latents(xt[:n_distill], cond[:n_distill], a.distill_steps).clone()
     if config.prediction_type == "v_prediction":  # for distilled rows: the v whose x0 estimate is the teacher's
-        alphas = sched.alphas_cumprod.to(torch.float32)[t].view(-1, 1, 1, 1)
+        alphas = sched.alphas_cumprod.to(dev, torch.float32)[t].view(-1, 1, 1, 1)
         target = alphas.sqrt() * noise - (1 - alphas).sqrt() * x0
     elif config.prediction_type == "epsilon":
         target = noise
@@ -386,11 +392,14 @@ def _train_step(run: _Run, a: argparse.Namespace, data: SceneData, focus: torch.
     run.opt.step()
     run.step += 1
     decay = min(a.ema, (1 + run.step) / (10 + run.step)) if a.ema else 0.0
-    with torch.no_grad():
-        for k, v in run.unet.state_dict().items():
-            if v.dtype.is_floating_point:
-                run.ema[k].mul_(decay).add_(v.detach(), alpha=1 - decay)
-            else:
+    with (
+        torch.no_grad()
+    ):  # one fused update over all float tensors (150 small ones: per-tensor calls dominate a GPU step)
+        params = run.unet.state_dict()
+        floats = [k for k, v in params.items() if v.dtype.is_floating_point]
+        torch._foreach_lerp_([run.ema[k] for k in floats], [params[k].detach() for k in floats], 1 - decay)
+        for k, v in params.items():
+            if not v.dtype.is_floating_point:
                 run.ema[k].copy_(v)
     run.losses.append(float(loss.item()))
 
@@ -418,6 +427,8 @@ def _note(a: argparse.Namespace, topics: list[str], run: _Run) -> dict:
         if a.distill_from is None
         else {"teacher": str(a.distill_from), "steps": a.distill_steps, "share": a.distill_share},
         "wall_seconds": round(run.wall, 1),
+        "device": torch.cuda.get_device_name(a.torch_device) if a.torch_device.type == "cuda" else "cpu",
+        "workers": a.workers,
         "final_loss": round(final, 5),
         "torch": torch.__version__,
         "diffusers": diffusers.__version__,

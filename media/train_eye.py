@@ -38,6 +38,7 @@ from torch import nn
 from media.eye import DEFAULT_CHANNELS, DIM, PACKAGED_EYE, ImageTower, frames_to_tensor
 from media.sources.captions import caption_variants
 from media.sources.synthetic import SyntheticScene
+from media.train_data import SCENE_SECONDS  # the base trainer's scene clock, one definition
 from media.trends import DEFAULT_TOPICS as TREND_TOPICS
 
 # arena.audience.DEFAULT_TOPICS (media may not import arena; a test keeps the two equal)
@@ -50,7 +51,6 @@ EXTRA_PHRASES = {
 TEMPLATES = ("a live stream of {}", "{} at night, cinematic", "a video of {}", "beautiful {}", "{} footage")
 NULL_CAPTIONS = ("a blank grey screen", "a black screen", "no signal", "static noise on a screen", "an empty frame")
 HELDOUT_SEED = 1000  # scene seeds >= this are never trained on
-SCENE_SECONDS = 3600.0
 
 
 class TrainError(ValueError):
