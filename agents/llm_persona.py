@@ -26,8 +26,9 @@ from pydantic import ValidationError
 from agents.mutation import unique_name
 from agents.persona import Persona
 from agents.persona_checks import ARTICLES, STYLE_FIELDS, changed_fields, repeated_fields
-from agents.persona_schema import Identity, Story, parse, response_format
+from agents.persona_schema import STORY_OPENERS, Identity, Story, opener, parse, response_format
 from agents.scenes import CHARACTERS, GOALS, MOTIVES, PALETTES, SCENES, VOICES, ranked, split_style
+from agents.story_repair import repaired
 
 # complete(messages, response_format) -> the model's text answer (raises on transport errors)
 Complete = Callable[[list[dict[str, str]], dict[str, Any]], str]
@@ -64,28 +65,75 @@ def _ask(
     question: str = "Answer again with only the JSON object.",
 ) -> tuple[Any, int, list[str]]:
     """(the validated answer or None, calls made, errors). An invalid answer is asked again with the reason,
-    then `question` (the story asks its question again: a bare "answer again" left the model without one)."""
+    then `question` (the story asks its question again: a bare "answer again" left the model without one).
+
+    A story asked again must start with an opener it has not tried (`_openers`): told what it copied, the
+    small model wrote the same sentence again from the same opener. When every story failed only the
+    coherence check, its last answers are repaired if they can be (`agents.story_repair`)."""
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]
     errors: list[str] = []
+    incoherent: list[Any] = []  # parsed answers that failed `check`, in order
     for attempt in range(1, retries + 2):
         try:
-            text = complete(messages, response_format(model, menus))
+            text = complete(messages, response_format(model, menus, _openers(incoherent)))
         except Exception as exc:  # transport / provider error: the same question again
             errors.append(f"{model.__name__} attempt {attempt}: {type(exc).__name__}: {str(exc)[:200]}")
             continue
+        answer = None
         try:
             answer = parse(model, text, menus)
             if check is not None:
                 check(answer)
             return answer, attempt, errors
         except (ValueError, TypeError) as exc:  # bad JSON, schema, menu or coherence: say why, ask again
+            if answer is not None:
+                incoherent.append(answer)
+            menus = _without_repeats(menus, text)
             why = _why(exc)
             errors.append(f"{model.__name__} attempt {attempt}: invalid answer: {why}")
             messages = [
                 *messages,
                 {"role": "user", "content": f"That answer was invalid: {why}. {question}"},
             ]
+    if model is Story and check is not None:
+        for answer in reversed(incoherent):
+            if (fixed := repaired(answer, menus, check)) is not None:
+                errors.append(f"Story repaired: kept {fixed.backstory!r} of {answer.backstory!r}")
+                return fixed, retries + 1, errors
     return None, retries + 1, errors
+
+
+def _without_repeats(menus: dict[str, list[str]], text: str) -> dict[str, list[str]]:
+    """`menus` without the character words an answer picked more than once. The small model picked one word
+    two or three times in every answer to the same question ("precise", "precise", "precise"; the grammar
+    cannot ask for distinct items: llguidance does not implement uniqueItems), so it is not offered again."""
+    try:
+        picked = json.loads(text).get("traits")
+    except (ValueError, AttributeError):
+        return menus
+    if not isinstance(picked, list) or "traits" not in menus:
+        return menus
+    twice = {w for w in picked if isinstance(w, str) and picked.count(w) > 1}
+    left = [w for w in menus["traits"] if w not in twice]
+    return menus | {"traits": left} if twice and len(left) >= 2 else menus
+
+
+def _clear_of(identity: Identity, menus: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The story's menus without the choices that would repeat the identity already written (a goal "ride
+    every trending wave" for "The Wave"): a story retry cannot change the name, so such a pick failed every
+    attempt. A menu that would be left empty is kept whole."""
+    mine = {"name": identity.name, "character": identity.character, "visual_style": identity.visual_style}
+    out = {}
+    for key, menu in menus.items():
+        clear = [e for e in menu if not any(key in pair for pair in repeated_fields(mine | {key: e}))]
+        out[key] = clear or menu
+    return out
+
+
+def _openers(incoherent: list[Any]) -> list[str]:
+    """The story openers not yet tried by a refused answer (all of them when every one was)."""
+    tried = {opener(a.backstory) for a in incoherent if isinstance(a, Story)}
+    return [o for o in STORY_OPENERS if o not in tried] or list(STORY_OPENERS)
 
 
 def _fields(p: Persona) -> dict[str, Any]:
@@ -178,6 +226,7 @@ def complete_with_llm(persona: Persona, complete: Complete, taken: set[str], ret
         "goals": ranked(GOALS, seed),
         "survival_motive": ranked(MOTIVES, seed),
     }
+    menus2 = _clear_of(identity, menus2)
     check = _coherent(lambda s: _apply(persona, identity, s, keep), keep)
     story, n2, errors2 = _ask(
         complete, _story_prompt(seed, identity), Story, menus2, retries, check, _story_question(identity)
@@ -222,6 +271,7 @@ def mutate_with_llm(parent: Persona, complete: Complete, taken: set[str], retrie
         "goals": ranked(GOALS, seed, exclude=set(parent.goals)),
         "survival_motive": ranked(MOTIVES, identity.name, exclude={parent.survival_motive or ""}),
     }
+    menus2 = _clear_of(identity, menus2)
 
     def check(story: Story) -> None:
         _coherent(lambda s: _apply(parent, identity, s, set()), set())(story)

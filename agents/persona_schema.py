@@ -17,6 +17,7 @@ admits plain words only. The menu of a request travels in the validation context
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -38,7 +39,20 @@ SENTENCE_PATTERN = r"^[A-Z][A-Za-z ,'-]{8,118}[.]$"
 # persona's name and went on to copy its character and stream; an opener verb starts it on what happened
 # instead, and lower case keeps the capitalised name out of the first words.
 STORY_OPENERS = ("Grew up", "Worked", "Lived", "Spent years", "Lost", "Left", "Ran", "Once", "Used to", "Dreamed")
-STORY_PATTERN = rf"^({'|'.join(STORY_OPENERS)}) [a-z ,'-]{{6,96}}[.]$"
+
+
+def story_pattern(openers: Sequence[str] = STORY_OPENERS) -> str:
+    """The grammar's backstory: one of `openers`, then lower-case words and one period (at most 109 characters,
+    inside the validated 120)."""
+    return rf"^({'|'.join(openers)}) [a-z ,'-]{{6,96}}[.]$"
+
+
+def opener(backstory: str) -> str | None:
+    """The opener a backstory starts with (None: not one of STORY_OPENERS)."""
+    return next((o for o in STORY_OPENERS if backstory.startswith(f"{o} ")), None)
+
+
+STORY_PATTERN = story_pattern()
 MENUS = ("traits", "scene", "palette", "voice", "goals", "survival_motive")
 
 
@@ -64,9 +78,16 @@ class Identity(_Answer):
     palette: str = Field(max_length=40)
     detail: str = Field("", max_length=24, pattern=DETAIL_PATTERN)
 
+    @field_validator("traits", mode="after")
+    @classmethod
+    def _each_once(cls, v: list[str]) -> list[str]:
+        """A word picked twice is kept once, like a goal ("theatrical", "fearless", "theatrical": asked again,
+        the small model repeated a word in every answer); fewer than two different words is still refused."""
+        return list(dict.fromkeys(v))
+
     @model_validator(mode="after")
     def _distinct(self) -> Identity:
-        if len(set(self.traits)) != len(self.traits):
+        if len(set(self.traits)) < 2:
             raise ValueError("the character words must differ")
         # Checked here, not with the story: a story retry cannot fix a name that repeats the stream's style.
         mine = {"name": self.name, "character": " ".join(self.traits), "visual_style": self.visual_style}
@@ -98,8 +119,11 @@ class Story(_Answer):
         return list(dict.fromkeys(v))
 
 
-def response_format(model: type[_Answer], menus: dict[str, list[str]]) -> dict[str, Any]:
-    """The JSON-schema response format of `model` with this request's menus as enums."""
+def response_format(
+    model: type[_Answer], menus: dict[str, list[str]], openers: Sequence[str] = STORY_OPENERS
+) -> dict[str, Any]:
+    """The JSON-schema response format of `model` with this request's menus as enums (a story's backstory
+    starts with one of `openers`)."""
     schema = _bare(model.model_json_schema())
     props = schema["properties"]
     for key, menu in menus.items():
@@ -107,7 +131,7 @@ def response_format(model: type[_Answer], menus: dict[str, list[str]]) -> dict[s
         target.pop("maxLength", None)
         target["enum"] = list(menu)
     if model is Story:  # the grammar's stricter sentence; llguidance takes a pattern without length bounds
-        props["backstory"] = {"type": "string", "pattern": STORY_PATTERN}
+        props["backstory"] = {"type": "string", "pattern": story_pattern(openers)}
     return {"type": "json_schema", "json_schema": {"name": model.__name__.lower(), "schema": schema, "strict": True}}
 
 

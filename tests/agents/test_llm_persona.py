@@ -150,6 +150,64 @@ def test_the_grammar_asks_for_one_sentence_that_starts_with_a_life_event():
         parse(Story, json.dumps(answer | {"backstory": "The Storm. Character. Restless and shy."}), menus)
 
 
+def test_a_story_asked_again_must_start_with_an_opener_it_has_not_tried():
+    from agents.persona_schema import story_pattern
+
+    copy = story(backstory=f"Lost in {W[0]} and {W[1]} days.")  # the character again, from "Lost"
+    llm = scripted([IDENTITY], [copy, STORY])
+    res = complete_with_llm(Persona(seed=RAIN), llm, taken=set())
+    first, again = (rf["json_schema"]["schema"]["properties"]["backstory"]["pattern"] for _, rf in llm.seen[1:])
+    assert res.ok and first == story_pattern() and "Lost" not in again and "Worked" in again
+
+
+def test_a_copy_after_its_own_clauses_is_cut_at_a_comma_when_every_answer_repeated():
+    """The model's own first clause is kept (it passes every check and reads as a sentence) rather than the
+    offline fallback; the repair is reported."""
+    runs_on = story(backstory=f"Spent years on the reef by the harbour, {W[0]} and {W[1]}, so {W[1]}.")
+    llm = scripted([IDENTITY], [runs_on])
+    res = complete_with_llm(Persona(seed=RAIN), llm, taken=set(), retries=1)
+    assert res.ok and res.attempts == 3 and res.persona.backstory == "Spent years on the reef by the harbour."
+    assert "repeat" in res.errors[0] and res.errors[-1].startswith("Story repaired")
+
+
+def test_a_repair_never_keeps_a_copy_or_a_fragment():
+    from agents.story_repair import clause_prefixes
+
+    assert clause_prefixes("Lived in, the rain running down a window.") == []  # "Lived in." is no sentence
+    assert clause_prefixes("Worked on snowy mountains, grey and silver, gale.") == [
+        "Worked on snowy mountains, grey and silver.",
+        "Worked on snowy mountains.",
+    ]
+    copy = story(backstory=f"{W[0].capitalize()} and {W[1]} and {W[0]}, {W[1]}, so {W[1]}.")
+    res = complete_with_llm(Persona(seed=RAIN), scripted([IDENTITY], [copy]), taken=set(), retries=1)
+    assert not res.ok  # each clause prefix still repeats the character: the offline fallback, as before
+    assert not any(e.startswith("Story repaired") for e in res.errors)
+
+
+def test_a_character_word_picked_twice_is_kept_once_and_one_word_alone_is_asked_again_without_it():
+    """Three picks of two words: the repeat is dropped. One word three times: refused, and the retry's menu
+    no longer offers that word (the small model picked it again in every answer)."""
+    twice = identity(traits=[W[0], W[1], W[0]])
+    res = complete_with_llm(Persona(seed=RAIN), scripted([twice], [STORY]), taken=set())
+    assert res.ok and res.attempts == 2 and res.persona.character == f"{W[0].capitalize()} and {W[1]}."
+    llm = scripted([identity(traits=[W[0]] * 3), IDENTITY], [STORY])
+    res = complete_with_llm(Persona(seed=RAIN), llm, taken=set())
+    assert res.ok and "character words must differ" in res.errors[0]
+    assert W[0] in menu(llm.seen[0][1], "traits") and W[0] not in menu(llm.seen[1][1], "traits")
+
+
+def test_story_choices_that_would_repeat_the_name_are_not_offered():
+    """The name "The Wave" and the goal "ride every trending wave" repeat each other; a story retry cannot rename, so
+    such a goal is left off the story's menu."""
+    from agents.persona_checks import repeated_fields
+
+    llm = scripted([identity(name="The Wave")], [STORY])
+    res = complete_with_llm(Persona(seed="a surfer who streams waves on every trending wave"), llm, taken=set())
+    goals = menu(llm.seen[1][1], "goals")
+    assert res.ok and "ride every trending wave" not in goals and goals
+    assert not any(repeated_fields({"name": "The Wave", "goals": [g]}) for g in goals)
+
+
 def test_a_model_that_keeps_repeating_falls_back_offline_and_says_so():
     llm = scripted([IDENTITY], [PARROT])
     res = complete_with_llm(Persona(seed=RAIN), llm, taken=set(), retries=1)
