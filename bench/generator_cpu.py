@@ -6,6 +6,7 @@ every variant alike) and the largest per-pixel difference of the uint8 frames (t
 keep to become the default: media.generator's CPU_PATH_TOLERANCE).
 
   eager          fp32, NCHW (the reference)
+  onnx           the UNet exported in memory to ONNX Runtime (media.onnx_unet; the default cpu_path)
   channels_last  fp32, the UNet's input in channels_last memory format (GeneratorConfig.cpu_path)
   bf16           torch.autocast(cpu, bfloat16) around the UNet (GeneratorConfig.cpu_path)
   compile        torch.compile (inductor, C++ codegen on this CPU): compile time reported separately
@@ -38,7 +39,7 @@ from media.trends import DEFAULT_TOPICS  # noqa: E402
 def _variant(
     name: str, base: TinyDiffusionGenerator
 ) -> tuple[TinyDiffusionGenerator, contextlib.AbstractContextManager]:
-    path = name if name in ("channels_last", "bf16") else "eager"
+    path = name if name in ("onnx", "channels_last", "bf16") else "eager"
     gen = TinyDiffusionGenerator(base.config.model_copy(update={"cpu_path": path}))
     ctx: contextlib.AbstractContextManager = contextlib.nullcontext()
     if name == "compile":
@@ -63,7 +64,7 @@ def main() -> None:
     def gens():
         return [torch.Generator().manual_seed(i) for i in range(a.batch)]
 
-    names = ["eager", "channels_last", "bf16"] + (["compile"] if a.compile else [])
+    names = ["eager", "onnx", "channels_last", "bf16"] + (["compile"] if a.compile else [])
     variants, out = {}, {"load_average_1min_at_start": round(os.getloadavg()[0], 2), "variants": {}}
     for name in names:
         t0 = time.perf_counter()
@@ -88,18 +89,19 @@ def main() -> None:
             max_pixel_diff=int(diff.max()),
             mean_pixel_diff=round(float(diff.mean()), 3),
         )
-    threads = {}
-    for n in (1, 2):
-        torch.set_num_threads(n)
-        gen = variants["eager"][0]
-        gen.generate(cond, a.resolution, a.steps, gens())
-        ts = []
-        for _ in range(a.repeats):
-            t0 = time.perf_counter()
-            gen.generate(cond, a.resolution, a.steps, gens())
-            ts.append(time.perf_counter() - t0)
-        threads[str(n)] = round(a.batch / min(ts), 2)
-    out["eager_fps_best_by_threads"] = threads
+    for path in ("eager", "onnx"):
+        threads = {}
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            gen = variants[path][0]
+            gen.generate(cond, a.resolution, a.steps, gens())  # onnx: a new session for the thread count
+            ts = []
+            for _ in range(a.repeats):
+                t0 = time.perf_counter()
+                gen.generate(cond, a.resolution, a.steps, gens())
+                ts.append(time.perf_counter() - t0)
+            threads[str(n)] = round(a.batch / min(ts), 2)
+        out[f"{path}_fps_best_by_threads"] = threads
     out.update(resolution=a.resolution, batch=a.batch, steps=a.steps, torch=torch.__version__)
     out["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(out, indent=1))

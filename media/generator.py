@@ -2,11 +2,12 @@
 
 Why this shape: it must run on a 2-core CPU with no download, so the UNet works directly on RGB pixels (no
 VAE; with `space_to_depth: 2` on the exactly invertible 2x2 pixel-unshuffle of them, media.pixel_unshuffle) and is
-conditioned on the pooled all-MiniLM-L6-v2 embedding of the prompt, fed as a one-token
-`encoder_hidden_states` sequence (B, 1, 384). The default configuration ("base": [16, 32, 32] channels on the
-2x2 space-to-depth view, trained by media.train_base) does about 28-40 samples/s at batch 8, 64x64, 1 step on
-the project's 2-core machines, against about 2-3 for the former [32, 64, 64] pixel UNet measured the same
-way (bench/base_model_choice.json; docs/facts.md: a 4.6M-parameter UNet does 14-17 evaluations/s at batch 1).
+conditioned on the pooled all-MiniLM-L6-v2 embedding of the prompt, projected and added to the timestep
+embedding every ResNet block reads (no attention). The default configuration ("base": [16, 32, 32, 64] channels
+on the 2x2 space-to-depth view, per-position normalisation, trained by media.train_base on a GPU and distilled
+for one-step variety; media/checkpoints/base.json) does about 75 frames/s at 128x128, 1 step, batch 8 on the
+project's 2-core machines, and 57 through the engine for 6 streams (bench/media.py; docs/facts.md). The former
+base (cross-attention, GroupNorm, [16, 32, 32]) is kept as media/checkpoints/base_groupnorm.safetensors.
 
 Streams with the same (resolution, steps) share ONE batched UNet forward per denoising step, each item with
 its own prompt embedding and its own `torch.Generator` for its initial noise, so a stream's frames depend on
@@ -82,7 +83,9 @@ class GeneratorConfig(BaseModel):
     # (media/checkpoints/base.safetensors); None = untrained random init seeded by init_seed.
     checkpoint: str | None = "base"
     init_seed: int = 0
-    block_out_channels: list[int] = Field(default_factory=lambda: [16, 32, 32])  # the packaged base model's
+    block_out_channels: list[int] = Field(default_factory=lambda: [16, 32, 32, 64])  # the packaged base model's:
+    # a fourth level (8x8 at 128 px) gives the picture its layout at almost no cost: 65 frames/s at 128 px, batch 6
+    # on 2 cores, the same as [16, 32, 32] with 2.5x the parameters (issue 18)
     layers_per_block: int = Field(1, ge=1, le=4)
     scheduler: Literal["ddim", "euler"] = "ddim"
     # What the UNet predicts; the trainer (media.train_base) must train with the same choice. v-prediction by
@@ -96,20 +99,21 @@ class GeneratorConfig(BaseModel):
     # cross-attention sees the embedding as one token (a softmax over one key: only a bias) next to spatial
     # self-attention. "embedding" (ADM-style class conditioning): the embedding is projected and added to the
     # timestep embedding every ResNet block reads; no attention, 4.4x the frames/s at 128 px (docs/facts.md).
-    text_conditioning: Literal["cross_attention", "embedding"] = "cross_attention"
+    text_conditioning: Literal["cross_attention", "embedding"] = "embedding"
     # The normalisation inside every ResNet block. "group" (diffusers' GroupNorm, the packaged base) normalises
     # over the whole image, and the trained base learned to put one huge activation at a fixed cell of its up
     # path (~500x the median at 32x32 cell (4, 12)) that dominates those statistics: StyleGAN2's "droplet"
     # artifact (Karras et al. 2020), the blob at row 9, column 24 of every 64 px frame (issue 18). "position"
-    # normalises each pixel's channels on their own (media.position_norm), which removes that lever; a base
-    # trained with it is not the default yet (media/checkpoints/base_position.json says why).
-    norm: Literal["group", "position"] = "group"
+    # normalises each pixel's channels on their own (media.position_norm), which removes that lever: the packaged
+    # base uses it (media/checkpoints/base.json); base_groupnorm.safetensors is the former one, blob included.
+    norm: Literal["group", "position"] = "position"
     # How the UNet runs on a CPU (bench/generator_cpu.py measures each; a GPU ignores this). A path becomes the
     # default only if it wins and its frames stay within CPU_PATH_TOLERANCE of fp32 eager, so seasons replay
-    # the same. Measured (docs/facts.md, issue 18): channels_last stays within 1 grey level but did not win
-    # reliably; bf16 autocast was ~1.6x at 128 px on an avx512_bf16 CPU but moves pixels by up to ~10 levels
-    # (mean ~0.5); torch.compile took 344 s to compile on 2 loaded cores. So eager stays the default.
-    cpu_path: Literal["eager", "channels_last", "bf16"] = "eager"
+    # the same. Measured (docs/facts.md, issue 18): "onnx" (the UNet exported in memory to ONNX Runtime,
+    # media.onnx_unet) ran the attention-free base 2-6x faster than eager with outputs within ~1e-6, so it is the
+    # default; channels_last stays within 1 grey level but did not win reliably; bf16 autocast was ~1.6x at
+    # 128 px on an avx512_bf16 CPU but moves pixels by up to ~10 levels; torch.compile took 344 s to compile.
+    cpu_path: Literal["onnx", "eager", "channels_last", "bf16"] = "onnx"
 
 
 CPU_PATH_TOLERANCE = 1  # grey levels (of 255) a default CPU path may differ from fp32 eager, per pixel
@@ -209,7 +213,8 @@ def config_for_checkpoint(name: str | Path) -> GeneratorConfig:
     saved.setdefault("space_to_depth", 1)
     saved.setdefault("text_conditioning", "cross_attention")
     saved.setdefault("norm", "group")
-    known = {k: v for k, v in saved.items() if k in GeneratorConfig.model_fields and k != "checkpoint"}
+    # the architecture only: the init seed of the run that wrote it and the CPU path do not describe the weights
+    known = {k: v for k, v in saved.items() if k in _ARCH_FIELDS}
     return GeneratorConfig(**known, checkpoint=str(name))
 
 
@@ -240,6 +245,7 @@ class TinyDiffusionGenerator:
         self.unet.to(self.device).eval().requires_grad_(False)
         self.scheduler = build_scheduler(self.config)
         self._lock = threading.Lock()
+        self._onnx = None  # media.onnx_unet.OnnxUNet, made on first use when cpu_path is "onnx"
         if self.config.checkpoint is not None:
             self.load_checkpoint(self.config.checkpoint)
 
@@ -288,6 +294,12 @@ class TinyDiffusionGenerator:
     def unet_forward(self, x: torch.Tensor, t: torch.Tensor | int, emb: torch.Tensor) -> torch.Tensor:
         """One raw UNet evaluation in model space (media.pixel_unshuffle: (B, 3 f^2, R/f, R/f)), timestep, emb (B,384)."""
         path = self.config.cpu_path if self.device.type == "cpu" else "eager"
+        if path == "onnx":
+            if self._onnx is None:
+                from media.onnx_unet import OnnxUNet
+
+                self._onnx = OnnxUNet()
+            return self._onnx(self.unet, x, t, emb)
         if path == "bf16":
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 return call_unet(self.unet, x, t, emb).float()

@@ -50,7 +50,7 @@ def test_config_defaults_and_forbids_unknown_fields() -> None:
         "embedded",
         "base",
         "ddim",
-        [16, 32, 32],
+        [16, 32, 32, 64],
         1,
         2,
     )
