@@ -1,7 +1,7 @@
 """Scaling-out benchmark (issue 16): prints ONE JSON object; never run by `make test`.
 
-What it measures, on this machine, at the default season's sizes (6 streams, 64 px, 1 step, 4 fps, 6 s rounds,
-model timing, the embedded generator):
+What it measures, on this machine, at the default season's sizes (6 streams, 128 px since issue 18 and 64 px
+before it, 1 step, 4 fps, 6 s rounds, model timing, the embedded generator):
   backends  seconds per round and aggregate generated frames/s of the engine as the season loop drives it each
             round (`advance` + `state_dict`, which the loop takes for its resume state), for
               local          media.engine.StreamEngine in this process: one device of --threads CPU threads
