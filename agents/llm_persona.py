@@ -28,7 +28,7 @@ from agents.persona import Persona
 from agents.persona_checks import ARTICLES, STYLE_FIELDS, changed_fields, repeated_fields
 from agents.persona_schema import STORY_OPENERS, Identity, Story, opener, parse, response_format
 from agents.scenes import CHARACTERS, GOALS, MOTIVES, PALETTES, SCENES, VOICES, ranked, split_style
-from agents.story_repair import repaired
+from agents.story_repair import repaired, tidied
 
 # complete(messages, response_format) -> the model's text answer (raises on transport errors)
 Complete = Callable[[list[dict[str, str]], dict[str, Any]], str]
@@ -69,7 +69,8 @@ def _ask(
 
     A story asked again must start with an opener it has not tried (`_openers`): told what it copied, the
     small model wrote the same sentence again from the same opener. When every story failed only the
-    coherence check, its last answers are repaired if they can be (`agents.story_repair`)."""
+    coherence check, its last answers are repaired if they can be, and an accepted backstory that the grammar
+    cut at its length cap ends at its last whole clause (`agents.story_repair`)."""
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]
     errors: list[str] = []
     incoherent: list[Any] = []  # parsed answers that failed `check`, in order
@@ -84,6 +85,8 @@ def _ask(
             answer = parse(model, text, menus)
             if check is not None:
                 check(answer)
+            if isinstance(answer, Story):
+                answer = tidied(answer, menus, check or (lambda _: None))
             return answer, attempt, errors
         except (ValueError, TypeError) as exc:  # bad JSON, schema, menu or coherence: say why, ask again
             if answer is not None:

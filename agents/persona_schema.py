@@ -41,10 +41,18 @@ SENTENCE_PATTERN = r"^[A-Z][A-Za-z ,'-]{8,118}[.]$"
 STORY_OPENERS = ("Grew up", "Worked", "Lived", "Spent years", "Lost", "Left", "Ran", "Once", "Used to", "Dreamed")
 
 
+STORY_WORDS_MAX = 96  # characters after the opener: at most 109 in all, inside the validated 120
+
+
 def story_pattern(openers: Sequence[str] = STORY_OPENERS) -> str:
-    """The grammar's backstory: one of `openers`, then lower-case words and one period (at most 109 characters,
-    inside the validated 120)."""
-    return rf"^({'|'.join(openers)}) [a-z ,'-]{{6,96}}[.]$"
+    """The grammar's backstory: one of `openers`, then lower-case words and one period."""
+    return rf"^({'|'.join(openers)}) [a-z ,'-]{{6,{STORY_WORDS_MAX}}}[.]$"
+
+
+def capped(backstory: str) -> bool:
+    """Did the grammar end this backstory at its length cap (mid-clause: "... and the people are a mix of.")?"""
+    start = opener(backstory)
+    return start is not None and len(backstory) >= len(start) + STORY_WORDS_MAX + 2
 
 
 def opener(backstory: str) -> str | None:

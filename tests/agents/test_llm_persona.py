@@ -208,6 +208,18 @@ def test_story_choices_that_would_repeat_the_name_are_not_offered():
     assert not any(repeated_fields({"name": "The Wave", "goals": [g]}) for g in goals)
 
 
+def test_a_backstory_cut_at_the_grammars_length_cap_ends_at_its_last_whole_clause():
+    capped = "Grew up in a small town in the mountains, where snow falls on the mountains, and the people are a mix of."
+    res = complete_with_llm(Persona(seed=RAIN), scripted([IDENTITY], [story(backstory=capped)]), taken=set())
+    assert (
+        res.ok
+        and res.persona.backstory == "Grew up in a small town in the mountains, where snow falls on the mountains."
+    )
+    whole = "Grew up in a small coastal town, where the sea was a part of the town."  # under the cap: as written
+    res = complete_with_llm(Persona(seed=RAIN), scripted([IDENTITY], [story(backstory=whole)]), taken=set())
+    assert res.ok and res.persona.backstory == whole
+
+
 def test_a_model_that_keeps_repeating_falls_back_offline_and_says_so():
     llm = scripted([IDENTITY], [PARROT])
     res = complete_with_llm(Persona(seed=RAIN), llm, taken=set(), retries=1)
