@@ -17,16 +17,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from media.generator import FrameGenerator
 from media.settings import StreamSettings
 
-# Defaults measured on the project's 2-core CPU machine (torch 2.13 CPU, 2 torch threads, the default
-# GeneratorConfig = the packaged base model: 0.59M parameters, space-to-depth x2, 64x64, DDIM), three runs of
+# Defaults measured on the project's 2-core CPU machine (torch 2.13 CPU, 2 threads, the default GeneratorConfig =
+# the packaged base of issue 18: 0.68M parameters, attention-free, space-to-depth x2, through ONNX Runtime, DDIM),
+# three runs on a quiet machine of
 #   python -c "from media.generator import *; from media.embedding import get_text_embedder; \
 #              from media.cost_model import calibrate; \
-#              print(calibrate(TinyDiffusionGenerator(GeneratorConfig(), get_text_embedder())))"
-# on a quiet machine gave seconds_per_call 0.0056..0.0072 and seconds_per_sample 0.0040..0.0046: about
-# 220 samples/s at batch 8 and 1 step (bench/media.py measured 222). The previous defaults (0.010, 0.041)
-# described the 2.0M-parameter pixel UNet of the first engine, ten times slower.
+#              print(calibrate(TinyDiffusionGenerator(GeneratorConfig(), get_text_embedder()), resolution=128))"
+# gave seconds_per_call 0.0048..0.0070 and seconds_per_sample 0.0011..0.0018 (per 64x64 sample; at 64 px:
+# 0.0014..0.0020): about 190 samples/s at 128 px, batch 6, 1 step. The previous defaults (0.006, 0.004)
+# described the former base in eager PyTorch at 64 px, about 3x slower per pixel.
 DEFAULT_SECONDS_PER_CALL = 0.006
-DEFAULT_SECONDS_PER_SAMPLE = 0.004
+DEFAULT_SECONDS_PER_SAMPLE = 0.0014
 
 
 class CostModel(BaseModel):

@@ -1,6 +1,6 @@
 """Every tool has an upside and a cost, measured where it counts: a stream's share of the same audience.
 
-Each season has two streamers on the packaged base model (64 px); streamer 1 uses one tool in round 1 and
+Each season has two streamers on the packaged base model (64 px to start); streamer 1 uses one tool in round 1 and
 streamer 2 holds. The same season with streamer 1 holding too is the baseline (same seed, same personas,
 same audience draws until the decisions differ). Spending device headroom on steps or fps, or finetuning on
 the trending scene, raises streamer 1's share; overloading the device (stalls) lowers it. And a season of
@@ -44,7 +44,7 @@ def season(tmp_path, name: str, calls: dict, streamers: int = 2) -> dict[str, fl
         generator={
             "model": {"kind": "embedded"},  # the packaged base model: steps and resolution change the picture
             "defaults": {"steps": 1, "resolution": 64, "fps": 4.0},
-            "limits": {"resolutions": [64, 96, 128], "steps_max": 4, "fps_max": 24.0},
+            "limits": {"resolutions": [64, 96, 128], "steps_max": 8, "fps_max": 24.0},
         },
         engine={"finetune_share": 0.5},
         audience={"size": 20000},
@@ -71,14 +71,16 @@ MOVES = {
     "steps": ([("tune_generator", {"steps": 2})], +1),
     "fps": ([("tune_generator", {"fps": 10.0})], +1),
     "finetune": ([("request_finetune", {"steps": 8})], +1),
-    "overload": ([("tune_generator", {"steps": 4, "resolution": 128, "fps": 24.0})], -1),
+    # 8 steps of 128 px at 24 fps: twice what the device does in real time (the cost model: load ~2.2), so the
+    # buffer drains and the stream stalls (4 steps no longer overloaded it once the generator ran in ONNX Runtime)
+    "overload": ([("tune_generator", {"steps": 8, "resolution": 128, "fps": 24.0})], -1),
 }
 
 
 # a frozen (strength 0), off-topic, overloaded stream vs a stream spending modest headroom
 POOR = [
     ("choose_prompt", {"prompt": "a plain grey wall", "transition_seconds": 0}),
-    ("tune_generator", {"strength": 0.0, "steps": 4, "resolution": 128, "fps": 24.0}),
+    ("tune_generator", {"strength": 0.0, "steps": 8, "resolution": 128, "fps": 24.0}),
 ]
 GOOD = [("tune_generator", {"steps": 2, "fps": 8.0})]
 
