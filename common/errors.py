@@ -39,3 +39,10 @@ class StorageError(UserError):
 
 
 __all__ = ["ArenaError", "ConfigError", "FieldError", "StorageError", "UserError"]
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception as the one line a user reads: its message's first line (its type when it has none), cut
+    at `limit` characters. Libraries (torch, safetensors, peft) raise multi-line messages of many types."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:limit]

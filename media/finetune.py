@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from common.errors import first_line
 from media.diffusers_generator import DiffusersGenerator
 from media.generator import EMBED_DIM, TinyDiffusionGenerator, build_scheduler, call_unet
 from media.pixel_unshuffle import to_latent
@@ -56,11 +57,6 @@ MAX_STEPS = 10_000
 
 class FinetuneError(ValueError):
     """Bad finetune arguments, or an adapter checkpoint that is missing, corrupt or for another base."""
-
-
-def _one_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
 
 
 class FinetuneConfig(BaseModel):
@@ -145,7 +141,7 @@ def add_lora(unet: torch.nn.Module, cfg: FinetuneConfig) -> None:
     try:
         inject_adapter_in_model(lora, unet)
     except ValueError as exc:  # peft: no module matched target_modules
-        raise FinetuneError(f"target_modules {cfg.target_modules}: {_one_line(exc)}") from exc
+        raise FinetuneError(f"target_modules {cfg.target_modules}: {first_line(exc)}") from exc
 
 
 def merged_state(peft_unet: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -188,7 +184,7 @@ def generator_with_weights(base, state: dict[str, torch.Tensor], ident: str):
     try:
         out.unet.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise FinetuneError(f"finetuned weights do not fit this generator: {_one_line(exc)}") from exc
+        raise FinetuneError(f"finetuned weights do not fit this generator: {first_line(exc)}") from exc
     out.model_id = ident  # type: ignore[attr-defined]  # read by model_id()
     return out
 
@@ -440,7 +436,7 @@ class FinetuneJob:
             job._order = state["order"].clone()
             job.steps_done, job.losses = int(state["steps_done"]), list(state["losses"])
         except (KeyError, TypeError, RuntimeError) as exc:
-            raise FinetuneError(f"unusable finetune state: {_one_line(exc)}") from exc
+            raise FinetuneError(f"unusable finetune state: {first_line(exc)}") from exc
         return job
 
     def metadata(self) -> dict:

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import torch
 
+from common.errors import first_line
 from media.diffusers_generator import DiffusersGenerator
 from media.finetune import (
     FinetuneConfig,
     FinetuneError,
     FinetuneJob,
-    _one_line,
     add_lora,
     check_base,
     finetuned_model_id,
@@ -81,7 +81,7 @@ def read_adapter(root: str | Path, name: str | Path) -> tuple[dict[str, torch.Te
             raw = (f.metadata() or {}).get(META_KEY)
             tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118  (safe_open is not iterable)
     except Exception as exc:  # safetensors raises several types for a damaged file
-        raise FinetuneError(f"cannot read finetune checkpoint {path}: {_one_line(exc)}") from exc
+        raise FinetuneError(f"cannot read finetune checkpoint {path}: {first_line(exc)}") from exc
     try:
         meta = json.loads(raw) if raw else None
     except ValueError:
@@ -119,7 +119,7 @@ def load_finetuned_generator(base: TinyDiffusionGenerator | DiffusersGenerator, 
                 target_modules=list(meta["target_modules"]),
             )
         except Exception as exc:
-            raise FinetuneError(f"finetune checkpoint {path} has bad LoRA metadata: {_one_line(exc)}") from exc
+            raise FinetuneError(f"finetune checkpoint {path} has bad LoRA metadata: {first_line(exc)}") from exc
         from peft import set_peft_model_state_dict
 
         unet = copy.deepcopy(base.unet)

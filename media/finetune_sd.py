@@ -28,12 +28,12 @@ import warnings
 import numpy as np
 import torch
 
+from common.errors import first_line
 from media.diffusers_generator import DiffusersGenerator
 from media.finetune import (
     LORA_TARGETS,
     FinetuneError,
     FinetuneJob,
-    _one_line,
     add_lora,
     check_frames,
     finetuned_model_id,
@@ -53,7 +53,7 @@ def _cond(cond: np.ndarray | str, base: DiffusersGenerator) -> torch.Tensor:
         try:
             cond = base.encode_prompts([cond])[0]
         except RuntimeError as exc:  # built without a text encoder
-            raise FinetuneError(f"a prompt was given as caption but {_one_line(exc)}") from exc
+            raise FinetuneError(f"a prompt was given as caption but {first_line(exc)}") from exc
     c = np.asarray(cond, dtype=np.float32)
     if c.ndim == 3 and c.shape[0] == 1:
         c = c[0]
@@ -77,7 +77,7 @@ def sd_generator_with_weights(base: DiffusersGenerator, state: dict[str, torch.T
     try:
         unet.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise FinetuneError(f"finetuned weights do not fit this generator: {_one_line(exc)}") from exc
+        raise FinetuneError(f"finetuned weights do not fit this generator: {first_line(exc)}") from exc
     out = base.with_unet(unet)
     out.model_id = ident  # type: ignore[attr-defined]  # read by media.finetune.model_id
     return out

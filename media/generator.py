@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from common.errors import first_line
 from media.embedding import Embedder
 from media.pixel_unshuffle import from_latent, to_latent
 
@@ -273,8 +274,7 @@ class TinyDiffusionGenerator:
             state = load_file(str(p), device=str(self.device))
             self.unet.load_state_dict(state, strict=True)
         except Exception as exc:  # safetensors/torch raise many types; the user needs one clear line
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise GeneratorLoadError(f"cannot load generator checkpoint {p}: {first[:300]}") from exc
+            raise GeneratorLoadError(f"cannot load generator checkpoint {p}: {first_line(exc)}") from exc
 
     def save_checkpoint(self, path: str | Path) -> None:
         """Write the UNet weights (and the config as metadata) to a safetensors file."""

@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 import torch
 
+from common.errors import first_line
 from media.generator import call_unet  # media.generator imports this module lazily: no cycle
 
 
@@ -61,8 +62,8 @@ class OnnxUNet:
     ) -> torch.Tensor:
         if self._failed is not None:
             return call_unet(unet, x, t, emb)
-        b = x.shape[0]
-        t = torch.as_tensor(t, dtype=torch.int64).reshape(-1).expand(b) if not torch.is_tensor(t) or t.ndim == 0 else t
+        if not torch.is_tensor(t) or t.ndim == 0:  # one timestep for the whole batch: the graph takes one per item
+            t = torch.full((x.shape[0],), int(t), dtype=torch.int64)
         with self._lock:
             key = self._key_of(unet)
             if key != self._key:
@@ -114,6 +115,6 @@ class OnnxUNet:
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             return ort.InferenceSession(buf.getvalue(), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # torch.onnx and onnxruntime raise many types; eager is always correct
-            self._failed = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}"
+            self._failed = f"{type(exc).__name__}: {first_line(exc)}"
             warnings.warn(f"cpu_path onnx unavailable, the UNet runs eagerly: {self._failed}", stacklevel=3)
             return None

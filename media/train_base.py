@@ -392,9 +392,8 @@ def _train_step(run: _Run, a: argparse.Namespace, focus: torch.Tensor, teacher=N
     run.opt.step()
     run.step += 1
     decay = min(a.ema, (1 + run.step) / (10 + run.step)) if a.ema else 0.0
-    with (
-        torch.no_grad()
-    ):  # one fused update over all float tensors (150 small ones: per-tensor calls dominate a GPU step)
+    # one fused update over all float tensors (150 small ones: per-tensor calls dominate a GPU step)
+    with torch.no_grad():
         params = run.unet.state_dict()
         floats = [k for k, v in params.items() if v.dtype.is_floating_point]
         torch._foreach_lerp_([run.ema[k] for k in floats], [params[k].detach() for k in floats], 1 - decay)
