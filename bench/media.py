@@ -8,8 +8,9 @@ Sections:
             streams, in the engine's model timing (the cost model, reproducible) and in wall timing.
   finetune  seconds per runtime finetuning step, when media/finetune.py exists (guarded import).
   quality   issue 18: per topic, the Fréchet distance between the eye's embeddings of 1-step generated frames
-            and of the topic's source scenes (64 px), topic accuracy of 1-step frames (media.base_eval's
-            frame-feature classifier), one-step variety (seeds vs source scenes) and the fixed-pattern ratio.
+            and of the topic's source scenes (64 px), topic accuracy of 1/2/4-step frames (media.base_eval's
+            frame-feature classifier) and that classifier's accuracy on scene frames, one-step variety (seeds
+            vs source scenes) and the fixed-pattern ratio at 64 and 128 px, the droplet probe (up_path_spike).
   streams128  issue 18's speed bar: 6 streams at 128 px, 8 fps each, 1 and 2 steps, through a StreamEngine
             in wall timing: generated frames/s with the engine's overhead, and whether every stream stayed
             content-positive (target >= 48 frames/s at 1 step).
@@ -153,29 +154,48 @@ def bench_cpu(streams: tuple[int, ...], resolutions: tuple[int, ...], repeats: i
 
 
 def bench_quality(seeds: int) -> dict:
-    """Issue 18's quality figures of 1-step frames at 64 px (see the module docstring)."""
-    from media.base_eval import eye_frechet_per_topic, topic_accuracy
-    from media.base_variety import fixed_pattern_ratio, mean_pairwise_distance, prompt_seed_grid, source_frames
+    """Issue 18's quality figures of 1-step frames (see the module docstring): the eye's Fréchet distance at
+    64 px; variety and the fixed-pattern ratio at 64 px and at the default 128 px; topic accuracy at 1, 2 and 4
+    steps, next to the classifier's own accuracy on held-out scene frames (its ceiling); the droplet probe."""
+    from media.base_eval import eye_frechet_per_topic, source_classifier, topic_accuracy
+    from media.base_variety import (
+        fixed_pattern_ratio,
+        mean_pairwise_distance,
+        prompt_seed_grid,
+        source_frames,
+        up_path_spike,
+    )
     from media.eye import get_embedded_eye
     from media.trends import DEFAULT_TOPICS
 
     gen, embedder = _embedded()
     topics = list(DEFAULT_TOPICS)
     fd = eye_frechet_per_topic(gen, embedder.embed, get_embedded_eye(), topics, steps=1, seeds=seeds)
-    grid = prompt_seed_grid(gen, embedder.embed, topics, seeds=8, resolution=64)
-    variety = {
-        t: round(mean_pairwise_distance(grid[k]) / mean_pairwise_distance(source_frames(t, 8, 64)), 3)
-        for k, t in enumerate(topics)
-    }
-    return {
+    out: dict = {
         "resolution": 64,
         "steps": 1,
         "eye_frechet_per_topic": fd,
         "eye_frechet_mean": round(float(np.mean(list(fd.values()))), 4),
-        "topic_accuracy_1_step": round(topic_accuracy(gen, embedder.embed, topics, 1, seeds=4), 3),
-        "variety_vs_source_per_topic": variety,
-        "fixed_pattern_ratio": round(fixed_pattern_ratio(grid), 3),
     }
+    classifier = source_classifier(topics, 64)
+    accuracy = {
+        s: round(topic_accuracy(gen, embedder.embed, topics, s, seeds=4, classifier=classifier), 3) for s in (1, 2, 4)
+    }
+    out["topic_accuracy_1_step"] = accuracy[1]
+    out["topic_accuracy_by_steps"] = accuracy
+    held_out = {t: source_frames(t, 12, 64) for t in topics}  # other scene seeds than the centroids'
+    out["classifier_on_scene_frames"] = round(
+        classifier.accuracy(np.concatenate(list(held_out.values())), [t for t in topics for _ in held_out[t]]), 3
+    )
+    for resolution, suffix in ((64, ""), (128, "_128")):
+        grid = prompt_seed_grid(gen, embedder.embed, topics, seeds=8, resolution=resolution)
+        out[f"variety_vs_source_per_topic{suffix}"] = {
+            t: round(mean_pairwise_distance(grid[k]) / mean_pairwise_distance(source_frames(t, 8, resolution)), 3)
+            for k, t in enumerate(topics)
+        }
+        out[f"fixed_pattern_ratio{suffix}"] = round(fixed_pattern_ratio(grid), 3)
+    out["droplet_probe"] = round(up_path_spike(gen, embedder.embed, topics[:8]), 1)
+    return out
 
 
 def bench_streams128(seconds: float, streams: int = 6, fps: float = 8.0) -> dict:
