@@ -119,20 +119,29 @@ def test_spoken_line_is_heard_captioned_and_animated_where_it_was_said(tmp_path:
     )
     assert round(float(first.stdout.split()[0]) * 90000) == MPEGTS_OFFSET  # the cue times map onto the media's
 
-    # The avatar (clamped to half the frame, bottom right) is in the picture; its mouth moves only while speaking;
-    # hidden, the picture is the stream's own again.
-    box = (slice(SIZE // 2 + 4, SIZE - 4), slice(SIZE // 2 + 4, SIZE - 4))
+    # The avatar (clamped to half the frame, bottom right) is in the picture; its mouth opens only while speaking;
+    # hidden, the picture is the stream's own again. The mouth is measured as the dark pixels in the band of the
+    # face where the mouth is drawn (below the eyes, wider than the idle bob), so blinks and the bob, which move
+    # the whole face in silence too, do not count.
+    top, left, side = AvatarPlacement(x=0.75, y=0.75, size=0.9).clamped().box(SIZE, SIZE)
+    box = (slice(top, top + side), slice(left, left + side))
+    mouth_band = (slice(int(side * 0.56), int(side * 0.8)), slice(int(side * 0.36), int(side * 0.64)))
 
     def region(t0_: float, t1_: float) -> list[np.ndarray]:
         return [img[box].astype(np.int16) for t, img in video if t0_ <= t < t1_]
+
+    def mouth_pixels(img: np.ndarray) -> int:
+        return int((img[mouth_band].sum(axis=2) < 300).sum())  # the face is ~430, the drawn mouth ~140
 
     silent = region(0.5, start - 0.3)
     speaking = region(start + 0.3, end - 0.3)
     hidden = region(hidden_at + 1.0, 99)
     assert silent and speaking and hidden
     assert np.abs(silent[-1] - np.array(BACKGROUND)).mean() > 30  # a face, not the background
-    spread = lambda frames: np.mean([np.abs(f - frames[0]).mean() for f in frames])  # noqa: E731
-    assert spread(speaking) > 2 * spread(silent) + 0.5
+    closed = max(mouth_pixels(f) for f in silent)
+    opened = [mouth_pixels(f) for f in speaking]
+    assert max(opened) > 2 * closed + 10, (closed, opened)
+    assert sum(n > closed for n in opened) >= len(opened) // 4, (closed, opened)  # it moves through the line
     assert max(np.abs(f - np.array(BACKGROUND)).mean() for f in hidden) < 4  # x264's error only
     assert rows[0]["captions"][0]["text"] == "The storm is coming, stay with me."
     assert rows[0]["avatar"] == "/streams/s01/avatar.png" and (folder / "avatar.png").is_file()
