@@ -78,7 +78,7 @@ def base_config(tmp: str, a: argparse.Namespace, streamers: int) -> SeasonConfig
             "rounds": a.rounds,
             "round_seconds": a.round_seconds,
             "generator": {
-                "model": {"kind": "embedded", "block_out_channels": [16, 32, 32]},
+                "model": {"kind": "embedded"},  # the packaged base
                 "defaults": {"steps": 1, "resolution": 32, "fps": 3.0},
                 "limits": {"resolutions": [32, 48], "steps_max": 2, "fps_max": 8.0},
             },

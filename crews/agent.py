@@ -9,12 +9,17 @@ tools' clamps.
 
 from __future__ import annotations
 
+from typing import Any
+
 from crewai import Agent, Crew, Process, Task
+from crewai.utilities.task_output_storage_handler import TaskOutputStorageHandler
+from pydantic import PrivateAttr
 
 from common.untrusted import clean_text
 from crews.crew_tools import StreamTool, specialise
 from crews.observation_text import render_observation
 from crews.recording import RecordingLLM
+from tools.options import round_options
 from tools.observation import Observation
 
 TRAIT_WORDS = {  # trait -> what it means for a streamer, said only when the trait is strong (>= 0.65)
@@ -81,7 +86,7 @@ ASK = "Pick the one call that wins the most viewers."
 def build_task(obs: Observation, agent: Agent, survival_motive: str | None = None, brief: bool = False) -> Task:
     """The round as text, then the question; with options on the table it names the tool that takes them."""
     specialise(list(agent.tools or []), obs)  # argument enums/bounds of this round (topics, ids, limits)
-    offered = any(getattr(t, "name", "") == "take_options" for t in agent.tools or [])
+    offered = bool(round_options(obs))  # the embedded model lists take_options every round, callable or not
     return Task(
         description=render_observation(obs, survival_motive, brief) + "\n" + (ASK_WITH_OPTIONS if offered else ASK),
         expected_output="One short line saying what you changed.",
@@ -89,8 +94,43 @@ def build_task(obs: Observation, agent: Agent, survival_motive: str | None = Non
     )
 
 
+class _TaskOutputs:
+    """crewai's task-output log (kept for its `crewai replay` command) held in memory for one crew."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, task: Task, output: dict[str, Any], task_index: int, was_replayed: bool, inputs: dict) -> None:
+        self.rows.append({"task_index": task_index, "output": output, "was_replayed": was_replayed})
+
+    def update(self, task_index: int, **fields: Any) -> None:
+        self.rows = [{**r, **fields} if r["task_index"] == task_index else r for r in self.rows]
+
+    def delete_all(self) -> None:
+        self.rows.clear()
+
+    def load(self) -> list[dict[str, Any]]:
+        return list(self.rows)
+
+
+class _InMemoryTaskOutputs(TaskOutputStorageHandler):
+    """Why: crewai's default handler opens one SQLite file in the user's data folder for every Crew, under a
+    file lock polled with sleeps; six concurrent decisions spent ~0.18 s each waiting on it (cProfile of
+    bench/agents.py: 1.8 s per round of sleep), wrote every decision's messages there, and a crew's reset
+    cleared the others' rows. The arena records its calls itself (crews.recording), so this log stays in memory."""
+
+    def __init__(self) -> None:  # noqa: D107 - no file, no lock
+        self.storage = _TaskOutputs()  # type: ignore[assignment]
+
+
+class ArenaCrew(Crew):
+    """A crewai Crew whose task-output log lives in memory (`_InMemoryTaskOutputs`)."""
+
+    _task_output_handler: TaskOutputStorageHandler = PrivateAttr(default_factory=_InMemoryTaskOutputs)
+
+
 def build_crew(agent: Agent, task: Task) -> Crew:
-    return Crew(
+    return ArenaCrew(
         agents=[agent],
         tasks=[task],
         process=Process.sequential,

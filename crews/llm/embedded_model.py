@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import itertools
 import logging
 import os
 import shutil
@@ -45,7 +46,8 @@ from typing import Any
 from . import batching
 from .dtype import choose_dtype
 from .host_thread import HostThread
-from .prefix_cache import PrefixCache
+from .loop_guard import digit_token_ids
+from .prefix_cache import PrefixCache, cut_points
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,9 @@ GEMMA_CHAT_TEMPLATE = (
     "{%- if not turns -%}{{ '<start_of_turn>user\n' + prefix | trim + '<end_of_turn>\n' }}{%- endif -%}"
     "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\n' }}{%- endif -%}"
 )
+
+
+TURN_END_TOKENS = ("<|im_end|>", "<end_of_turn>")  # ChatML (SmolLM2), Gemma
 
 
 @dataclass(frozen=True)
@@ -204,6 +209,9 @@ class EmbeddedModel:
         self.vocab_size = int(self.model.config.vocab_size)
         self.max_context = int(getattr(self.model.config, "max_position_embeddings", 2048))
         self.eos_token_id = int(self.tokenizer.eos_token_id)
+        vocab = self.tokenizer.get_vocab()
+        self.turn_end_ids = {vocab[t] for t in TURN_END_TOKENS if t in vocab}
+        self.digit_token_ids = digit_token_ids(self.tokenizer)  # loop_guard.DigitCap
         self._lock = threading.Lock()
         log.info("embedded LLM loaded from %s in %.1fs (%s)", self.loaded_from, self.load_seconds, self.dtype)
 
@@ -249,24 +257,38 @@ class EmbeddedModel:
         )
         return res.logits[:, -1, :].float()
 
+    def _first_turn_end(self, ids: Sequence[int]) -> int | None:
+        """The position just after the prompt's first turn-end token (the end of the tool list and persona),
+        a cut point of its prefill (prefix_cache); None when it has none inside the prompt, or when the turn is
+        shorter than one chunk (too little to reuse: such a prompt is prefilled as before, in whole chunks)."""
+        for i, t in enumerate(ids[:-1]):
+            if t in self.turn_end_ids:
+                return i + 1 if i + 1 >= self.prefix_cache.chunk else None
+        return None
+
     def _prefill(self, prompt_ids: Sequence[int]):
         """(cache, logits of the last prompt token, tokens taken from the prefix cache).
 
-        Always in chunks starting at multiples of CHUNK (see prefix_cache: bit-identical with or without
-        reuse); the aligned part is offered to the prefix cache before the ragged tail is added."""
+        Always in chunks starting at the prompt's cut points (prefix_cache.cut_points: bit-identical with or
+        without reuse); the cache is offered to the prefix cache at the end of the first turn and at the last
+        cut point, before the ragged tail is added."""
         from transformers import DynamicCache  # deferred: see __init__
 
         ids = list(prompt_ids)
-        chunk = self.prefix_cache.chunk
-        start, cache = self.prefix_cache.lookup(ids)
+        boundary = self._first_turn_end(ids)
+        start, cache = self.prefix_cache.lookup(ids, boundary)
         if cache is None:
             cache = DynamicCache(config=self.model.config)
-        aligned = len(ids) // chunk * chunk
+        cuts = cut_points(len(ids), self.prefix_cache.chunk, boundary)
+        store_at = {cuts[-1]} | ({boundary} if boundary is not None else set())
+        points = cuts if cuts[-1] == len(ids) else [*cuts, len(ids)]  # the ragged tail is the last chunk
         logits = None
-        for s in range(start, len(ids), chunk):
-            logits = self._forward(ids[s : s + chunk], cache)
-            if s + chunk == aligned and aligned > start:
-                self.prefix_cache.store(ids[:aligned], cache)
+        for s, e in itertools.pairwise(points):
+            if s < start:
+                continue
+            logits = self._forward(ids[s:e], cache)
+            if e in store_at:
+                self.prefix_cache.store(ids[:e], cache, boundary)
         return cache, logits, start
 
     def generate(self, prompt_ids: Sequence[int], *, key: Sequence[Any] = (), **kwargs: Any) -> Generation:

@@ -1,14 +1,18 @@
 """Reuse the KV cache of prompt prefixes between requests to the embedded model.
 
-Why: every request of a streamer starts with the same system block (persona, tool list) and the second
+Why: every request of a streamer starts with the same system block (tool list, persona) and the second
 request of a decision repeats the whole first prompt, so most prompt tokens were prefilled before. Prefill is
 the largest share of a request's time on CPU, so reusing it is the cheapest big win.
 
-Why prefixes are reused only at multiples of `CHUNK` tokens: the model always prefills a prompt in chunks
-that start at multiples of `CHUNK` (see `EmbeddedModel`), whether or not part of it came from here. The
-keys/values of a position then come out of the same sequence of operations with the same shapes, so an
-answer is bit-identical with and without the cache (a season stays reproducible in one process or two).
-Generated tokens are never stored: they were computed one or a few at a time, not in aligned chunks.
+Why prefixes are reused only at a prompt's *cut points*: the model always prefills a prompt in chunks that
+start at its cut points (`cut_points`), whether or not part of it came from here. The keys/values of a
+position then come out of the same sequence of operations with the same shapes, so an answer is
+bit-identical with and without the cache (a season stays reproducible in one process or two). The cut points
+are the multiples of `CHUNK` before the end of the prompt's first turn (its `boundary`), that boundary, then
+every `CHUNK` tokens after it: a function of the prompt alone. The boundary is a cut point because the first
+turn (tool list and persona) is what a streamer's next request shares; with 128-token cuts only, the ~60
+tokens between the last multiple and the turn's end were prefilled again on every request.
+Generated tokens are never stored: they were computed one or a few at a time, not in the prompt's chunks.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from collections.abc import Sequence
 from typing import Any
 
 CHUNK = 128  # prefill chunk (tokens): reuse granularity; 64 made a cold 500-token prefill ~20% slower (bench)
-MAX_ENTRIES = 8  # one per concurrent streamer of a default season (6) with room for persona calls
+# Two entries per concurrent streamer of a default season (6: its first turn, its last prompt) with room for
+# persona and reflection calls.
+MAX_ENTRIES = 16
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -30,30 +36,48 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return i
 
 
+def cut_points(limit: int, chunk: int, boundary: int | None = None) -> list[int]:
+    """A prompt's chunk starts up to `limit` (inclusive), in order: multiples of `chunk` below `boundary`,
+    `boundary`, then `boundary` plus multiples of `chunk` (only multiples of `chunk` without a boundary)."""
+    if boundary is None or boundary <= 0:
+        return list(range(0, limit + 1, chunk))
+    before = list(range(0, min(boundary, limit + 1), chunk))
+    return before + list(range(boundary, limit + 1, chunk)) if boundary <= limit else before
+
+
 class PrefixCache:
-    """LRU of (aligned prompt prefix -> KV cache). Not thread-safe: the model's lock guards it."""
+    """LRU of (prompt prefix at one of its cut points -> KV cache). Not thread-safe: the model's lock guards it."""
 
     def __init__(self, max_entries: int = MAX_ENTRIES, chunk: int = CHUNK):
         if max_entries < 0 or chunk < 1:
             raise ValueError("max_entries must be >= 0 and chunk >= 1")
         self.max_entries, self.chunk = max_entries, chunk
-        self._entries: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+        self._entries: OrderedDict[tuple[int, ...], tuple[Any, int | None]] = OrderedDict()
         self.hits = self.misses = self.reused_tokens = 0
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def lookup(self, ids: Sequence[int]) -> tuple[int, Any | None]:
-        """(n, a private cache holding the first n tokens of `ids`), n a multiple of `chunk` below len(ids)
-        (at least one token is left to prefill, for the logits); (0, None) when nothing useful is stored."""
-        limit = (len(ids) - 1) // self.chunk * self.chunk
+    def _shared_cut(self, key: tuple[int, ...], key_boundary: int | None, ids: Sequence[int], boundary) -> int:
+        """The largest position below len(ids) that is a cut point of both prompts and inside their common
+        prefix: the keys/values before it were computed in the same chunks for both."""
+        limit = min(common_prefix(key, ids), len(key), len(ids) - 1)
+        if limit <= 0:
+            return 0
+        mine = set(cut_points(limit, self.chunk, boundary))
+        return max((p for p in cut_points(limit, self.chunk, key_boundary) if p in mine), default=0)
+
+    def lookup(self, ids: Sequence[int], boundary: int | None = None) -> tuple[int, Any | None]:
+        """(n, a private cache holding the first n tokens of `ids`), n a cut point of `ids` (with `boundary`)
+        below len(ids) (at least one token is left to prefill, for the logits); (0, None) when nothing useful
+        is stored."""
         found = []
-        for key in self._entries:
-            n = min(common_prefix(key, ids), limit) // self.chunk * self.chunk
+        for key, (_, key_boundary) in self._entries.items():
+            n = self._shared_cut(key, key_boundary, ids, boundary)
             if n > 0:
                 found.append((n, key))
         for n, key in sorted(found, key=lambda x: -x[0]):
-            cache = copy.deepcopy(self._entries[key])  # decoding appends to it; the stored one stays put
+            cache = copy.deepcopy(self._entries[key][0])  # decoding appends to it; the stored one stays put
             if len(key) > n:
                 try:
                     cache.crop(n - len(key))  # transformers crops by a negative count of tokens to drop
@@ -68,15 +92,23 @@ class PrefixCache:
         self.misses += 1
         return 0, None
 
-    def store(self, ids: Sequence[int], cache: Any) -> None:
-        """Keep a copy of `cache`, which must hold exactly the aligned prefix `ids`."""
-        if self.max_entries == 0 or not ids or len(ids) % self.chunk:
+    def store(self, ids: Sequence[int], cache: Any, boundary: int | None = None) -> None:
+        """Keep a copy of `cache`, which must hold exactly the prefix `ids`, ending at one of its cut points.
+
+        Entries it makes redundant go: a stored prefix of it, and an older prompt with the same first turn
+        that runs past that turn (the same streamer's earlier round: only its first turn will be asked again,
+        and that is kept, or covered by this entry)."""
+        if self.max_entries == 0 or not ids or len(ids) not in cut_points(len(ids), self.chunk, boundary)[1:]:
             return
         key = tuple(ids)
-        for other in list(self._entries):  # a stored prefix of this one is now redundant
-            if len(other) <= len(key) and key[: len(other)] == other:
+        for other, (_, other_boundary) in list(self._entries.items()):
+            shared = common_prefix(other, key)
+            is_prefix = shared == len(other)
+            same_turn = boundary is not None and other_boundary == boundary and shared >= boundary
+            first_turn_alone = same_turn and len(other) == boundary  # kept for caches that cannot crop
+            if (is_prefix or (same_turn and len(other) > boundary)) and not first_turn_alone:
                 del self._entries[other]
-        self._entries[key] = copy.deepcopy(cache)
+        self._entries[key] = (copy.deepcopy(cache), boundary)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
 

@@ -38,9 +38,9 @@ from litellm.types.utils import ChatCompletionMessageToolCall, Function, Message
 from . import constrained, prompting
 from .constrained import GrammarError
 from .embedded_model import MODELS, get_model
-from .loop_guard import LoopGuard
+from .loop_guard import DigitCap, LoopGuard
 from .name_choice import CanonicalToolNames
-from .names import MODEL, PROVIDER
+from .names import MODEL, PROVIDER, UNAVAILABLE
 from .registration import register_model_info, register_provider, registered_handler
 
 MAX_OUTPUT_TOKENS = 1024
@@ -58,8 +58,13 @@ MODEL_INFO = {
 
 
 def _tool_choice_filter(tools: list[dict], tool_choice: Any) -> list[dict] | None:
-    """The tools the grammar may call, or None for a text answer (tool_choice "none")."""
+    """The tools the grammar may call, or None for a text answer (tool_choice "none"). A tool whose parameters
+    carry `UNAVAILABLE` is listed in the prompt (a prompt that lists the same tools every round keeps its
+    prefix cached: crews.crew_tools) but cannot be called."""
     if tool_choice == "none":
+        return None
+    tools = [t for t in tools if not _unavailable(t)]
+    if not tools:
         return None
     if isinstance(tool_choice, dict):
         name = (tool_choice.get("function") or {}).get("name") or tool_choice.get("name")
@@ -68,6 +73,11 @@ def _tool_choice_filter(tools: list[dict], tool_choice: Any) -> list[dict] | Non
             raise GrammarError(f"tool_choice names {str(name)[:64]!r}, which is not among the offered tools")
         return chosen
     return tools
+
+
+def _unavailable(tool: Any) -> bool:
+    params = (tool.get("function", tool) or {}).get("parameters") if isinstance(tool, dict) else None
+    return isinstance(params, dict) and bool(params.get(UNAVAILABLE))
 
 
 def _response_schema(response_format: Any) -> dict | None:
@@ -168,7 +178,8 @@ class EmbeddedLLM(CustomLLM):
         Keep this order: when one request has several faults, the error raised is the earliest step's."""
         m = get_model(model)
         call_tools, schema = _answer_constraints(p)
-        prompt_ids = _encode_prompt(m.tokenizer, messages, call_tools, schema)
+        listed = (p.get("tools") or None) if call_tools else None
+        prompt_ids = _encode_prompt(m.tokenizer, messages, listed, schema)
         settings = _decode_settings(p, schema, len(prompt_ids), m.max_context)
         names = [t.get("function", t).get("name", "") for t in call_tools or [] if isinstance(t, dict)]
         matcher, procs = _logits_processors(m, schema, len(prompt_ids), names)
@@ -230,10 +241,11 @@ def _answer_constraints(p: dict) -> tuple[list[dict] | None, dict | None]:
     return call_tools, constrained.clean_schema(raw) if raw is not None else None
 
 
-def _encode_prompt(tok, messages: list, call_tools: list[dict] | None, schema: dict | None) -> list[int]:
-    """The chat prompt's token ids; a response_format schema (not a tool call's) is described in it."""
+def _encode_prompt(tok, messages: list, listed_tools: list[dict] | None, schema: dict | None) -> list[int]:
+    """The chat prompt's token ids; the listed tools are described in it (those the answer may call and those
+    listed but unavailable this round), or a response_format schema (not a tool call's)."""
     specials = list(tok.all_special_tokens) + ["<|im_start|>", "<|im_end|>", "<|endoftext|>"]
-    chat = prompting.build_messages(messages, call_tools, schema if not call_tools else None, specials)
+    chat = prompting.build_messages(messages, listed_tools, schema if not listed_tools else None, specials)
     return prompting.encode(tok, chat)
 
 
@@ -254,8 +266,8 @@ def _decode_settings(p: dict, schema: dict | None, prompt_tokens: int, max_conte
 
 def _logits_processors(m, schema: dict | None, prompt_tokens: int, tool_names: Sequence[str] = ()) -> tuple[Any, list]:
     """(the grammar's matcher or None, the processors in order): the grammar first, then the tool-name
-    choice over whole names (`name_choice`), then the loop guard, which never blocks the only token the
-    grammar allows."""
+    choice over whole names (`name_choice`), then the loop guard and the digit cap, which never block the only
+    token the grammar allows."""
     procs: list = []
     matcher = None
     if schema is not None:
@@ -265,6 +277,8 @@ def _logits_processors(m, schema: dict | None, prompt_tokens: int, tool_names: S
     if len(tool_names) > 1:
         procs.append(CanonicalToolNames(m.tokenizer, tool_names, prompt_tokens))
     procs.append(LoopGuard(prompt_tokens))
+    if schema is not None:  # a JSON answer: its numbers end after a few decimals
+        procs.append(DigitCap(m.tokenizer, prompt_tokens, m.digit_token_ids))
     return matcher, procs
 
 

@@ -107,7 +107,7 @@ def test_concurrent_hosted_calls_are_one_batch_in_key_order(model, monkeypatch):
             messages=[{"role": "user", "content": USERS[i]}],
             tools=[CHOOSE, TUNE],
             temperature=0,
-            max_tokens=64,
+            max_tokens=128,  # a number may run on to 55+ tokens (grammar-bounded), the batch must not fail on it
             metadata={"totoroid": {"actor": f"s{i}", "round": 1, "purpose": "decision", "index": 0}},
             **EXTRA,
         )

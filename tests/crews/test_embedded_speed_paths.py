@@ -12,8 +12,8 @@ from transformers import DynamicCache
 
 import crews.llm as cl
 from crews.llm import constrained
-from crews.llm.loop_guard import LoopGuard, repeating_tokens
-from crews.llm.prefix_cache import PrefixCache, common_prefix
+from crews.llm.loop_guard import DigitCap, LoopGuard, repeating_tokens
+from crews.llm.prefix_cache import PrefixCache, common_prefix, cut_points
 from crews.llm_config import choose_dtype
 
 SYSTEM = (
@@ -100,15 +100,50 @@ def test_a_cache_that_cannot_crop_is_reused_only_whole():
 
 
 def test_reused_prefix_gives_bit_identical_logits(model):
-    """The point of chunk-aligned reuse: an answer must not depend on what was asked before."""
+    """The point of reuse at cut points: an answer must not depend on what was asked before."""
     ids = prompt_ids(model, "Viewers want storms. Change the scene.")
     assert len(ids) > 2 * model.prefix_cache.chunk
+    boundary = model._first_turn_end(ids)
+    assert boundary is not None and boundary % model.prefix_cache.chunk  # the system turn ends between multiples
     with torch.inference_mode():
         model.prefix_cache.clear()
         _, cold, reused_cold = model._prefill(ids)
         _, warm, reused_warm = model._prefill(ids)
-    assert reused_cold == 0 and reused_warm == (len(ids) - 1) // model.prefix_cache.chunk * model.prefix_cache.chunk
+    assert reused_cold == 0 and reused_warm == cut_points(len(ids) - 1, model.prefix_cache.chunk, boundary)[-1]
     assert torch.equal(cold, warm)
+
+
+def test_the_next_round_reuses_the_whole_first_turn_and_answers_as_without_it(model):
+    """A streamer's next request shares its system turn (tools, persona) and nothing after: all of that turn
+    is reused, not only its 128-token multiples, and the logits equal a cold prefill's."""
+    first, second = prompt_ids(model, "Round 1: viewers want storms."), prompt_ids(model, "Round 2: fog rolls in.")
+    boundary = model._first_turn_end(second)
+    assert boundary == model._first_turn_end(first) and common_prefix(first, second) >= boundary
+    with torch.inference_mode():
+        model.prefix_cache.clear()
+        _, cold, _ = model._prefill(second)
+        model.prefix_cache.clear()
+        model._prefill(first)
+        _, warm, reused = model._prefill(second)
+    assert reused == boundary and torch.equal(cold, warm)
+
+
+def test_a_later_prompt_with_the_same_first_turn_replaces_the_older_one():
+    pc = PrefixCache(max_entries=4, chunk=4)
+    turn = list(range(6))  # the first turn ends at 6: cut points 0, 4, 6, 10, ...
+    pc.store(turn, _cache_of(6), boundary=6)  # a prefill stores its first turn, then its last cut point
+    pc.store(turn + [50, 51, 52, 53], _cache_of(10), boundary=6)
+    pc.store(turn, _cache_of(6), boundary=6)  # the next round: its first turn ...
+    pc.store(turn + [60, 61, 62, 63], _cache_of(10), boundary=6)  # ... and its prompt; the older prompt goes
+    assert len(pc) == 2  # the first turn alone stays (a cache that cannot crop needs it whole)
+    n, c = pc.lookup(turn + [70, 71, 72], boundary=6)
+    assert n == 6 and c.get_seq_length() == 6
+    n, c = pc.lookup(turn + [60, 61, 62, 63, 64], boundary=6)  # the same decision's next request
+    assert n == 10 and c.get_seq_length() == 10
+    pc.store([9] * 4, _cache_of(4))  # another prompt altogether is not touched
+    assert len(pc) == 3
+    pc.store(list(range(7)), _cache_of(7), boundary=6)  # not a cut point (6 + 4k): not stored
+    assert len(pc) == 3
 
 
 def test_answers_are_identical_with_and_without_reuse(model):
@@ -218,6 +253,26 @@ def test_loop_guard_blocks_a_loop_but_never_the_only_allowed_token():
     only = torch.full((1, 10), float("-inf"))
     only[0, 5] = 0.0  # the grammar allows nothing else
     assert torch.equal(guard(ids, only.clone()), only)
+
+
+def test_digit_cap_closes_a_runaway_fraction_but_not_a_short_one(model):
+    tok = model.tokenizer
+    cap = DigitCap(tok, prompt_len=0, digit_ids=model.digit_token_ids)
+    scores = torch.zeros(1, model.vocab_size)
+    one = tok.convert_tokens_to_ids("1")
+    assert one in model.digit_token_ids
+
+    def after(text: str) -> torch.Tensor:
+        return cap(torch.tensor([tok.encode(text, add_special_tokens=False)]), scores.clone())
+
+    assert torch.isinf(after('{"fps": 1.1111')[0, one])  # four decimals: no fifth digit
+    assert not torch.isinf(after('{"fps": 1.11')[0, one]).any()  # two: more may follow
+    assert not torch.isinf(after('{"steps": 11111')[0, one]).any()  # an integer is the grammar's business
+    assert not torch.isinf(after('{"fps": 1.1111, "steps": ')[0, one]).any()  # the next number starts afresh
+    only = torch.full((1, model.vocab_size), float("-inf"))
+    only[0, one] = 0.0  # the grammar allows nothing else
+    ids = torch.tensor([tok.encode('{"fps": 1.1111', add_special_tokens=False)])
+    assert torch.equal(cap(ids, only.clone()), only)
 
 
 # ---- dtype -----------------------------------------------------------------------------------------------------

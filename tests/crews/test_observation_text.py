@@ -6,6 +6,7 @@ import json
 
 from crews.agent import trait_sentence
 from crews.observation_text import (
+    BRIEF_CHAT_OPEN,
     UNTRUSTED_CLOSE,
     UNTRUSTED_OPEN,
     readings,
@@ -175,9 +176,9 @@ def test_the_brief_text_keeps_every_score_driver_in_far_fewer_words():
     for kept in (
         "safe by 42 viewers",
         "share 20%",
-        "Viewers saw: ocean waves",
+        "viewers saw: ocean waves",
         "topic +0.80",
-        "Device load 0.30",
+        "device load 0.30",
         "Viewers want: city at night 5000 (1 rivals)",
         "Round 3: tune fps=8",
         "Your plan:",
@@ -186,8 +187,11 @@ def test_the_brief_text_keeps_every_score_driver_in_far_fewer_words():
         assert kept in brief, kept
     assert readings(o)[0] in brief  # the same options as the full text
     assert UNTRUSTED_OPEN not in brief and "Rivals:" not in brief  # carried by "Viewers want" and the options
-    assert "line 5" in brief and "line 3" not in brief and brief.count("IGNORE") == 2  # the last two, fenced
-    assert len(brief) < 0.7 * len(full)
+    assert "Detail " not in brief  # the perceived measures reach it as the "why" terms
+    assert "line 5" in brief and "line 4" not in brief and brief.count("IGNORE") == 1  # the last one, fenced
+    fence = brief.splitlines().index(BRIEF_CHAT_OPEN)
+    assert brief.splitlines()[fence + 1].startswith("v5: line 5") and brief.splitlines()[fence + 2] == UNTRUSTED_CLOSE
+    assert len(brief) < 0.6 * len(full)
     assert LLMSection().brief_for("embedded/smollm2-135m") and not LLMSection().brief_for("openai/gpt-4o-mini")
     assert LLMSection(observation="full").brief_for("embedded/smollm2-135m") is False
     assert LLMSection(observation="brief").brief_for("openai/gpt-4o-mini")
