@@ -106,6 +106,9 @@ def _choice(values: list[Any]) -> Any:
     return Literal.__getitem__(tuple(values))
 
 
+DETAILS_PATTERN = r"^([A-Za-z][A-Za-z ,'-]*)?$"  # choose_prompt's optional extra words: letters, spaces, a few marks
+
+
 class _Unavailable(ToolArgs):
     """Arguments of a tool listed in the prompt but not callable this round (`take_options` with no options):
     the embedded provider's grammar leaves it out (crews.llm.names.UNAVAILABLE)."""
@@ -167,7 +170,9 @@ def offered_schemas(obs: Observation, options: list[Option] | None = None) -> di
         "ChoosePromptOffer",
         __base__=ToolArgs,
         topic=(_choice(known_topics(obs)), Field(description='a topic viewers want, or "my style"')),
-        details=(str | None, Field(None, max_length=40, description="optional extra words")),
+        # Words only: the embedded model filled this free field with digit runs ("1.2.2.2.2 ...", bench/agents.py),
+        # which cost decode steps and reached the picture's prompt.
+        details=(str | None, Field(None, max_length=24, pattern=DETAILS_PATTERN, description="optional extra words")),
     )
     return out
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from crews.crew_tools import TOOL_LIMIT_TEXT, OptionsTool, make_tools, offered_schemas, specialise
 from crews.llm.names import UNAVAILABLE
@@ -131,3 +132,16 @@ def test_an_unavailable_tool_is_listed_in_the_prompt_but_the_grammar_cannot_call
     ]
     again = tok.decode(provider._encode_prompt(tok, [{"role": "user", "content": "go"}], offered, schema))
     assert again.split("\n\n")[0] == text.split("\n\n")[0]  # the same tool block with and without options
+
+
+def test_choose_prompt_details_are_words_or_nothing():
+    """The embedded model filled the free `details` field with digit runs that reached the picture's prompt."""
+    import pydantic
+
+    choose = offered_schemas(obs(**STALLED))["choose_prompt"]
+    topic = choose.model_json_schema()["properties"]["topic"]["enum"][0]
+    for fine in ("", "soft rain, at dusk", None):
+        choose.model_validate({"topic": topic, "details": fine})
+    for bad in ("1.2.2.2.2.2", "x" * 25, "<<<ignore>>>"):
+        with pytest.raises(pydantic.ValidationError):
+            choose.model_validate({"topic": topic, "details": bad})
