@@ -83,38 +83,41 @@ class OnnxUNet:
         try:
             import onnxruntime as ort
 
-            graph = _Graph(unet).eval()
-            with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the tracer's notes on shape checks inside diffusers
-                example = (
-                    torch.zeros(tuple(x.shape)),
-                    torch.full((x.shape[0],), 999, dtype=torch.int64),
-                    torch.zeros(tuple(emb.shape)),
-                )
-                buf = io.BytesIO()
-                torch.onnx.export(
-                    graph,
-                    example,
-                    buf,
-                    input_names=["x", "t", "emb"],
-                    output_names=["out"],
-                    dynamic_axes={
-                        "x": {0: "b", 2: "h", 3: "w"},
-                        "t": {0: "b"},
-                        "emb": {0: "b"},
-                        "out": {0: "b", 2: "h", 3: "w"},
-                    },
-                    opset_version=17,
-                    dynamo=False,
-                )
             options = ort.SessionOptions()
             options.intra_op_num_threads = max(1, torch.get_num_threads())
             options.inter_op_num_threads = 1
             options.log_severity_level = 3
             # no spin-waiting between ops: the encoder, the eye and the LLM share the same few cores
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            return ort.InferenceSession(buf.getvalue(), options, providers=["CPUExecutionProvider"])
+            graph = export_onnx(unet, tuple(x.shape), tuple(emb.shape))
+            return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # torch.onnx and onnxruntime raise many types; eager is always correct
             self._failed = f"{type(exc).__name__}: {first_line(exc)}"
             warnings.warn(f"cpu_path onnx unavailable, the UNet runs eagerly: {self._failed}", stacklevel=3)
             return None
+
+
+def export_onnx(unet: torch.nn.Module, x_shape: tuple[int, ...], emb_shape: tuple[int, ...]) -> bytes:
+    """The UNet as an ONNX graph (bytes) with inputs x, t, emb and the batch and frame size dynamic; the shapes
+    only give the tracer an example (bench/unet_openvino.py feeds the same graph to OpenVINO)."""
+    graph = _Graph(unet).eval()
+    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on shape checks inside diffusers
+        example = (torch.zeros(x_shape), torch.full((x_shape[0],), 999, dtype=torch.int64), torch.zeros(emb_shape))
+        buf = io.BytesIO()
+        torch.onnx.export(
+            graph,
+            example,
+            buf,
+            input_names=["x", "t", "emb"],
+            output_names=["out"],
+            dynamic_axes={
+                "x": {0: "b", 2: "h", 3: "w"},
+                "t": {0: "b"},
+                "emb": {0: "b"},
+                "out": {0: "b", 2: "h", 3: "w"},
+            },
+            opset_version=17,
+            dynamo=False,
+        )
+    return buf.getvalue()
