@@ -66,6 +66,7 @@ SCHEMAS = {
     "read_trends": NoArgs,
     "read_leaderboard": NoArgs,
     "speak": SpeakArgs,
+    "keep": NoArgs,
 }
 
 

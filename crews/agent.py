@@ -19,8 +19,8 @@ from common.untrusted import clean_text
 from crews.crew_tools import StreamTool, specialise
 from crews.observation_text import render_observation
 from crews.recording import RecordingLLM
-from tools.options import round_options
 from tools.observation import Observation
+from tools.options import round_options
 
 TRAIT_WORDS = {  # trait -> what it means for a streamer, said only when the trait is strong (>= 0.65)
     "quality_focus": "you care about a sharp, detailed picture more than frame rate",

@@ -16,7 +16,6 @@ from typing import Any, Literal
 from crewai.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
 
-from crews.llm.names import UNAVAILABLE
 from crews.recording import CallSession
 from policies.base import Act
 from tools.observation import Observation
@@ -93,6 +92,7 @@ SPECS: dict[str, tuple[type[BaseModel], str]] = {
     "move_camera": (CameraArgs, "Zoom, pan or rotate per second (motion keeps viewers); all 0 stops."),
     "request_finetune": (RequestFinetuneArgs, "Finetune your generator on a trend id."),
     "speak": (SpeakArgs, "Say one line to your viewers."),
+    "keep": (NoArgs, "Change nothing this round."),
 }
 
 
@@ -107,13 +107,6 @@ def _choice(values: list[Any]) -> Any:
 
 
 DETAILS_PATTERN = r"^([A-Za-z][A-Za-z ,'-]*)?$"  # choose_prompt's optional extra words: letters, spaces, a few marks
-
-
-class _Unavailable(ToolArgs):
-    """Arguments of a tool listed in the prompt but not callable this round (`take_options` with no options):
-    the embedded provider's grammar leaves it out (crews.llm.names.UNAVAILABLE)."""
-
-    model_config = ConfigDict(json_schema_extra={UNAVAILABLE: True})
 
 
 def offered_schemas(obs: Observation, options: list[Option] | None = None) -> dict[str, type[BaseModel]]:
@@ -158,14 +151,12 @@ def offered_schemas(obs: Observation, options: list[Option] | None = None) -> di
             steps=(int, Field(50, ge=1, le=FINETUNE_MAX_STEPS)),
         )
     letters = [o.letter for o in (round_options(obs) if options is None else options)]
-    out["take_options"] = create_model(
-        "TakeOptionsOffer" if letters else "TakeOptionsNone",
-        __base__=ToolArgs if letters else _Unavailable,
-        options=(
-            list[_choice(letters or ["A"])],
-            Field(min_length=1, max_length=max(1, len(letters)), description="letters"),
-        ),
-    )
+    if letters:
+        out["take_options"] = create_model(
+            "TakeOptionsOffer",
+            __base__=ToolArgs,
+            options=(list[_choice(letters)], Field(min_length=1, max_length=len(letters), description="letters")),
+        )
     out["choose_prompt"] = create_model(
         "ChoosePromptOffer",
         __base__=ToolArgs,
@@ -251,16 +242,16 @@ class OptionsTool(StreamTool):
 
 
 def make_tools(
-    act: Act, session: CallSession | None = None, observation: Observation | None = None, stable_list: bool = False
+    act: Act, session: CallSession | None = None, observation: Observation | None = None
 ) -> list[StreamTool]:
     """Fresh tool objects for one decision (tools hold the decision's `act`, so they are never shared).
-    Given the round's observation, `take_options` is left out when the arena has no option to offer, unless
-    `stable_list` (the embedded model): then it stays listed, marked unavailable (`_Unavailable`), so the
-    prompt's tool block is the same every round and its cached prefix is reused (bench/agents.py)."""
+    Given the round's observation, `take_options` is left out when the arena has no option to offer (the
+    options always hold at least `keep`, so the tool block is the same every round and the embedded model's
+    cached prompt prefix holds)."""
     # max_usage_count: crewai runs several tool calls of one answer in parallel threads unless a tool has a
     # usage cap; parallel calls would apply changes in a random order (and break replay). The cap itself is
     # never reached (the round's own tool budget, enforced above, is far lower).
-    no_options = not stable_list and observation is not None and not round_options(observation)
+    no_options = observation is not None and not round_options(observation)
     return [
         (OptionsTool if name == "take_options" else StreamTool)(
             name=name, tool_name=name, description=desc, args_schema=_schema_of(schema), max_usage_count=10**6

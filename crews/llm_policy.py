@@ -72,9 +72,6 @@ class LLMPolicy(Policy):
         self.section = section or LLMSection()
         self.model = model or self.section.model
         self.brief = self.section.brief_for(self.model)  # replay: decided by the recorded model (replay())
-        # The embedded model lists every tool every round (crews.crew_tools.make_tools): its cached prompt prefix
-        # then holds. Replay: decided by the recorded model, like `brief`.
-        self.stable_tools = is_embedded(self.model)
         self.personas: dict[str, Persona] = {}  # slot -> persona, from meet_streamers before each round
         self._sessions: list[CallSession] = []
         self._lock = threading.Lock()
@@ -103,7 +100,6 @@ class LLMPolicy(Policy):
         recorded = next((str(r.get("model")) for r in records if r.get("purpose") == "decision"), None)
         if recorded is not None:  # the same observation text as the recorded requests, or they cannot match
             self.brief = self.section.brief_for(recorded)
-            self.stable_tools = is_embedded(recorded)
 
     # ---- records ----------------------------------------------------------------------------------------------
     def drain_records(self) -> list[dict[str, Any]]:
@@ -187,7 +183,7 @@ class LLMPolicy(Policy):
             survival_motive=getattr(persona, "survival_motive", None),
             backstory=getattr(persona, "backstory", None),
             llm=llm,
-            tools=make_tools(act, session, obs, stable_list=self.stable_tools),
+            tools=make_tools(act, session, obs),
             max_iter=self.section.max_tool_calls + 1,
             traits=obs.persona_traits,
             visual_style=obs.persona_style,

@@ -8,7 +8,10 @@ its call through the same validated, clamped path as any other call, so an optio
 would refuse.
 
 Each option is one fact and its call, ordered least pressing first (a small model tends to take what it read
-last): a still picture, spare device time, an under-served topic the stream does not show, an overload.
+last): a still picture, spare device time, an under-served topic the stream does not show, an overload. When
+none applies the one option is `keep`. Why: with no options SmolLM2 called `choose_prompt` (8 of 8 such
+decisions in an 8-season rotated run), flipping its topic, while the `options` baseline, which then does
+nothing, took 42.7% against the LLM's 38.6% in the same seasons.
 """
 
 from __future__ import annotations
@@ -174,4 +177,6 @@ def round_options(obs: Observation) -> list[Option]:
     if overloaded:
         lower = max(float(lim.get("fps_min", 1.0)), round(float(s.get("fps", 4.0)) * 0.7, 1))
         found.append(("overloaded, stalls lose viewers", "tune_generator", {"fps": lower}))
+    if not found:  # the numbers point nowhere: say so, or a model that must act flips its topic
+        found.append(("nothing in the numbers calls for a change", "keep", {}))
     return [Option(letter, why, tool, args) for letter, (why, tool, args) in zip(LETTERS, found, strict=False)]

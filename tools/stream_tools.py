@@ -291,7 +291,18 @@ def move_camera(control: StreamControl, observation: Observation | None, args: d
     return control.record("move_camera", args, f"ok: camera {shown}{suffix}", True)
 
 
+def keep(control: StreamControl, observation: Observation | None, args: dict[str, Any]) -> str:
+    """Change nothing this round, on purpose: the call that says the stream is where it should be. Its upside is
+    what a change would cost (a prompt change's transition and its viewers' surprise, a tune's load); its cost
+    is the round's call, which then does nothing else."""
+    parsed = _parse(NoArgs, args)
+    if isinstance(parsed, str):
+        return control.record("keep", args, parsed, False)
+    return control.record("keep", {}, "ok: the stream stays as it is", True)
+
+
 TOOLS: dict[str, Callable[..., str]] = {
+    "keep": keep,
     "choose_prompt": choose_prompt,
     "tune_generator": tune_generator,
     "request_finetune": request_finetune,

@@ -16,9 +16,3 @@ def is_embedded(model: str) -> bool:
     """True for the in-process model (`embedded/...`), which needs loading and a host thread; not for remote
     or replayed models."""
     return model.startswith(EMBEDDED_PREFIX)
-
-
-# A key in a tool's JSON-schema parameters: the tool is listed in the embedded model's prompt but cannot be called
-# this round (crews.crew_tools lists every tool every round so the prompt's tool block, and with it the prompt
-# prefix the model has cached, stays the same; the provider's grammar leaves such a tool out).
-UNAVAILABLE = "x-totoroid-unavailable"

@@ -40,7 +40,7 @@ from .constrained import GrammarError
 from .embedded_model import MODELS, get_model
 from .loop_guard import DigitCap, LoopGuard
 from .name_choice import CanonicalToolNames
-from .names import MODEL, PROVIDER, UNAVAILABLE
+from .names import MODEL, PROVIDER
 from .registration import register_model_info, register_provider, registered_handler
 
 MAX_OUTPUT_TOKENS = 1024
@@ -58,13 +58,8 @@ MODEL_INFO = {
 
 
 def _tool_choice_filter(tools: list[dict], tool_choice: Any) -> list[dict] | None:
-    """The tools the grammar may call, or None for a text answer (tool_choice "none"). A tool whose parameters
-    carry `UNAVAILABLE` is listed in the prompt (a prompt that lists the same tools every round keeps its
-    prefix cached: crews.crew_tools) but cannot be called."""
+    """The tools the grammar may call, or None for a text answer (tool_choice "none")."""
     if tool_choice == "none":
-        return None
-    tools = [t for t in tools if not _unavailable(t)]
-    if not tools:
         return None
     if isinstance(tool_choice, dict):
         name = (tool_choice.get("function") or {}).get("name") or tool_choice.get("name")
@@ -73,11 +68,6 @@ def _tool_choice_filter(tools: list[dict], tool_choice: Any) -> list[dict] | Non
             raise GrammarError(f"tool_choice names {str(name)[:64]!r}, which is not among the offered tools")
         return chosen
     return tools
-
-
-def _unavailable(tool: Any) -> bool:
-    params = (tool.get("function", tool) or {}).get("parameters") if isinstance(tool, dict) else None
-    return isinstance(params, dict) and bool(params.get(UNAVAILABLE))
 
 
 def _response_schema(response_format: Any) -> dict | None:
@@ -242,8 +232,9 @@ def _answer_constraints(p: dict) -> tuple[list[dict] | None, dict | None]:
 
 
 def _encode_prompt(tok, messages: list, listed_tools: list[dict] | None, schema: dict | None) -> list[int]:
-    """The chat prompt's token ids; the listed tools are described in it (those the answer may call and those
-    listed but unavailable this round), or a response_format schema (not a tool call's)."""
+    """The chat prompt's token ids; the offered tools are described in it (all of them, also when tool_choice
+    narrows what the answer may call: the same tool block keeps the prompt prefix cached), or a
+    response_format schema (not a tool call's)."""
     specials = list(tok.all_special_tokens) + ["<|im_start|>", "<|im_end|>", "<|endoftext|>"]
     chat = prompting.build_messages(messages, listed_tools, schema if not listed_tools else None, specials)
     return prompting.encode(tok, chat)

@@ -225,6 +225,7 @@ def test_every_call_is_recorded_with_request_response_tokens_cost_latency():
         "move_camera",
         "request_finetune",
         "speak",
+        "keep",
     ]
     assert first["tool_calls"][0]["name"] == "choose_prompt" and first["response"] is None
     assert recs[1]["response"] and not recs[1]["tool_calls"]

@@ -93,7 +93,7 @@ def test_readings_follow_the_numbers_most_pressing_last():
     [stalled] = readings(obs(stall_seconds=1.5, device_load=1.4, settings=StreamSettings(fps=10.0).model_dump()))
     assert stalled.endswith("Overloaded, stalls lose viewers: tune_generator fps=7.") and "room" not in stalled
     [fine] = readings(obs(device_load=0.8, perceived_topic="ocean waves", perceived={"motion": 0.5}, ern_terms={}))
-    assert fine == "Options: none; keep going, or try something new."
+    assert fine == "Options (take_options takes them): A) Nothing in the numbers calls for a change: keep."
 
 
 def test_headroom_tune_keeps_the_predicted_load_under_the_target():

@@ -3,18 +3,17 @@ baseline that takes them all (what the model's choices are compared against)."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
 from crews.crew_tools import TOOL_LIMIT_TEXT, OptionsTool, make_tools, offered_schemas, specialise
-from crews.llm.names import UNAVAILABLE
 from crews.recording import CallSession
-from media.settings import StreamSettings
+from media.settings import GeneratorLimits, StreamSettings
 from policies.baselines import OptionsPolicy
 from tests.crews.test_observation_text import obs
+from tools.control import StreamControl
 from tools.options import current_topic, is_overloaded, round_options, topic_move
+from tools.stream_tools import call_tool
 
 STALLED = dict(stall_seconds=1.5, device_load=1.4, settings=StreamSettings(prompt="forest", fps=10.0).model_dump())
 
@@ -53,18 +52,23 @@ def test_it_counts_as_one_call_of_the_round_budget():
     assert tool.run(options=["A"]) == TOOL_LIMIT_TEXT and len(calls) == 2
 
 
-def test_no_options_no_tool_and_the_schema_admits_only_offered_letters():
+def test_when_the_numbers_point_nowhere_the_one_option_is_keep_and_it_changes_nothing():
     fine = obs(device_load=0.8, perceived_topic="ocean waves", perceived={"motion": 0.5}, ern_terms={})
-    assert round_options(fine) == []
-    assert "take_options" not in [t.name for t in make_tools(lambda n, a: "ok", None, fine)]
-    # The embedded model keeps it listed, marked unavailable: its prompt's tool block stays the same each round.
-    stable = make_tools(lambda n, a: "ok", None, fine, stable_list=True)
-    assert [t.name for t in stable] == [t.name for t in make_tools(lambda n, a: "ok", None, obs(**STALLED))]
-    none = offered_schemas(fine)["take_options"].model_json_schema()
-    assert (
-        none[UNAVAILABLE] is True
-        and UNAVAILABLE not in offered_schemas(obs(**STALLED))["take_options"].model_json_schema()
-    )
+    (only,) = round_options(fine)
+    assert (only.letter, only.tool, only.args, only.call_text()) == ("A", "keep", {}, "keep")
+    tool, calls = _options_tool(fine)
+    assert tool.run(options=["A"]).startswith("A: ok") and calls == [("keep", {})]
+    control = StreamControl("s01", StreamSettings(prompt="ocean waves"), GeneratorLimits())
+    before = control.current_settings().model_dump()
+    assert call_tool(control, None, "keep", {}) == "ok: the stream stays as it is"
+    assert control.current_settings().model_dump() == before and [a.tool for a in control.drain_actions()] == ["keep"]
+    assert call_tool(control, None, "keep", {"fps": 9}).startswith("error")  # it takes nothing
+    # take_options is offered every round, so the embedded model's tool block never changes
+    names = [t.name for t in make_tools(lambda n, a: "ok", None, fine)]
+    assert names == [t.name for t in make_tools(lambda n, a: "ok", None, obs(**STALLED))] and "keep" in names
+
+
+def test_the_schema_admits_only_offered_letters():
     schema = offered_schemas(obs(**STALLED))["take_options"].model_json_schema()
     assert schema["properties"]["options"]["items"]["enum"] == ["A", "B"]
     assert schema["properties"]["options"]["maxItems"] == 2
@@ -80,7 +84,7 @@ def test_the_options_baseline_takes_every_option():
         lambda n, a: calls.append((n, a)) or "ok",
         np.random.default_rng(0),
     )
-    assert calls == []
+    assert calls == [("keep", {})]  # the one option when the numbers point nowhere
 
 
 def test_a_busy_device_is_not_an_overload_while_the_own_buffer_is_full():
@@ -107,31 +111,6 @@ def test_a_stream_keeps_its_topic_unless_another_is_clearly_better():
     assert topic_move(far) == "city at night"  # 4000 >= 1.25 x 2600
     lost = held.model_copy(update={"settings": StreamSettings(prompt="my own thing").model_dump()})
     assert topic_move(lost) == "city at night"  # holds no wanted topic (saw forest: 100 per stream)
-
-
-def test_an_unavailable_tool_is_listed_in_the_prompt_but_the_grammar_cannot_call_it():
-    """The embedded provider: the tool block names every listed tool (the same text every round), the answer's
-    grammar only the callable ones."""
-    from crews.llm import provider
-    from crews.llm.embedded_model import get_model
-
-    tok = get_model().tokenizer
-    fine = obs(device_load=0.8, perceived_topic="ocean waves", perceived={"motion": 0.5}, ern_terms={})
-    as_openai = [
-        {"type": "function", "function": {"name": n, "description": "d", "parameters": m.model_json_schema()}}
-        for n, m in offered_schemas(fine).items()
-    ]
-    call_tools, schema = provider._answer_constraints({"tools": as_openai})
-    assert "take_options" not in [t["function"]["name"] for t in call_tools]
-    assert "take_options" not in json.dumps(schema)
-    text = tok.decode(provider._encode_prompt(tok, [{"role": "user", "content": "go"}], as_openai, schema))
-    assert "take_options(options:list of str, one of those listed)" in text
-    offered = [
-        {"type": "function", "function": {"name": n, "description": "d", "parameters": m.model_json_schema()}}
-        for n, m in offered_schemas(obs(**STALLED)).items()
-    ]
-    again = tok.decode(provider._encode_prompt(tok, [{"role": "user", "content": "go"}], offered, schema))
-    assert again.split("\n\n")[0] == text.split("\n\n")[0]  # the same tool block with and without options
 
 
 def test_choose_prompt_details_are_words_or_nothing():
