@@ -322,13 +322,20 @@ _EXTRA: dict | None = None
 
 
 def register() -> None:
-    """Idempotently add the `embedded` provider and its model-map entry to litellm (a no-op when both are
-    there, so every `build_llm` may call it)."""
+    """Idempotently add the `embedded` provider and a model-map entry for every embedded model to litellm (a
+    no-op when they are there, so every `build_llm` may call it).
+
+    Every model, not only the default: crewai asks litellm whether a model supports function calling and, for
+    a model litellm does not know, sends no tools at all. `embedded/gemma3-270m` then answered every decision
+    in prose and acted only through the JSON-action fallback (two requests per decision, 14 s p50 in session
+    9's rotated seasons)."""
     with _REG_LOCK:
         if registered_handler(PROVIDER) is not _HANDLER:
             register_provider(PROVIDER, _HANDLER)
-        if litellm.model_cost.get(MODEL, {}).get("litellm_provider") != PROVIDER:
-            register_model_info(MODEL, PROVIDER, **MODEL_INFO)
+        for name in MODELS:
+            model = f"{PROVIDER}/{name}"
+            if litellm.model_cost.get(model, {}).get("litellm_provider") != PROVIDER:
+                register_model_info(model, PROVIDER, **MODEL_INFO)
 
 
 def litellm_extra_kwargs() -> dict:

@@ -237,6 +237,20 @@ def test_missing_gguf_gives_one_clear_line(monkeypatch):
         embedded_model.get_model()
 
 
+def test_crewai_sends_tools_to_every_embedded_model():
+    """crewai sends no tools to a model litellm does not know: every embedded model is registered, not only
+    the default (Gemma answered in prose through the JSON fallback before)."""
+    import crewai
+
+    from crews.llm.embedded_model import MODELS
+    from crews.llm.provider import register
+
+    register()
+    for name in MODELS:
+        llm = crewai.LLM(model=f"embedded/{name}", temperature=0, **EXTRA)
+        assert llm.is_litellm and llm.supports_function_calling(), name
+
+
 def test_crewai_llm_reaches_the_provider_with_tools(model):
     import crewai
 
