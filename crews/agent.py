@@ -20,7 +20,6 @@ from crews.crew_tools import StreamTool, specialise
 from crews.observation_text import render_observation
 from crews.recording import RecordingLLM
 from tools.observation import Observation
-from tools.options import round_options
 
 TRAIT_WORDS = {  # trait -> what it means for a streamer, said only when the trait is strong (>= 0.65)
     "quality_focus": "you care about a sharp, detailed picture more than frame rate",
@@ -79,16 +78,14 @@ def build_agent(
     )
 
 
-ASK_WITH_OPTIONS = "Take the options that win viewers (take_options), or make the one call you think wins more."
-ASK = "Pick the one call that wins the most viewers."
+ASK = "Take the options that win viewers (take_options), or make the one call you think wins more."
 
 
 def build_task(obs: Observation, agent: Agent, survival_motive: str | None = None, brief: bool = False) -> Task:
-    """The round as text, then the question; with options on the table it names the tool that takes them."""
+    """The round as text, then the question, which names the tool that takes the options (there is always one)."""
     specialise(list(agent.tools or []), obs)  # argument enums/bounds of this round (topics, ids, limits)
-    offered = bool(round_options(obs))  # the embedded model lists take_options every round, callable or not
     return Task(
-        description=render_observation(obs, survival_motive, brief) + "\n" + (ASK_WITH_OPTIONS if offered else ASK),
+        description=render_observation(obs, survival_motive, brief) + "\n" + ASK,
         expected_output="One short line saying what you changed.",
         agent=agent,
     )

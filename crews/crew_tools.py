@@ -241,21 +241,16 @@ class OptionsTool(StreamTool):
         return "\n".join(lines)
 
 
-def make_tools(
-    act: Act, session: CallSession | None = None, observation: Observation | None = None
-) -> list[StreamTool]:
-    """Fresh tool objects for one decision (tools hold the decision's `act`, so they are never shared).
-    Given the round's observation, `take_options` is left out when the arena has no option to offer (the
-    options always hold at least `keep`, so the tool block is the same every round and the embedded model's
-    cached prompt prefix holds)."""
+def make_tools(act: Act, session: CallSession | None = None) -> list[StreamTool]:
+    """Fresh tool objects for one decision (tools hold the decision's `act`, so they are never shared). Every
+    tool every round: there is always an option to take (at least `keep`), so the tool block is the same each
+    round and the embedded model's cached prompt prefix holds."""
     # max_usage_count: crewai runs several tool calls of one answer in parallel threads unless a tool has a
     # usage cap; parallel calls would apply changes in a random order (and break replay). The cap itself is
     # never reached (the round's own tool budget, enforced above, is far lower).
-    no_options = observation is not None and not round_options(observation)
     return [
         (OptionsTool if name == "take_options" else StreamTool)(
             name=name, tool_name=name, description=desc, args_schema=_schema_of(schema), max_usage_count=10**6
         ).bind(act, session)
         for name, (schema, desc) in SPECS.items()
-        if not (name == "take_options" and no_options)
     ]

@@ -183,7 +183,7 @@ class LLMPolicy(Policy):
             survival_motive=getattr(persona, "survival_motive", None),
             backstory=getattr(persona, "backstory", None),
             llm=llm,
-            tools=make_tools(act, session, obs),
+            tools=make_tools(act, session),
             max_iter=self.section.max_tool_calls + 1,
             traits=obs.persona_traits,
             visual_style=obs.persona_style,

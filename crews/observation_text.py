@@ -143,10 +143,7 @@ def chat_lines(obs: Observation, k: int = 6, opening: str = CHAT_OPEN) -> list[s
 def readings(obs: Observation) -> list[str]:
     """The arena's options (tools.options), lettered: the fact and the call it points to. Facts and calls, not
     a command: the model takes some with `take_options`, or does something else; its persona decides."""
-    opts = round_options(obs)
-    if not opts:
-        return ["Options: none; keep going, or try something new."]
-    text = " ".join(f"{o.letter}) {o.why[0].upper()}{o.why[1:]}: {o.call_text()}." for o in opts)
+    text = " ".join(f"{o.letter}) {o.why[0].upper()}{o.why[1:]}: {o.call_text()}." for o in round_options(obs))
     return [f"Options (take_options takes them): {text}"]
 
 

@@ -9,9 +9,9 @@ would refuse.
 
 Each option is one fact and its call, ordered least pressing first (a small model tends to take what it read
 last): a still picture, spare device time, an under-served topic the stream does not show, an overload. When
-none applies the one option is `keep`. Why: with no options SmolLM2 called `choose_prompt` (8 of 8 such
-decisions in an 8-season rotated run), flipping its topic, while the `options` baseline, which then does
-nothing, took 42.7% against the LLM's 38.6% in the same seasons.
+none applies the one option is `keep`. Why: a model must make one call, and with no options SmolLM2 called
+`choose_prompt` in all 8 such decisions of an 8-season rotated run (`keep` in all 8 once offered; the share
+did not move).
 """
 
 from __future__ import annotations

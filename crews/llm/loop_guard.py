@@ -63,12 +63,8 @@ class DigitCap(LogitsProcessor):
     """Forbid digit tokens once the answer ends in a number with MAX_FRACTION_DIGITS fractional digits."""
 
     def __init__(self, tokenizer, prompt_len: int, digit_ids: list[int], max_fraction: int = MAX_FRACTION_DIGITS):
-        self.tokenizer, self.prompt_len, self.digit_ids, self.max_fraction = (
-            tokenizer,
-            prompt_len,
-            digit_ids,
-            max_fraction,
-        )
+        self.tokenizer, self.prompt_len = tokenizer, prompt_len
+        self.digit_ids, self.max_fraction = digit_ids, max_fraction
         self.interventions = 0
 
     def __call__(self, input_ids, scores):

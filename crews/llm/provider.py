@@ -168,8 +168,7 @@ class EmbeddedLLM(CustomLLM):
         Keep this order: when one request has several faults, the error raised is the earliest step's."""
         m = get_model(model)
         call_tools, schema = _answer_constraints(p)
-        listed = (p.get("tools") or None) if call_tools else None
-        prompt_ids = _encode_prompt(m.tokenizer, messages, listed, schema)
+        prompt_ids = _encode_prompt(m.tokenizer, messages, call_tools, schema)
         settings = _decode_settings(p, schema, len(prompt_ids), m.max_context)
         names = [t.get("function", t).get("name", "") for t in call_tools or [] if isinstance(t, dict)]
         matcher, procs = _logits_processors(m, schema, len(prompt_ids), names)
@@ -231,12 +230,10 @@ def _answer_constraints(p: dict) -> tuple[list[dict] | None, dict | None]:
     return call_tools, constrained.clean_schema(raw) if raw is not None else None
 
 
-def _encode_prompt(tok, messages: list, listed_tools: list[dict] | None, schema: dict | None) -> list[int]:
-    """The chat prompt's token ids; the offered tools are described in it (all of them, also when tool_choice
-    narrows what the answer may call: the same tool block keeps the prompt prefix cached), or a
-    response_format schema (not a tool call's)."""
+def _encode_prompt(tok, messages: list, call_tools: list[dict] | None, schema: dict | None) -> list[int]:
+    """The chat prompt's token ids; a response_format schema (not a tool call's) is described in it."""
     specials = list(tok.all_special_tokens) + ["<|im_start|>", "<|im_end|>", "<|endoftext|>"]
-    chat = prompting.build_messages(messages, listed_tools, schema if not listed_tools else None, specials)
+    chat = prompting.build_messages(messages, call_tools, schema if not call_tools else None, specials)
     return prompting.encode(tok, chat)
 
 
