@@ -79,13 +79,16 @@ def build_agent(
 
 
 ASK = "Take the options that win viewers (take_options), or make the one call you think wins more."
+# The brief text's question: take_options' description says the rest. Shorter ones ("Take options, or make one
+# better call.") made SmolLM2 take only the first of two options (tests/crews/test_llm_decides_on_the_numbers.py).
+BRIEF_ASK = "Take the options that win viewers, or make one better call."
 
 
 def build_task(obs: Observation, agent: Agent, survival_motive: str | None = None, brief: bool = False) -> Task:
     """The round as text, then the question, which names the tool that takes the options (there is always one)."""
     specialise(list(agent.tools or []), obs)  # argument enums/bounds of this round (topics, ids, limits)
     return Task(
-        description=render_observation(obs, survival_motive, brief) + "\n" + ASK,
+        description=render_observation(obs, survival_motive, brief) + "\n" + (BRIEF_ASK if brief else ASK),
         expected_output="One short line saying what you changed.",
         agent=agent,
     )

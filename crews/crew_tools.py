@@ -88,10 +88,10 @@ def _schema_of(model: type[BaseModel]) -> type[BaseModel]:
 SPECS: dict[str, tuple[type[BaseModel], str]] = {
     "take_options": (TakeOptionsArgs, "Take one or more of the lettered Options: each applies its call."),
     "tune_generator": (TuneGeneratorArgs, "Change fps, steps, resolution, strength (null = keep)."),
-    "choose_prompt": (ChoosePromptArgs, "Show a topic in your style."),
+    "choose_prompt": (ChoosePromptArgs, "Show a topic (or a viewer's request) in your style."),
     "move_camera": (CameraArgs, "Zoom, pan or rotate per second (motion keeps viewers); all 0 stops."),
     "request_finetune": (RequestFinetuneArgs, "Finetune your generator on a trend id."),
-    "speak": (SpeakArgs, "Say one line to your viewers."),
+    "speak": (SpeakArgs, "Say one line to your viewers (answer chat)."),
     "keep": (NoArgs, "Change nothing this round."),
 }
 

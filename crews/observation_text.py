@@ -57,11 +57,11 @@ def relegation_line(obs: Observation, survival_motive: str | None = None) -> str
     return text
 
 
-def _terms_line(terms: dict[str, float], k: int = 4) -> str:
+def _terms_line(terms: dict[str, float], k: int = 4, digits: int = 2) -> str:
     top = sorted(
         ((n, v) for n, v in terms.items() if n not in ("bias", "inertia") and abs(v) >= 0.01), key=lambda x: -abs(x[1])
     )
-    return ", ".join(f"{n} {v:+.2f}" for n, v in top[:k]) or "no data yet"
+    return ", ".join(f"{n} {v:+.{digits}f}" for n, v in top[:k]) or "no data yet"
 
 
 def stream_lines(obs: Observation) -> list[str]:
@@ -88,12 +88,19 @@ def stream_lines(obs: Observation) -> list[str]:
     return lines
 
 
-def wants_lines(obs: Observation, k: int = 4) -> list[str]:
+def _rivals(n: int, brief: bool) -> str:
+    """ " (2 rivals)"; in the brief text a topic no rival shows is left unmarked (" (0 rivals)" cost 4 tokens)."""
+    if brief:
+        return f" ({n} rival{'s' if n != 1 else ''})" if n else ""
+    return f" ({n} rivals)"
+
+
+def wants_lines(obs: Observation, k: int = 4, brief: bool = False) -> list[str]:
     """What the audience wants most, with how many rivals show each topic (no line when nothing is known)."""
     wants = sorted(obs.topic_demand.items(), key=lambda x: -x[1])[:k]
     if not wants:
         return []
-    return ["Viewers want: " + ", ".join(f"{t} {n} ({rivals_showing(obs, t)} rivals)" for t, n in wants) + "."]
+    return ["Viewers want: " + ", ".join(f"{t} {n}{_rivals(rivals_showing(obs, t), brief)}" for t, n in wants) + "."]
 
 
 def market_lines(obs: Observation, k: int = 4) -> list[str]:
@@ -113,57 +120,68 @@ def market_lines(obs: Observation, k: int = 4) -> list[str]:
     return lines
 
 
-def memory_lines(obs: Observation) -> list[str]:
-    lines = [
-        f"Round {m.round}: {m.did} -> viewers {m.viewers_before:.0f} to {m.viewers_after:.0f}" for m in obs.memory[-3:]
-    ]
-    out = ["Your last rounds: " + "; ".join(lines) + "."] if lines else []
+def memory_lines(obs: Observation, brief: bool = False) -> list[str]:
+    """What the streamer did in its last rounds and how its viewers moved (brief: only the last thing it did; its
+    viewers before and after are the first line's), then its last reflection."""
+    if brief:
+        out = [f"Last round you did: {obs.memory[-1].did}."] if obs.memory else []
+    else:
+        lines = [
+            f"Round {m.round}: {m.did} -> viewers {m.viewers_before:.0f} to {m.viewers_after:.0f}"
+            for m in obs.memory[-3:]
+        ]
+        out = ["Your last rounds: " + "; ".join(lines) + "."] if lines else []
     if obs.reflection:
         out.append(f"Your plan: {clean_text(obs.reflection, 160)}")
     return out
 
 
-def chat_lines(obs: Observation, k: int = 6, opening: str = CHAT_OPEN) -> list[str]:
+def chat_lines(
+    obs: Observation, k: int = 6, opening: str = CHAT_OPEN, hint: bool = True, asks: int | None = None
+) -> list[str]:
     """The stream's recent chat and pending style requests, fenced: viewers wrote them. A request is taken by
-    calling choose_prompt with it; answering uses speak."""
+    calling choose_prompt with it; answering uses speak (the `hint` line; the brief text leaves it to those
+    tools' descriptions, which sit in the cached tool block)."""
 
     def fenced(text: str, limit: int) -> str:  # a viewer cannot open or close the fence
         return clean_text(text, limit, specials=("<<<", ">>>"))
 
     lines = [f"{fenced(m.name, 20)}: {fenced(m.text, 80)}" for m in obs.chat[-k:]]
-    asks = [f"{fenced(q.name, 20)} asks for style: {fenced(q.topic or q.prompt, 60)}" for q in obs.style_requests]
-    if not lines and not asks:
+    requests = obs.style_requests[-asks:] if asks else obs.style_requests
+    wishes = [f"{fenced(q.name, 20)} asks for style: {fenced(q.topic or q.prompt, 60)}" for q in requests]
+    if not lines and not wishes:
         return []
-    out = [opening, *lines, *asks, UNTRUSTED_CLOSE]
-    if asks:
+    out = [opening, *lines, *wishes, UNTRUSTED_CLOSE]
+    if wishes and hint:
         out.append("To take a request: choose_prompt with it. To answer chat: speak.")
     return out
 
 
-def readings(obs: Observation) -> list[str]:
+def readings(obs: Observation, heading: str = "Options (take_options takes them): ") -> list[str]:
     """The arena's options (tools.options), lettered: the fact and the call it points to. Facts and calls, not
     a command: the model takes some with `take_options`, or does something else; its persona decides."""
     text = " ".join(f"{o.letter}) {o.why[0].upper()}{o.why[1:]}: {o.call_text()}." for o in round_options(obs))
-    return [f"Options (take_options takes them): {text}"]
+    return [heading + text]
 
 
 def brief_stream_lines(obs: Observation) -> list[str]:
-    """The stream's numbers in three short lines: viewers with share, rank, stalls and load; what it shows and
-    what the eye saw; why viewers came or left (the three largest ERN terms, signed)."""
+    """The stream's numbers in three short lines: viewers (last two rounds) with share, rank, device load (of a
+    capacity of 1: above it the device cannot keep up) and stalls; what it shows and what the eye saw; why
+    viewers came or left (the three largest ERN terms, signed, one decimal: each digit is a token)."""
     s = obs.settings
-    ern = ", ".join(f"{x:.0f}" for x in obs.ern_history[-2:]) or "none yet"
+    ern = " -> ".join(f"{x:.0f}" for x in obs.ern_history[-2:]) or "none yet"
     rank = f"rank {obs.rank}/{len(obs.leaderboard)}" if obs.rank else "unranked"
     fps = s.get("fps")
     fps_text = f"{fps:g}" if isinstance(fps, int | float) else str(fps)
+    stalls = f"stalls {obs.stall_seconds:.1f} s" if obs.stall_seconds > 0 else "no stalls"
     lines = [
-        f"Viewers {ern}, share {_pct(obs.share)}, {rank}. Stalls {obs.stall_seconds:.1f} s, "
-        f"device load {obs.device_load:.2f} (over 1.00 = stalls).",
-        f'You show "{clean_text(str(s.get("prompt", "")), 40)}" at {s.get("steps")} steps, '
+        f"Viewers {ern}, share {_pct(obs.share)}, {rank}; device load {obs.device_load:.2f} of 1, {stalls}.",
+        f'You show "{clean_text(str(s.get("prompt", "")), 24)}" at {s.get("steps")} steps, '
         f"{s.get('resolution')} px, {fps_text} fps"
         + (f"; viewers saw: {obs.perceived_topic}." if obs.perceived_topic else "."),
     ]
     if obs.perceived:
-        lines.append(f"Why viewers came (+) or left (-): {_terms_line(obs.ern_terms, k=3)}.")
+        lines.append(f"Why viewers came or left: {_terms_line(obs.ern_terms, k=3, digits=1)}.")
     return lines
 
 
@@ -180,7 +198,7 @@ def render_observation(obs: Observation, survival_motive: str | None = None, bri
         parts = [relegation_line(obs, survival_motive), *stream_lines(obs), *market_lines(obs), *memory_lines(obs)]
         parts += chat_lines(obs) + readings(obs)
         return "\n".join(parts)
-    recent = obs.model_copy(update={"memory": obs.memory[-1:]})
-    parts = [relegation_line(obs, survival_motive), *brief_stream_lines(obs), *wants_lines(obs, 3)]
-    parts += memory_lines(recent) + chat_lines(obs, k=1, opening=BRIEF_CHAT_OPEN) + readings(obs)
+    parts = [relegation_line(obs, survival_motive), *brief_stream_lines(obs), *wants_lines(obs, 3, brief=True)]
+    parts += memory_lines(obs, brief=True)
+    parts += chat_lines(obs, k=1, opening=BRIEF_CHAT_OPEN, hint=False, asks=1) + readings(obs, heading="Options: ")
     return "\n".join(parts)

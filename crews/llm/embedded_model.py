@@ -47,7 +47,7 @@ from . import batching
 from .dtype import choose_dtype
 from .host_thread import HostThread
 from .loop_guard import digit_token_ids
-from .prefix_cache import PrefixCache, cut_points
+from .prefix_cache import PrefixCache
 
 log = logging.getLogger(__name__)
 
@@ -279,7 +279,7 @@ class EmbeddedModel:
         start, cache = self.prefix_cache.lookup(ids, boundary)
         if cache is None:
             cache = DynamicCache(config=self.model.config)
-        cuts = cut_points(len(ids), self.prefix_cache.chunk, boundary)
+        cuts = self.prefix_cache.cuts(len(ids), boundary)
         store_at = {cuts[-1]} | ({boundary} if boundary is not None else set())
         points = cuts if cuts[-1] == len(ids) else [*cuts, len(ids)]  # the ragged tail is the last chunk
         logits = None

@@ -9,9 +9,14 @@ start at its cut points (`cut_points`), whether or not part of it came from here
 position then come out of the same sequence of operations with the same shapes, so an answer is
 bit-identical with and without the cache (a season stays reproducible in one process or two). The cut points
 are the multiples of `CHUNK` before the end of the prompt's first turn (its `boundary`), that boundary, then
-every `CHUNK` tokens after it: a function of the prompt alone. The boundary is a cut point because the first
-turn (tool list and persona) is what a streamer's next request shares; with 128-token cuts only, the ~60
+every `TAIL_CHUNK` tokens after it: a function of the prompt alone. The boundary is a cut point because the
+first turn (tool list and persona) is what a streamer's next request shares; with 128-token cuts only, the ~60
 tokens between the last multiple and the turn's end were prefilled again on every request.
+
+Why the turn after the boundary is one chunk (`TAIL_CHUNK`, not `CHUNK`): it is the round's text, new in every
+request, and only a decision's second request (the JSON-action retry, rare) could reuse its cuts. A forward
+pass costs ~45 ms before its first token on this 2-core CPU (bench: 32 tokens 70 ms, 128 tokens 152 ms, 256
+tokens 275 ms after a 448-token prefix), so prefilling a ~230-token round text as 128 + 102 paid that twice.
 Generated tokens are never stored: they were computed one or a few at a time, not in the prompt's chunks.
 """
 
@@ -23,6 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 
 CHUNK = 128  # prefill chunk (tokens): reuse granularity; 64 made a cold 500-token prefill ~20% slower (bench)
+TAIL_CHUNK = 512  # prefill chunk after the first turn: the round's text in one forward pass (docstring)
 # Two entries per concurrent streamer of a default season (6: its first turn, its last prompt) with room for
 # persona and reflection calls.
 MAX_ENTRIES = 16
@@ -36,27 +42,32 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return i
 
 
-def cut_points(limit: int, chunk: int, boundary: int | None = None) -> list[int]:
+def cut_points(limit: int, chunk: int, boundary: int | None = None, tail: int | None = None) -> list[int]:
     """A prompt's chunk starts up to `limit` (inclusive), in order: multiples of `chunk` below `boundary`,
-    `boundary`, then `boundary` plus multiples of `chunk` (only multiples of `chunk` without a boundary)."""
+    `boundary`, then `boundary` plus multiples of `tail` (default `chunk`); only multiples of `chunk` without a
+    boundary."""
     if boundary is None or boundary <= 0:
         return list(range(0, limit + 1, chunk))
     before = list(range(0, min(boundary, limit + 1), chunk))
-    return before + list(range(boundary, limit + 1, chunk)) if boundary <= limit else before
+    return before + list(range(boundary, limit + 1, tail or chunk)) if boundary <= limit else before
 
 
 class PrefixCache:
     """LRU of (prompt prefix at one of its cut points -> KV cache). Not thread-safe: the model's lock guards it."""
 
-    def __init__(self, max_entries: int = MAX_ENTRIES, chunk: int = CHUNK):
-        if max_entries < 0 or chunk < 1:
-            raise ValueError("max_entries must be >= 0 and chunk >= 1")
-        self.max_entries, self.chunk = max_entries, chunk
+    def __init__(self, max_entries: int = MAX_ENTRIES, chunk: int = CHUNK, tail: int = TAIL_CHUNK):
+        if max_entries < 0 or chunk < 1 or tail < 1:
+            raise ValueError("max_entries must be >= 0, chunk and tail >= 1")
+        self.max_entries, self.chunk, self.tail = max_entries, chunk, tail
         self._entries: OrderedDict[tuple[int, ...], tuple[Any, int | None]] = OrderedDict()
         self.hits = self.misses = self.reused_tokens = 0
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def cuts(self, limit: int, boundary: int | None = None) -> list[int]:
+        """`cut_points` with this cache's chunk sizes: where a prompt's prefill chunks start."""
+        return cut_points(limit, self.chunk, boundary, self.tail)
 
     def _shared_cut(self, key: tuple[int, ...], key_boundary: int | None, ids: Sequence[int], boundary) -> int:
         """The largest position below len(ids) that is a cut point of both prompts and inside their common
@@ -64,8 +75,8 @@ class PrefixCache:
         limit = min(common_prefix(key, ids), len(key), len(ids) - 1)
         if limit <= 0:
             return 0
-        mine = set(cut_points(limit, self.chunk, boundary))
-        return max((p for p in cut_points(limit, self.chunk, key_boundary) if p in mine), default=0)
+        mine = set(self.cuts(limit, boundary))
+        return max((p for p in self.cuts(limit, key_boundary) if p in mine), default=0)
 
     def lookup(self, ids: Sequence[int], boundary: int | None = None) -> tuple[int, Any | None]:
         """(n, a private cache holding the first n tokens of `ids`), n a cut point of `ids` (with `boundary`)
@@ -98,7 +109,7 @@ class PrefixCache:
         Entries it makes redundant go: a stored prefix of it, and an older prompt with the same first turn
         that runs past that turn (the same streamer's earlier round: only its first turn will be asked again,
         and that is kept, or covered by this entry)."""
-        if self.max_entries == 0 or not ids or len(ids) not in cut_points(len(ids), self.chunk, boundary)[1:]:
+        if self.max_entries == 0 or not ids or len(ids) not in self.cuts(len(ids), boundary)[1:]:
             return
         key = tuple(ids)
         for other, (_, other_boundary) in list(self._entries.items()):

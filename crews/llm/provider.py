@@ -355,4 +355,29 @@ def litellm_extra_kwargs() -> dict:
     return dict(_EXTRA)
 
 
+_WARM_UP_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "keep",
+        "description": "Change nothing.",
+        "parameters": {"type": "object", "properties": {}},
+    },
+}
+
+
+def warm_up(model: str) -> None:
+    """One tiny tool-call request through litellm, so what a request pays once per process is paid before the
+    first round: litellm's first-call setup, the chat template's compilation and the grammar library's
+    tokenizer. Without it the first round's decisions spent ~0.6 s on these inside their first requests
+    (bench/agents.py timeline, session 10)."""
+    litellm.completion(
+        model=model,
+        messages=[{"role": "user", "content": "Go."}],
+        tools=[_WARM_UP_TOOL],
+        max_tokens=8,
+        temperature=0.0,
+        **litellm_extra_kwargs(),
+    )
+
+
 register()  # importing this module makes `embedded/...` model strings work, as `import crews.llm` used to

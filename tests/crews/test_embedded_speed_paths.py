@@ -45,6 +45,14 @@ def test_common_prefix():
     assert common_prefix([5, 6], [5, 6]) == 2
 
 
+def test_cut_points_chunk_the_first_turn_and_take_the_rest_in_tail_chunks():
+    assert cut_points(600, 128) == [0, 128, 256, 384, 512]
+    assert cut_points(1000, 128, boundary=300, tail=512) == [0, 128, 256, 300, 812]
+    assert cut_points(1000, 128, boundary=300) == [0, 128, 256, 300, 428, 556, 684, 812, 940]
+    assert cut_points(200, 128, boundary=300, tail=512) == [0, 128]  # the first turn is not complete yet
+    assert PrefixCache().cuts(900, 300)[-2:] == [300, 812]
+
+
 def _cache_of(n: int) -> DynamicCache:
     c = DynamicCache()
     c.update(torch.arange(n, dtype=torch.float32).view(1, 1, n, 1), torch.zeros(1, 1, n, 1), 0)
@@ -109,7 +117,7 @@ def test_reused_prefix_gives_bit_identical_logits(model):
         model.prefix_cache.clear()
         _, cold, reused_cold = model._prefill(ids)
         _, warm, reused_warm = model._prefill(ids)
-    assert reused_cold == 0 and reused_warm == cut_points(len(ids) - 1, model.prefix_cache.chunk, boundary)[-1]
+    assert reused_cold == 0 and reused_warm == model.prefix_cache.cuts(len(ids) - 1, boundary)[-1]
     assert torch.equal(cold, warm)
 
 
@@ -129,7 +137,7 @@ def test_the_next_round_reuses_the_whole_first_turn_and_answers_as_without_it(mo
 
 
 def test_a_later_prompt_with_the_same_first_turn_replaces_the_older_one():
-    pc = PrefixCache(max_entries=4, chunk=4)
+    pc = PrefixCache(max_entries=4, chunk=4, tail=4)
     turn = list(range(6))  # the first turn ends at 6: cut points 0, 4, 6, 10, ...
     pc.store(turn, _cache_of(6), boundary=6)  # a prefill stores its first turn, then its last cut point
     pc.store(turn + [50, 51, 52, 53], _cache_of(10), boundary=6)

@@ -177,15 +177,16 @@ def test_the_brief_text_keeps_every_score_driver_in_far_fewer_words():
         "safe by 42 viewers",
         "share 20%",
         "viewers saw: ocean waves",
-        "topic +0.80",
-        "device load 0.30",
-        "Viewers want: city at night 5000 (1 rivals)",
-        "Round 3: tune fps=8",
+        "topic +0.8",
+        "device load 0.30 of 1",
+        "Viewers want: city at night 5000 (1 rival)",
+        "Last round you did: tune fps=8.",
         "Your plan:",
         "Options",
     ):
         assert kept in brief, kept
-    assert readings(o)[0] in brief  # the same options as the full text
+    assert readings(o)[0].split(": ", 1)[1] in brief  # the same options as the full text
+    assert "(0 rival" not in brief and "(0 rivals)" in full  # the brief text marks only topics rivals show
     assert UNTRUSTED_OPEN not in brief and "Rivals:" not in brief  # carried by "Viewers want" and the options
     assert "Detail " not in brief  # the perceived measures reach it as the "why" terms
     assert "line 5" in brief and "line 4" not in brief and brief.count("IGNORE") == 1  # the last one, fenced
