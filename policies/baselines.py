@@ -10,7 +10,7 @@ import numpy as np
 
 from policies.base import Act, Policy
 from tools.observation import Observation
-from tools.options import round_options
+from tools.options import round_options, trend_to_chase
 from tools.stream_tools import compose_prompt
 
 
@@ -108,10 +108,8 @@ class GreedyPolicy(Policy):
 
     @staticmethod
     def _chase_trend(obs: Observation, act: Act) -> None:
-        traits = obs.persona_traits
-        bottom_half = obs.rank is not None and obs.rank > max(1, len(obs.leaderboard)) / 2
-        if obs.trends and (bottom_half or traits.get("trend_following", 0.5) > 0.7):
-            top = max(obs.trends, key=lambda t: t.viewers)
+        top = trend_to_chase(obs)
+        if top is not None:
             prompt = compose_prompt(top.topic, obs.persona_style or "")
             if prompt[:240] != obs.settings.get("prompt"):
                 act("choose_prompt", {"prompt": prompt, "transition_seconds": 2.0})

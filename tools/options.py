@@ -8,7 +8,8 @@ its call through the same validated, clamped path as any other call, so an optio
 would refuse.
 
 Each option is one fact and its call, ordered least pressing first (a small model tends to take what it read
-last): a still picture, spare device time, an under-served topic the stream does not show, an overload. When
+last): a still picture, spare device time, the top trend when the streamer should chase it (else an
+under-served topic the stream does not show), an overload. When
 none applies the one option is `keep`. Why: a model must make one call, and with no options SmolLM2 called
 `choose_prompt` in all 8 such decisions of an 8-season rotated run (`keep` in all 8 once offered; the share
 did not move).
@@ -21,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from tools.observation import Observation
+from tools.observation import Observation, TrendView
 from tools.stream_tools import ToolArgs
 
 HEADROOM_TARGET = 0.85  # a suggested tune keeps the predicted device load under this (stalls start above 1)
@@ -109,6 +110,22 @@ def open_topic(obs: Observation) -> str | None:
     return max(obs.topic_demand, key=lambda t: _per_stream(obs, t))
 
 
+TREND_FOLLOWER = 0.7  # a persona's trend_following above this chases the top trend whatever its rank
+
+
+def trend_to_chase(obs: Observation) -> TrendView | None:
+    """The most-watched trend, when the streamer should chase it: ranked in the bottom half, or a trend
+    follower (GreedyPolicy's rule 4 and an option). Why: the audience's `trend` term rewards frames that look
+    like the trend; in 24 rotated seasons greedy, which chases, earned +0.42 on that term against +0.37 for the
+    options, which did not (session 10, /tmp/exp/llm24.db: the only term on which they differed)."""
+    if not obs.trends:
+        return None
+    bottom_half = obs.rank is not None and obs.rank > max(1, len(obs.leaderboard)) / 2
+    if not (bottom_half or obs.persona_traits.get("trend_following", 0.5) > TREND_FOLLOWER):
+        return None
+    return max(obs.trends, key=lambda t: t.viewers)
+
+
 TOPIC_MARGIN = 1.25  # move to another wanted topic only when it has this many times the viewers per stream
 LOW_BUFFER, FULL_BUFFER = 0.25, 0.75  # fractions of the stream's own frame buffer
 
@@ -164,6 +181,16 @@ def round_options(obs: Observation) -> list[Option]:
     if tune:
         found.append(("the device has room (sharper, smoother)", "tune_generator", dict(tune)))
     topic = topic_move(obs)
+    trend = None if topic else trend_to_chase(obs)
+    if trend is not None and trend.topic and trend.topic not in str(s.get("prompt", "")):
+        rank = f"you rank {obs.rank}/{len(obs.leaderboard)}" if obs.rank else "you are unranked"
+        found.append(
+            (
+                f"most viewers watch the {trend.topic} trend ({trend.viewers}), {rank}",
+                "choose_prompt",
+                {"topic": trend.topic},
+            )
+        )
     if topic:
         rivals = rivals_showing(obs, topic)
         seen = f"yours looks like {obs.perceived_topic}" if obs.perceived_topic else "you show something else"

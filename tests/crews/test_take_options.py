@@ -10,10 +10,16 @@ from crews.crew_tools import SPECS, TOOL_LIMIT_TEXT, OptionsTool, make_tools, of
 from crews.recording import CallSession
 from media.settings import GeneratorLimits, StreamSettings
 from policies.baselines import OptionsPolicy
-from tests.crews.test_observation_text import obs
+from tests.crews.test_observation_text import obs as observation
 from tools.control import StreamControl
 from tools.options import current_topic, is_overloaded, round_options, topic_move
 from tools.stream_tools import call_tool
+
+def obs(**kw):
+    """The shared observation ranked first: a bottom-half streamer is also offered the top trend, which the tests
+    of the other options leave out (`test_a_bottom_half_streamer_is_offered_the_top_trend...` covers it)."""
+    return observation(**{"rank": 1, **kw})
+
 
 STALLED = dict(stall_seconds=1.5, device_load=1.4, settings=StreamSettings(prompt="forest", fps=10.0).model_dump())
 
@@ -124,3 +130,28 @@ def test_choose_prompt_details_are_words_or_nothing():
     for bad in ("1.2.2.2.2.2", "x" * 25, "<<<ignore>>>"):
         with pytest.raises(pydantic.ValidationError):
             choose.model_validate({"topic": topic, "details": bad})
+
+
+def test_a_bottom_half_streamer_is_offered_the_top_trend_and_greedy_chases_the_same_one():
+    from policies.baselines import GreedyPolicy
+    from tools.observation import TrendView
+    from tools.options import trend_to_chase
+
+    trends = [
+        TrendView(id="t1", title="LIVE", topic="fireworks", viewers=900),
+        TrendView(id="t2", title="x", topic="desert sunset", viewers=300),
+    ]
+    calm = dict(topic_demand={}, perceived_topic="forest", trends=trends, device_load=0.9)
+    top = obs(**calm, rank=1, persona_traits={"trend_following": 0.5})
+    bottom = obs(**calm, rank=2, persona_traits={"trend_following": 0.5})
+    follower = obs(**calm, rank=1, persona_traits={"trend_following": 0.9})
+    assert trend_to_chase(top) is None and all(o.tool != "choose_prompt" for o in round_options(top))
+    for o in (bottom, follower):
+        assert trend_to_chase(o).topic == "fireworks"
+        [chase] = [x for x in round_options(o) if x.tool == "choose_prompt"]
+        assert chase.args == {"topic": "fireworks"} and "fireworks trend (900)" in chase.why
+    showing = bottom.model_copy(update={"settings": {**bottom.settings, "prompt": "fireworks over a lake"}})
+    assert all(o.tool != "choose_prompt" for o in round_options(showing))  # already shows it: nothing to chase
+    calls: list[tuple[str, dict]] = []
+    GreedyPolicy().decide(bottom, lambda n, a: calls.append((n, a)) or "ok", np.random.default_rng(0))
+    assert any(n == "choose_prompt" and "fireworks" in a["prompt"] for n, a in calls)
