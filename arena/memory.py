@@ -76,4 +76,6 @@ def reflection_request(st: LiveStreamer, round_number: int, every: int, streamer
         streamers=streamers,
         memory=list(st.memory),
         previous=st.reflection,
+        stall_seconds=st.last.stall_seconds,
+        ern_terms=dict(st.last.ern_terms),
     )

@@ -5,6 +5,10 @@
   chat) with the mean KL divergence.
 - `prefix_cache`: prefill seconds of a 460-token prompt cold vs with its first 256 tokens reused.
 - `prefill`: seconds to prefill 896 tokens with logits for every position vs the last one only.
+- `chunks`: seconds of one forward pass of 32, 64, 128 and 256 tokens after a 448-token cached prefix (a
+  streamer's first turn), and tokens/s: a pass costs a fixed ~45 ms before its tokens on the 2-core machine, the
+  figure behind prefilling a round's text in one pass (`prefix_cache.TAIL_CHUNK`). Also a reading of how fast
+  the machine is right now: compare decision latencies only with this figure beside them.
 - `thread_team`: seconds to decode one grammar-constrained tool call on the main thread, then while another
   thread that has used torch is still alive (the libgomp throttling that crews/llm/host_thread.py avoids).
 - `batch`: the decision requests of a real all-`llm` season (6 streamers, the complete built-in personas, the
@@ -139,6 +143,26 @@ def prefill_figures(m) -> dict:
     with torch.inference_mode():
         every, last = best(lambda: prefill(0)), best(lambda: prefill(1))  # 0 = every position
     return {"prompt_tokens": len(ids), "all_logits_s": round(every, 3), "last_logits_s": round(last, 3)}
+
+
+def chunk_figures(m) -> dict:
+    """One forward of w tokens after a 448-token prefix (copied per run), for each w: the fixed cost of a pass."""
+    from transformers import DynamicCache
+
+    ids = m.tokenizer.encode("the storm rolls over the lighthouse and the waves rise " * 90)[:704]
+    out: dict = {}
+    with torch.inference_mode():
+        prefix = DynamicCache(config=m.model.config)
+        m.model(input_ids=torch.tensor([ids[:448]]), past_key_values=prefix, logits_to_keep=1)
+        for w in (32, 64, 128, 256):
+            tail = torch.tensor([ids[448 : 448 + w]])
+
+            def one(tail=tail) -> None:
+                m.model(input_ids=tail, past_key_values=copy.deepcopy(prefix), logits_to_keep=1)
+
+            seconds = best(one, 5)
+            out[str(w)] = {"seconds": round(seconds, 3), "tokens_per_s": round(w / seconds)}
+    return out
 
 
 def thread_team_figures(m) -> dict:
@@ -362,7 +386,9 @@ def batch_figures(m, rounds: int, streamers: int, seed: int, rows: list[int], sa
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--only", choices=["thread_team", "prefix_cache", "prefill", "dtype", "batch"], default=None)
+    p.add_argument(
+        "--only", choices=["thread_team", "prefix_cache", "prefill", "chunks", "dtype", "batch"], default=None
+    )
     p.add_argument("--rounds", type=int, default=3, help="batch: rounds of the captured season")
     p.add_argument("--streamers", type=int, default=6, help="batch: streamers of the captured season")
     p.add_argument("--seed", type=int, default=0, help="batch: seed of the captured season")
@@ -374,6 +400,7 @@ def main() -> None:
         "thread_team": lambda: thread_team_figures(m),
         "prefix_cache": lambda: prefix_figures(m),
         "prefill": lambda: prefill_figures(m),
+        "chunks": lambda: chunk_figures(m),
         "dtype": lambda: dtype_figures(m),
         "batch": lambda: batch_figures(m, a.rounds, a.streamers, a.seed, a.rows, a.captured),
     }

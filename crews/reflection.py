@@ -9,6 +9,12 @@ Why menus for the embedded model (`reflection_format(req, menus=True)`): writing
 answered "Reflection" / "Reflection_Reflection_..." in all 15 reflections of a default season, so every one was
 dropped. With menus it picks one lesson among the measured effects of its own remembered moves and one plan
 among the moves the arena can make, the way it takes options in a round.
+
+Why the menus are ordered by the numbers: SmolLM2 took the first item of both menus in every reflection (the
+most recent move, and "keep what raised viewers ..."), whatever the window said. So the first lesson is the
+move with the largest measured effect, and the plan menu holds only the plans the window's numbers support
+(stalls -> cut the load; a still picture -> animate it; the topic costing viewers -> move topic; a move that
+raised viewers -> repeat it and spend spare device time), most pressing first, and "stay the course".
 """
 
 from __future__ import annotations
@@ -31,27 +37,51 @@ class Reflection(BaseModel):
     plan: str = Field(min_length=3, max_length=PLAN_CHARS, description="what to do next rounds")
 
 
-PLANS = (
-    "keep what raised viewers and spend spare device time",
-    "move to the topic viewers want most",
-    "cut the load until the stalls stop",
-    "keep my style and keep the picture moving",
-    "keep going as now",
-)
+# Each plan starts with its own verb: when three began with "keep", SmolLM2 answered a "keep" plan even with
+# "cut the load" first on the menu (its first token carried the three plans' probability).
+KEEP_WHAT_WORKED = "repeat what raised viewers and spend spare device time"
+MOVE_TOPIC = "move to the topic viewers want most"
+CUT_LOAD = "cut the load until the stalls stop"
+KEEP_MOVING = "animate the picture in my own style"
+AS_NOW = "stay the course"
+PLANS = (KEEP_WHAT_WORKED, MOVE_TOPIC, CUT_LOAD, KEEP_MOVING, AS_NOW)
+COSTLY_TERM = -0.3  # a term that cost at least this many utils is worth a plan of its own
+
+
+def _effect(m) -> float:
+    """A move's measured effect on viewers, relative to where they were."""
+    return (m.viewers_after - m.viewers_before) / max(m.viewers_before, 1.0)
 
 
 def lessons(req: ReflectionRequest) -> list[str]:
     """One lesson per remembered move, from its measured effect ("fps=16 raised viewers, 1492 to 1554"), the
-    most recent first (a small model takes the first choice most often); a move made before the stream had
-    viewers (round 1: from 0) says nothing about its effect and is left out while others exist."""
+    largest effect first, up or down (a small model takes the first choice; ties: the most recent first); a
+    move made before the stream had viewers (round 1: from 0) says nothing about its effect and is left out
+    while others exist."""
     out = []
     moves = [m for m in reversed(req.memory) if m.did != "nothing"]
-    for m in [m for m in moves if m.viewers_before > 0] or moves:
+    measured = [m for m in moves if m.viewers_before > 0] or moves
+    for m in sorted(measured, key=lambda m: -abs(_effect(m))):  # stable: the most recent first among equals
         went = (
             "raised" if m.viewers_after > m.viewers_before else "lost" if m.viewers_after < m.viewers_before else "kept"
         )
         out.append(clean_text(f"{m.did} {went} viewers, {m.viewers_before:.0f} to {m.viewers_after:.0f}", LESSON_CHARS))
     return list(dict.fromkeys(out)) or ["doing nothing kept me where I was"]
+
+
+def plans(req: ReflectionRequest) -> list[str]:
+    """The plans the window's last round supports, most pressing first (stalls, a still picture, the topic
+    costing viewers, a remembered move that raised viewers), then "stay the course", always offered. Only the
+    supported ones: with every plan on the menu, SmolLM2 answered "repeat what raised viewers ..." for windows
+    whose numbers pointed to the topic or a still picture, even with that plan first."""
+    terms = req.ern_terms
+    supported = [
+        (CUT_LOAD, req.stall_seconds > 0 or terms.get("stall", 0.0) <= COSTLY_TERM),
+        (KEEP_MOVING, terms.get("boredom", 0.0) <= COSTLY_TERM),
+        (MOVE_TOPIC, terms.get("topic", 0.0) <= COSTLY_TERM),
+        (KEEP_WHAT_WORKED, any(_effect(m) > 0 and m.viewers_before > 0 for m in req.memory if m.did != "nothing")),
+    ]
+    return [p for p, ok in supported if ok] + [AS_NOW]
 
 
 def reflection_format(req: ReflectionRequest, menus: bool = False) -> dict[str, Any]:
@@ -60,7 +90,7 @@ def reflection_format(req: ReflectionRequest, menus: bool = False) -> dict[str, 
     if menus:
         schema = {
             "type": "object",
-            "properties": {"lesson": {"enum": lessons(req)}, "plan": {"enum": list(PLANS)}},
+            "properties": {"lesson": {"enum": lessons(req)}, "plan": {"enum": plans(req)}},
             "required": ["lesson", "plan"],
             "additionalProperties": False,
         }
@@ -73,8 +103,12 @@ def reflection_messages(req: ReflectionRequest) -> list[dict[str, str]]:
         f"round {m.round}: {m.did} -> viewers {m.viewers_before:.0f} to {m.viewers_after:.0f}" for m in req.memory
     )
     rank = f"rank {req.rank} of {req.streamers}" if req.rank else "unranked"
+    stalls = f"stalls {req.stall_seconds:.1f} s" if req.stall_seconds > 0 else "no stalls"
+    top = sorted((kv for kv in req.ern_terms.items() if kv[0] not in ("bias", "inertia")), key=lambda kv: -abs(kv[1]))
+    why = ", ".join(f"{k} {v:+.1f}" for k, v in top[:3]) or "no data"
     user = (
         f"The relegation vote after round {req.round} is over: you averaged {req.window_ern:.0f} viewers, {rank}.\n"
+        f"Last round: {stalls}; why viewers came or left: {why}.\n"
         f"What you did: {memory or 'nothing recorded'}.\n"
         + (f"Your previous plan: {clean_text(req.previous, 160)}\n" if req.previous else "")
         + "Write one lesson (which move raised or lost viewers) and one plan for the next rounds, as JSON."

@@ -114,3 +114,5 @@ class ReflectionRequest(BaseModel):
     streamers: int = 0
     memory: list[Recollection] = Field(default_factory=list)
     previous: str = ""  # its reflection from the window before, if any
+    stall_seconds: float = 0.0  # its stalls in the window's last round
+    ern_terms: dict[str, float] = Field(default_factory=dict)  # why viewers came or left in that round

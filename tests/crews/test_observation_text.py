@@ -92,8 +92,13 @@ def test_readings_follow_the_numbers_most_pressing_last():
     assert calm.index("move_camera") < calm.index("tune_generator") < calm.index("choose_prompt")  # pressing last
     [stalled] = readings(obs(stall_seconds=1.5, device_load=1.4, settings=StreamSettings(fps=10.0).model_dump()))
     assert stalled.endswith("Overloaded, stalls lose viewers: tune_generator fps=7.") and "room" not in stalled
-    [fine] = readings(obs(device_load=0.8, perceived_topic="ocean waves", perceived={"motion": 0.5}, ern_terms={}))
+    leading = dict(device_load=0.8, perceived_topic="ocean waves", perceived={"motion": 0.5}, ern_terms={}, rank=1)
+    [fine] = readings(obs(**leading))
     assert fine == "Options (take_options takes them): A) Nothing in the numbers calls for a change: keep."
+    [chase] = readings(obs(**{**leading, "rank": 2}))  # ranked last of two: the top trend is worth chasing
+    assert chase.endswith(
+        "A) Most viewers watch the city at night trend (900), you rank 2/2: choose_prompt topic=city at night."
+    )
 
 
 def test_headroom_tune_keeps_the_predicted_load_under_the_target():
@@ -111,7 +116,7 @@ def test_open_topic_is_where_viewers_are_under_served():
     o = obs(topic_demand={"city at night": 5000, "ocean waves": 3000}, leaderboard=crowded)
     assert open_topic(o) == "ocean waves"  # 5000/5 < 3000/1
     assert open_topic(obs()) == "ocean waves"  # Bo shows city at night: 5000/2 < 3000/1
-    assert "choose_prompt" not in readings(obs())[0]  # it already shows the open topic
+    assert "choose_prompt" not in readings(obs(rank=1))[0]  # it already shows the open topic (and leads)
 
 
 def test_strong_traits_become_words():
@@ -144,7 +149,17 @@ def test_reflection_is_grounded_in_memory_and_parsed_strictly():
 
 
 def test_the_embedded_model_reflects_by_choosing_from_its_own_measured_moves():
-    from crews.reflection import PLANS, lessons, reflection_format
+    from crews.reflection import (
+        AS_NOW,
+        CUT_LOAD,
+        KEEP_MOVING,
+        KEEP_WHAT_WORKED,
+        MOVE_TOPIC,
+        PLANS,
+        lessons,
+        plans,
+        reflection_format,
+    )
 
     mem = [
         Recollection(round=2, did="nothing", viewers_before=90, viewers_after=100, share_after=0.2),
@@ -152,14 +167,19 @@ def test_the_embedded_model_reflects_by_choosing_from_its_own_measured_moves():
         Recollection(round=4, did="show 'forest'", viewers_before=180, viewers_after=150, share_after=0.2),
     ]
     req = ReflectionRequest(stream_id="s01", name="Ada", round=4, memory=mem)
-    assert lessons(req) == ["show 'forest' lost viewers, 180 to 150", "tune fps=8 raised viewers, 100 to 180"]
+    # the largest measured effect first (+80% before -17%), though the forest move was the more recent
+    assert lessons(req) == ["tune fps=8 raised viewers, 100 to 180", "show 'forest' lost viewers, 180 to 150"]
     opening = Recollection(round=1, did="tune fps=8", viewers_before=0, viewers_after=90, share_after=0.2)
     assert lessons(req.model_copy(update={"memory": [opening]})) == ["tune fps=8 raised viewers, 0 to 90"]
     assert "0 to 90" not in " ".join(lessons(req.model_copy(update={"memory": [opening, *mem]})))
     schema = reflection_format(req, menus=True)["json_schema"]["schema"]
-    assert schema["properties"]["lesson"]["enum"] == lessons(req) and schema["properties"]["plan"]["enum"] == list(
-        PLANS
-    )
+    assert schema["properties"]["lesson"]["enum"] == lessons(req) and schema["properties"]["plan"]["enum"] == plans(req)
+    # only the plans the window's numbers support, most pressing first, and always "stay the course"
+    assert plans(req) == [KEEP_WHAT_WORKED, AS_NOW] and set(plans(req)) <= set(PLANS)
+    both = plans(req.model_copy(update={"stall_seconds": 1.5, "ern_terms": {"boredom": -1.0}}))
+    assert both == [CUT_LOAD, KEEP_MOVING, KEEP_WHAT_WORKED, AS_NOW]
+    assert plans(req.model_copy(update={"ern_terms": {"topic": -0.6, "boredom": -0.1}}))[0] == MOVE_TOPIC
+    assert plans(req.model_copy(update={"memory": mem[:1]})) == [AS_NOW]  # nothing measured, nothing costly
     assert "enum" not in json.dumps(reflection_format(req)["json_schema"]["schema"])  # free text for a capable model
     for lesson in lessons(req):  # every menu answer survives the degenerate-answer filter
         for plan in PLANS:

@@ -15,6 +15,7 @@ from tools.control import StreamControl
 from tools.options import current_topic, is_overloaded, round_options, topic_move
 from tools.stream_tools import call_tool
 
+
 def obs(**kw):
     """The shared observation ranked first: a bottom-half streamer is also offered the top trend, which the tests
     of the other options leave out (`test_a_bottom_half_streamer_is_offered_the_top_trend...` covers it)."""
