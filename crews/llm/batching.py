@@ -32,11 +32,13 @@ composition give the same tokens; how often a row differs from its solo decode i
 bench/llm_speed.py (`batch.solo_agreement`).
 
 Why at most 4 rows (MAX_ROWS), measured with bench/llm_speed.py on a real season's decision requests: a
-decision request is ~800 prompt tokens (~400 new per round after the prefix cache) and ~19 answer tokens, of
-which the grammar forces most: about 4 forward passes of decoding. Prefill dominates and cannot be shared, so
-one batch of all 6 makes every decision wait for all 6 prefills (p50 = p95 = the round), while serving one at
-a time lets the first ones finish early but pays every decode step 6 times. Batches of 4 then 2 had the
-lowest p95 and round time of the three; see the report in issue 13 for the figures.
+decision request is ~660 prompt tokens (~220 new per round after the prefix cache, session 10) and ~16 answer
+tokens, of which the grammar forces most: 1-4 forward passes of decoding. Prefill dominates and cannot be
+shared (compute-bound: 4 rows' round texts prefilled as one padded batch took 1.04-1.06 s against 1.04-1.08 s
+one after another, an ad-hoc probe in session 10), so one batch of all 6 makes every decision wait for all 6
+prefills (p50 = p95 = the round), while serving one at a time lets the first ones finish early but pays every
+decode step 6 times. Batches of 4 then 2 had the lowest p95 and round time of the three, and with 6 streamers
+the median decision is in the first batch; see the report in issue 13 for the figures.
 """
 
 from __future__ import annotations

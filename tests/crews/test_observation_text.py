@@ -103,7 +103,14 @@ def test_readings_follow_the_numbers_most_pressing_last():
 
 def test_headroom_tune_keeps_the_predicted_load_under_the_target():
     busy = obs(device_load=0.7, settings=StreamSettings(fps=4.0, steps=1).model_dump())  # own share 0.35
-    assert headroom_tune(busy) is None  # x4 (2 steps, 8 fps) -> 1.75; x1.5 fps -> 0.875; x2 steps -> 1.05
+    # x4 (2 steps, 8 fps) -> 1.75; x1.5 fps -> 0.875; x2 steps -> 1.05; the last rung, fps x1.2 -> 0.77, fits
+    assert headroom_tune(busy) == {"fps": 4.8}
+    tight = obs(device_load=0.8, settings=StreamSettings(fps=4.0, steps=1).model_dump())  # own 0.4: x1.2 -> 0.88
+    assert headroom_tune(tight) is None
+    top_speed = dict(fps=16.0, steps=4, resolution=32)
+    limits = GeneratorLimits(resolutions=[32, 48], steps_max=4, fps_max=16.0).model_dump()
+    small = obs(device_load=0.1, settings=StreamSettings(**top_speed).model_dump(), limits=limits)
+    assert headroom_tune(small) == {"resolution": 48}  # fps and steps at their limits: a larger picture
     room = obs(device_load=0.6, settings=StreamSettings(fps=4.0, steps=1).model_dump())  # own 0.3
     assert headroom_tune(room) == {"fps": 6.0}  # x1.5 -> 0.75
     assert headroom_tune(obs(device_load=0.1)) == {"fps": 8.0, "steps": 2}
