@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from common.untrusted import clean_text
-from tools.observation import ReflectionRequest
+from tools.observation import Recollection, ReflectionRequest
 
 LESSON_CHARS = 90
 PLAN_CHARS = 90
@@ -48,7 +48,7 @@ PLANS = (KEEP_WHAT_WORKED, MOVE_TOPIC, CUT_LOAD, KEEP_MOVING, AS_NOW)
 COSTLY_TERM = -0.3  # a term that cost at least this many utils is worth a plan of its own
 
 
-def _effect(m) -> float:
+def _effect(m: Recollection) -> float:
     """A move's measured effect on viewers, relative to where they were."""
     return (m.viewers_after - m.viewers_before) / max(m.viewers_before, 1.0)
 

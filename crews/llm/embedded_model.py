@@ -211,6 +211,7 @@ class EmbeddedModel:
         self.eos_token_id = int(self.tokenizer.eos_token_id)
         vocab = self.tokenizer.get_vocab()
         self.turn_end_ids = {vocab[t] for t in TURN_END_TOKENS if t in vocab}
+        self._token_text: dict[int, str] = {}  # decoded text of a token id, for `_marks`
         self.digit_token_ids = digit_token_ids(self.tokenizer)  # loop_guard.DigitCap
         self._lock = threading.Lock()
         log.info("embedded LLM loaded from %s in %.1fs (%s)", self.loaded_from, self.load_seconds, self.dtype)
@@ -266,21 +267,49 @@ class EmbeddedModel:
                 return i + 1 if i + 1 >= self.prefix_cache.chunk else None
         return None
 
+    def _text_of(self, token: int) -> str:
+        text = self._token_text.get(token)
+        if text is None:
+            text = self._token_text[token] = self.tokenizer.decode([token])
+        return text
+
+    def _blank_line_end(self, ids: Sequence[int], limit: int) -> int | None:
+        """The position just after the first blank line before `limit` (in a decision prompt the end of the
+        tool block, which every streamer of a season shares: `prompting.build_messages` puts it first and ends
+        it with one), when that is at least one chunk in; else None. SmolLM2 writes "\n\n" there as two
+        newline tokens, other tokenizers as one."""
+        newline = False
+        for i in range(limit):
+            text = self._text_of(ids[i])
+            if "\n\n" in text or (newline and text.startswith("\n")):
+                return i + 1 if i + 1 >= self.prefix_cache.chunk else None
+            newline = text.endswith("\n")
+        return None
+
+    def _marks(self, ids: Sequence[int]) -> tuple[int, ...]:
+        """The prompt's marks for the prefix cache (its prefill's cut points, `prefix_cache`): the end of its
+        tool block and the end of its first turn, each where the prompt has one at least a chunk in."""
+        turn = self._first_turn_end(ids)
+        if turn is None:
+            return ()
+        block = self._blank_line_end(ids, turn)
+        return (block, turn) if block is not None and block < turn else (turn,)
+
     def _prefill(self, prompt_ids: Sequence[int]):
         """(cache, logits of the last prompt token, tokens taken from the prefix cache).
 
         Always in chunks starting at the prompt's cut points (prefix_cache.cut_points: bit-identical with or
-        without reuse); the cache is offered to the prefix cache at the end of the first turn and at the last
-        cut point, before the ragged tail is added."""
+        without reuse); the cache is offered to the prefix cache at the prompt's marks (the tool block, the first
+        turn) and at the last cut point, before the ragged tail is added."""
         from transformers import DynamicCache  # deferred: see __init__
 
         ids = list(prompt_ids)
-        boundary = self._first_turn_end(ids)
-        start, cache = self.prefix_cache.lookup(ids, boundary)
+        marks = self._marks(ids)
+        start, cache = self.prefix_cache.lookup(ids, marks)
         if cache is None:
             cache = DynamicCache(config=self.model.config)
-        cuts = self.prefix_cache.cuts(len(ids), boundary)
-        store_at = {cuts[-1]} | ({boundary} if boundary is not None else set())
+        cuts = self.prefix_cache.cuts(len(ids), marks)
+        store_at = {cuts[-1], *marks}
         points = cuts if cuts[-1] == len(ids) else [*cuts, len(ids)]  # the ragged tail is the last chunk
         logits = None
         for s, e in itertools.pairwise(points):
@@ -288,7 +317,7 @@ class EmbeddedModel:
                 continue
             logits = self._forward(ids[s:e], cache)
             if e in store_at:
-                self.prefix_cache.store(ids[:e], cache, boundary)
+                self.prefix_cache.store(ids[:e], cache, marks)
         return cache, logits, start
 
     def generate(self, prompt_ids: Sequence[int], *, key: Sequence[Any] = (), **kwargs: Any) -> Generation:

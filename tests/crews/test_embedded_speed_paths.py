@@ -45,12 +45,13 @@ def test_common_prefix():
     assert common_prefix([5, 6], [5, 6]) == 2
 
 
-def test_cut_points_chunk_the_first_turn_and_take_the_rest_in_tail_chunks():
-    assert cut_points(600, 128) == [0, 128, 256, 384, 512]
-    assert cut_points(1000, 128, boundary=300, tail=512) == [0, 128, 256, 300, 812]
-    assert cut_points(1000, 128, boundary=300) == [0, 128, 256, 300, 428, 556, 684, 812, 940]
-    assert cut_points(200, 128, boundary=300, tail=512) == [0, 128]  # the first turn is not complete yet
-    assert PrefixCache().cuts(900, 300)[-2:] == [300, 812]
+def test_cut_points_are_the_marks_then_tail_chunks():
+    assert cut_points(600, 128) == [0, 128, 256, 384, 512]  # no marks: every chunk
+    assert cut_points(1000, 128, marks=(315, 463), tail=512) == [0, 315, 463, 975]
+    assert cut_points(1000, 128, marks=(300,), tail=512) == [0, 300, 812]
+    assert cut_points(1000, 128, marks=(300,)) == [0, 300, 428, 556, 684, 812, 940]
+    assert cut_points(400, 128, marks=(315, 463), tail=512) == [0, 315]  # the first turn is not complete yet
+    assert PrefixCache().cuts(900, (300,)) == [0, 300, 812]
 
 
 def _cache_of(n: int) -> DynamicCache:
@@ -111,13 +112,13 @@ def test_reused_prefix_gives_bit_identical_logits(model):
     """The point of reuse at cut points: an answer must not depend on what was asked before."""
     ids = prompt_ids(model, "Viewers want storms. Change the scene.")
     assert len(ids) > 2 * model.prefix_cache.chunk
-    boundary = model._first_turn_end(ids)
-    assert boundary is not None and boundary % model.prefix_cache.chunk  # the system turn ends between multiples
+    marks = model._marks(ids)
+    assert marks and marks[-1] % model.prefix_cache.chunk  # the system turn ends between multiples
     with torch.inference_mode():
         model.prefix_cache.clear()
         _, cold, reused_cold = model._prefill(ids)
         _, warm, reused_warm = model._prefill(ids)
-    assert reused_cold == 0 and reused_warm == model.prefix_cache.cuts(len(ids) - 1, boundary)[-1]
+    assert reused_cold == 0 and reused_warm == model.prefix_cache.cuts(len(ids) - 1, marks)[-1]
     assert torch.equal(cold, warm)
 
 
@@ -125,32 +126,57 @@ def test_the_next_round_reuses_the_whole_first_turn_and_answers_as_without_it(mo
     """A streamer's next request shares its system turn (tools, persona) and nothing after: all of that turn
     is reused, not only its 128-token multiples, and the logits equal a cold prefill's."""
     first, second = prompt_ids(model, "Round 1: viewers want storms."), prompt_ids(model, "Round 2: fog rolls in.")
-    boundary = model._first_turn_end(second)
-    assert boundary == model._first_turn_end(first) and common_prefix(first, second) >= boundary
+    turn = model._first_turn_end(second)
+    assert model._marks(second) == model._marks(first) == (turn,) and common_prefix(first, second) >= turn
     with torch.inference_mode():
         model.prefix_cache.clear()
         _, cold, _ = model._prefill(second)
         model.prefix_cache.clear()
         model._prefill(first)
         _, warm, reused = model._prefill(second)
-    assert reused == boundary and torch.equal(cold, warm)
+    assert reused == turn and torch.equal(cold, warm)
+
+
+def test_streamers_share_the_whole_tool_block_and_answer_as_without_it(model):
+    """Two personas after the same tool block: the second reuses all of the block (its blank line is a mark),
+    not only its 128-token multiples, and its logits equal a cold prefill's."""
+    block = "Tools:\n" + "".join(
+        f"- tool_{i}(level:int 1..8, mood:str|null): Change part {i} of the stream.\n" for i in range(12)
+    )
+
+    def ids_of(persona: str) -> list[int]:
+        msgs = [{"role": "system", "content": block + "\n" + persona * 3}, {"role": "user", "content": "Go."}]
+        out = model.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True, return_dict=True)
+        return list(out["input_ids"])
+
+    a, b = ids_of("You are Ada, who paints storms at sea. "), ids_of("You are Bo, who films neon streets. ")
+    (block_a, turn_a), (block_b, _) = model._marks(a), model._marks(b)
+    assert block_a == block_b and block_a % model.prefix_cache.chunk and block_a < turn_a
+    assert model.tokenizer.decode(a[:block_a]).endswith("\n\n") and a[:block_a] == b[:block_b]
+    with torch.inference_mode():
+        model.prefix_cache.clear()
+        _, cold, _ = model._prefill(b)
+        model.prefix_cache.clear()
+        model._prefill(a)
+        _, warm, reused = model._prefill(b)
+    assert reused == block_b and torch.equal(cold, warm)
 
 
 def test_a_later_prompt_with_the_same_first_turn_replaces_the_older_one():
     pc = PrefixCache(max_entries=4, chunk=4, tail=4)
-    turn = list(range(6))  # the first turn ends at 6: cut points 0, 4, 6, 10, ...
-    pc.store(turn, _cache_of(6), boundary=6)  # a prefill stores its first turn, then its last cut point
-    pc.store(turn + [50, 51, 52, 53], _cache_of(10), boundary=6)
-    pc.store(turn, _cache_of(6), boundary=6)  # the next round: its first turn ...
-    pc.store(turn + [60, 61, 62, 63], _cache_of(10), boundary=6)  # ... and its prompt; the older prompt goes
+    turn = list(range(6))  # the first turn ends at 6: cut points 0, 6, 10, 14, ...
+    pc.store(turn, _cache_of(6), marks=(6,))  # a prefill stores its first turn, then its last cut point
+    pc.store(turn + [50, 51, 52, 53], _cache_of(10), marks=(6,))
+    pc.store(turn, _cache_of(6), marks=(6,))  # the next round: its first turn ...
+    pc.store(turn + [60, 61, 62, 63], _cache_of(10), marks=(6,))  # ... and its prompt; the older prompt goes
     assert len(pc) == 2  # the first turn alone stays (a cache that cannot crop needs it whole)
-    n, c = pc.lookup(turn + [70, 71, 72], boundary=6)
+    n, c = pc.lookup(turn + [70, 71, 72], marks=(6,))
     assert n == 6 and c.get_seq_length() == 6
-    n, c = pc.lookup(turn + [60, 61, 62, 63, 64], boundary=6)  # the same decision's next request
+    n, c = pc.lookup(turn + [60, 61, 62, 63, 64], marks=(6,))  # the same decision's next request
     assert n == 10 and c.get_seq_length() == 10
     pc.store([9] * 4, _cache_of(4))  # another prompt altogether is not touched
     assert len(pc) == 3
-    pc.store(list(range(7)), _cache_of(7), boundary=6)  # not a cut point (6 + 4k): not stored
+    pc.store(list(range(7)), _cache_of(7), marks=(6,))  # not a cut point (6 + 4k): not stored
     assert len(pc) == 3
 
 
