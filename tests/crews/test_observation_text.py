@@ -82,7 +82,10 @@ def test_survival_motive_speaks_only_near_the_line():
 
 
 def test_readings_follow_the_numbers_most_pressing_last():
-    [calm] = readings(obs(perceived_topic="forest", topic_demand={"city at night": 5000, "forest": 100}))
+    calm_numbers = dict(perceived_topic="forest", topic_demand={"city at night": 5000, "forest": 100})
+    [calm] = readings(obs(**calm_numbers, rank=1))  # leading: the under-served topic, not the trend
+    [chasing] = readings(obs(**calm_numbers, rank=2))  # last of two: the top trend comes before a topic move
+    assert "C) Most viewers watch the city at night trend (900)" in chasing and "Viewers want city" not in chasing
     assert "B) The device has room (sharper, smoother): tune_generator fps=8 steps=2." in calm
     assert "A) The picture barely moves" in calm and "move_camera zoom_per_second=1.1" in calm
     assert (
@@ -111,6 +114,11 @@ def test_headroom_tune_keeps_the_predicted_load_under_the_target():
     limits = GeneratorLimits(resolutions=[32, 48], steps_max=4, fps_max=16.0).model_dump()
     small = obs(device_load=0.1, settings=StreamSettings(**top_speed).model_dump(), limits=limits)
     assert headroom_tune(small) == {"resolution": 48}  # fps and steps at their limits: a larger picture
+    opened = dict(device_load=0.1, settings=StreamSettings(fps=8.0, steps=2).model_dump())
+    assert headroom_tune(obs(**opened)) == {"fps": 12.0}
+    assert headroom_tune(obs(**opened, persona_traits={"quality_focus": 0.9})) == {"steps": 3}  # detail first
+    fresh = dict(device_load=0.1, persona_traits={"quality_focus": 0.9})  # the opening still comes first
+    assert headroom_tune(obs(**fresh)) == {"fps": 8.0, "steps": 2}
     room = obs(device_load=0.6, settings=StreamSettings(fps=4.0, steps=1).model_dump())  # own 0.3
     assert headroom_tune(room) == {"fps": 6.0}  # x1.5 -> 0.75
     assert headroom_tune(obs(device_load=0.1)) == {"fps": 8.0, "steps": 2}
