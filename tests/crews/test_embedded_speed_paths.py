@@ -122,18 +122,24 @@ def test_reused_prefix_gives_bit_identical_logits(model):
     assert torch.equal(cold, warm)
 
 
-def test_the_next_round_reuses_the_whole_first_turn_and_answers_as_without_it(model):
-    """A streamer's next request shares its system turn (tools, persona) and nothing after: all of that turn
-    is reused, not only its 128-token multiples, and the logits equal a cold prefill's."""
-    first, second = prompt_ids(model, "Round 1: viewers want storms."), prompt_ids(model, "Round 2: fog rolls in.")
-    turn = model._first_turn_end(second)
-    assert model._marks(second) == model._marks(first) == (turn,) and common_prefix(first, second) >= turn
+def cold_then_after(model, first: list[int], second: list[int]):
+    """`second`'s last logits prefilled cold, then after `first` was prefilled: (cold, warm, tokens reused)."""
     with torch.inference_mode():
         model.prefix_cache.clear()
         _, cold, _ = model._prefill(second)
         model.prefix_cache.clear()
         model._prefill(first)
         _, warm, reused = model._prefill(second)
+    return cold, warm, reused
+
+
+def test_the_next_round_reuses_the_whole_first_turn_and_answers_as_without_it(model):
+    """A streamer's next request shares its system turn (tools, persona) and nothing after: all of that turn
+    is reused, not only its 128-token multiples, and the logits equal a cold prefill's."""
+    first, second = prompt_ids(model, "Round 1: viewers want storms."), prompt_ids(model, "Round 2: fog rolls in.")
+    turn = model._first_turn_end(second)
+    assert model._marks(second) == model._marks(first) == (turn,) and common_prefix(first, second) >= turn
+    cold, warm, reused = cold_then_after(model, first, second)
     assert reused == turn and torch.equal(cold, warm)
 
 
@@ -153,12 +159,7 @@ def test_streamers_share_the_whole_tool_block_and_answer_as_without_it(model):
     (block_a, turn_a), (block_b, _) = model._marks(a), model._marks(b)
     assert block_a == block_b and block_a % model.prefix_cache.chunk and block_a < turn_a
     assert model.tokenizer.decode(a[:block_a]).endswith("\n\n") and a[:block_a] == b[:block_b]
-    with torch.inference_mode():
-        model.prefix_cache.clear()
-        _, cold, _ = model._prefill(b)
-        model.prefix_cache.clear()
-        model._prefill(a)
-        _, warm, reused = model._prefill(b)
+    cold, warm, reused = cold_then_after(model, a, b)
     assert reused == block_b and torch.equal(cold, warm)
 
 
