@@ -86,7 +86,6 @@ class LLMPolicy(Policy):
         m.generate(m.tokenizer.encode("Hello"), max_new_tokens=1)  # first forward pass initialises the kernels
         # The provider's first import (its grammar library brings torch's compiler modules) took 1.1 s inside the
         # round's first decision, blocking the event loop before the other decisions started (bench/agents.py).
-        build_llm(self.section, model=self.model)
         from crews.llm.provider import warm_up  # deferred like build_llm's: loaded with torch and litellm
 
         warm_up(self.model)

@@ -57,7 +57,9 @@ def relegation_line(obs: Observation, survival_motive: str | None = None) -> str
     return text
 
 
-def _terms_line(terms: dict[str, float], k: int = 4, digits: int = 2) -> str:
+def terms_line(terms: dict[str, float], k: int = 4, digits: int = 2) -> str:
+    """Why viewers came (+) or left (-): the `k` largest ERN terms, signed (the brief text and reflections use
+    one decimal: each digit is a token)."""
     top = sorted(
         ((n, v) for n, v in terms.items() if n not in ("bias", "inertia") and abs(v) >= 0.01), key=lambda x: -abs(x[1])
     )
@@ -81,7 +83,7 @@ def stream_lines(obs: Observation) -> list[str]:
             f"{seen}Detail {p.get('detail', 0):.2f}, smooth {p.get('smoothness', 0):.2f}, "
             f"motion {p.get('motion', 0):.2f}, stable {p.get('stability', 0):.2f}, speckle {p.get('speckle', 0):.2f}."
         )
-        lines.append(f"Why viewers came (+) or left (-): {_terms_line(obs.ern_terms)}.")
+        lines.append(f"Why viewers came (+) or left (-): {terms_line(obs.ern_terms)}.")
     lines.append(
         f"Device load {obs.device_load:.2f} (over 1.00 = stalls); your stalls last round: {obs.stall_seconds:.1f} s."
     )
@@ -164,6 +166,10 @@ def readings(obs: Observation, heading: str = "Options (take_options takes them)
     return [heading + text]
 
 
+def stalls_text(seconds: float) -> str:
+    return f"stalls {seconds:.1f} s" if seconds > 0 else "no stalls"
+
+
 def brief_stream_lines(obs: Observation) -> list[str]:
     """The stream's numbers in three short lines: viewers (last two rounds) with share, rank, device load (of a
     capacity of 1: above it the device cannot keep up) and stalls; what it shows and what the eye saw; why
@@ -173,15 +179,15 @@ def brief_stream_lines(obs: Observation) -> list[str]:
     rank = f"rank {obs.rank}/{len(obs.leaderboard)}" if obs.rank else "unranked"
     fps = s.get("fps")
     fps_text = f"{fps:g}" if isinstance(fps, int | float) else str(fps)
-    stalls = f"stalls {obs.stall_seconds:.1f} s" if obs.stall_seconds > 0 else "no stalls"
     lines = [
-        f"Viewers {ern}, share {_pct(obs.share)}, {rank}; device load {obs.device_load:.2f} of 1, {stalls}.",
+        f"Viewers {ern}, share {_pct(obs.share)}, {rank}; device load {obs.device_load:.2f} of 1, "
+        f"{stalls_text(obs.stall_seconds)}.",
         f'You show "{clean_text(str(s.get("prompt", "")), 24)}" at {s.get("steps")} steps, '
         f"{s.get('resolution')} px, {fps_text} fps"
         + (f"; viewers saw: {obs.perceived_topic}." if obs.perceived_topic else "."),
     ]
     if obs.perceived:
-        lines.append(f"Why viewers came or left: {_terms_line(obs.ern_terms, k=3, digits=1)}.")
+        lines.append(f"Why viewers came or left: {terms_line(obs.ern_terms, k=3, digits=1)}.")
     return lines
 
 

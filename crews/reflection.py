@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from common.untrusted import clean_text
+from crews.observation_text import stalls_text, terms_line
 from tools.observation import Recollection, ReflectionRequest
 
 LESSON_CHARS = 90
@@ -103,12 +104,10 @@ def reflection_messages(req: ReflectionRequest) -> list[dict[str, str]]:
         f"round {m.round}: {m.did} -> viewers {m.viewers_before:.0f} to {m.viewers_after:.0f}" for m in req.memory
     )
     rank = f"rank {req.rank} of {req.streamers}" if req.rank else "unranked"
-    stalls = f"stalls {req.stall_seconds:.1f} s" if req.stall_seconds > 0 else "no stalls"
-    top = sorted((kv for kv in req.ern_terms.items() if kv[0] not in ("bias", "inertia")), key=lambda kv: -abs(kv[1]))
-    why = ", ".join(f"{k} {v:+.1f}" for k, v in top[:3]) or "no data"
+    why = terms_line(req.ern_terms, k=3, digits=1)
     user = (
         f"The relegation vote after round {req.round} is over: you averaged {req.window_ern:.0f} viewers, {rank}.\n"
-        f"Last round: {stalls}; why viewers came or left: {why}.\n"
+        f"Last round: {stalls_text(req.stall_seconds)}; why viewers came or left: {why}.\n"
         f"What you did: {memory or 'nothing recorded'}.\n"
         + (f"Your previous plan: {clean_text(req.previous, 160)}\n" if req.previous else "")
         + "Write one lesson (which move raised or lost viewers) and one plan for the next rounds, as JSON."
